@@ -1,0 +1,46 @@
+# Everything a device maker needs, from a fresh clone with Python 3.11+ and make.
+# The first target that needs it creates .venv and installs the pinned dependencies.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DAYS   ?= 60
+PORT   ?= 8080
+
+.PHONY: help demo test lint bench emulator simulate clean
+
+help:
+	@echo "make demo      60-day, 2-slot simulation on real MicroPython against the fake Amazon"
+	@echo "make test      lint + the whole test suite"
+	@echo "make bench     measure heap, code size, requests and speed into bench/results.json"
+	@echo "make emulator  serve the fake Amazon on port $(PORT)"
+	@echo "make clean     remove .venv and build output"
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off \
+		-r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off \
+		--no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/drsctl simulate --runtime micropython --days $(DAYS) --slots 2 --story --plot demo.png
+
+test: $(STAMP)
+	$(BIN)/ruff check tools host_tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check tools host_tests
+	$(BIN)/ruff format --check tools host_tests
+
+bench: $(STAMP)
+	$(BIN)/python -m drsctl.bench --out bench/results.json
+
+emulator: $(STAMP)
+	$(BIN)/drsctl emulator --port $(PORT) --db emulator.sqlite3
+
+clean:
+	rm -rf $(VENV) build *.egg-info tools/*.egg-info demo.png

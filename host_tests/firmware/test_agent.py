@@ -1,0 +1,371 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest_brain import (  # noqa: E402
+    DAY,
+    HOUR,
+    T0,
+    Events,
+    FakeAmazon,
+    FakeClock,
+    FakeStore,
+    config,
+    slot_cfg,
+)
+from drsagent import errors  # noqa: E402
+from drsagent.agent import Agent  # noqa: E402
+
+
+class Noisy:
+    """A healthy sensor: a level in raw counts (0..1000) with a little noise."""
+
+    def __init__(self, level):
+        self.level = level
+        self.i = 0
+
+    def read(self):
+        self.i += 1
+        if self.level is None:
+            return None
+        return self.level * 1000 + (self.i % 3) * 0.5
+
+
+def boot(store, clock=None, sensors=None, amazon=None):
+    clock = clock or FakeClock()
+    amazon = amazon or FakeAmazon(clock)
+    sensors = sensors if sensors is not None else {}
+    events = Events()
+    built = []
+
+    def make_sensor(c):
+        return sensors.setdefault(c["id"], Noisy(0.9))
+
+    def make_drs(cfg, secrets, st, clk):
+        built.append(cfg)
+        return amazon
+
+    agent = Agent.from_flash(store, clock, make_sensor, make_drs, emit=events)
+    agent.t_events, agent.t_amazon, agent.t_clock, agent.t_built = events, amazon, clock, built
+    return agent
+
+
+def run(agent, hours, step=HOUR):
+    for _ in range(int(hours)):
+        agent.step()
+        agent.t_clock.advance(step)
+
+
+def test_boot_counts_and_saves():
+    store = FakeStore(config(), state={"v": 1, "boots": 4, "last_device_status": 0, "slots": {}})
+    a = boot(store)
+    assert a.state["boots"] == 5 and store.saved[-1]["boots"] == 5
+    assert a.t_events.items[0] == {"ev": "boot", "t": T0, "boots": 5}
+    assert a.error is None and [lane.slot.sid for lane in a.lanes] == ["toner"]
+
+
+def test_steady_state_one_device_status_per_day_and_few_saves():
+    store = FakeStore(config())
+    a = boot(store)
+    run(a, 72)  # three days, hourly, level high and steady
+    calls = a.t_amazon.calls
+    ds = [c for c in calls if c[0] == "device_status"]
+    assert [c[1] for c in ds] == [T0, T0 + DAY + 3 * HOUR, T0 + 2 * DAY + 3 * HOUR]
+    assert all(c[2] == "PRN-1" for c in ds)
+    assert len(calls) == 3  # no slotStatus, no orders
+    assert store.saved[-1]["last_device_status"] == T0 + 2 * DAY + 3 * HOUR
+    # flash wear: estimator-only changes are saved every ~6 h, not every hour
+    assert 10 <= len(store.saved) <= 20
+    assert [e["op"] for e in a.t_events.of("report")] == ["deviceStatus"] * 3
+
+
+def test_low_level_orders_with_latch_saved_first():
+    store = FakeStore(config())
+    a = boot(store, sensors={"toner": Noisy(0.05)})
+    amazon = a.t_amazon
+    latch = []
+    amazon.before_call = lambda op: latch.append(
+        (op, store.state["slots"]["toner"]["st"]) if op == "replenish" else None
+    )
+    a.step()
+    assert ("replenish", "ordering") in latch
+    assert amazon.placed == 1
+    st = store.saved[-1]["slots"]["toner"]
+    assert st["st"] == "ordered" and st["eid"] == "amzn1.dash.v2.o.0001"
+    kinds = a.t_events.kinds()
+    assert kinds.index("low") < kinds.index("order_placed")
+    low = a.t_events.of("low")[0]
+    assert low["reason"] == "floor" and abs(low["level"] - 0.05) < 0.01
+    # the state change is reported with the daily report of that day
+    assert [c[0] for c in amazon.calls] == ["replenish", "device_status", "slot_status"]
+    _, sid, remaining, original, expected, last_use = amazon.calls[-1]
+    assert sid == "toner" and original == 1.0 and abs(remaining - 0.05) < 0.002
+    # DRS requires every field: no use measured yet -> a year out, last use = since
+    assert expected == T0 + 365 * DAY and last_use == T0
+    assert "rp" not in store.saved[-1]["slots"]["toner"]
+
+
+def test_reboot_after_order_does_not_reorder():
+    store = FakeStore(config())
+    sensors = {"toner": Noisy(0.05)}
+    a = boot(store, sensors=sensors)
+    a.step()
+    amazon, clock = a.t_amazon, a.t_clock
+    for _ in range(3):  # three reboots in the next hours, still low
+        clock.advance(HOUR)
+        b = boot(store, clock=clock, sensors=sensors, amazon=amazon)
+        run(b, 5)
+    assert amazon.count("replenish") == 1 and amazon.placed == 1
+    assert amazon.count("order_info") >= 2
+    assert store.state["boots"] == 4
+
+
+def test_sensor_garbage_never_orders():
+    # persisted: the level was low already; now the sensor is disconnected
+    state = {
+        "v": 1,
+        "boots": 1,
+        "last_device_status": T0,
+        "slots": {"toner": {"st": "idle", "eid": None, "since": T0, "e": {"l": 0.05, "t": T0}}},
+    }
+    store = FakeStore(config(), state=state)
+    sensors = {"toner": Noisy(None)}
+    a = boot(store, sensors=sensors)
+    run(a, 30)
+    assert a.t_amazon.count("replenish") == 0
+    faults = a.t_events.of("sensor_fault")
+    assert len(faults) == 1 and faults[0]["reason"] == "none" and faults[0]["slot"] == "toner"
+    # the fault is in the next daily report
+    assert a.t_amazon.count("slot_status") == 1
+    sensors["toner"].level = 0.06
+    run(a, 1)
+    assert a.t_events.kinds().count("sensor_ok") == 1
+    assert a.t_amazon.placed == 1
+
+
+def test_sensor_read_exception_is_a_rejected_reading():
+    class Broken:
+        def read(self):
+            raise OSError("i2c")
+
+    store = FakeStore(config(slot_cfg("a"), slot_cfg("b")))
+    a = boot(store, sensors={"a": Broken(), "b": Noisy(0.05)})
+    run(a, 3)
+    assert a.t_events.of("sensor_fault")[0]["slot"] == "a"
+    assert [c for c in a.t_amazon.calls if c[0] == "replenish"] == [("replenish", "b")]
+
+
+def test_config_error_no_order_then_recovers():
+    msg = "config.json: slots[0].sensor.empty: required, a number"
+    store = FakeStore(errors.ConfigError(msg))
+    a = boot(store, sensors={"toner": Noisy(0.05)})
+    run(a, 5)
+    assert a.t_events.of("config_error") == [{"ev": "config_error", "t": T0, "msg": msg}]
+    assert a.t_built == [] and a.t_amazon.calls == []
+    store.config = config()  # provisioning fixed the file
+    run(a, 1)
+    assert a.error is None and a.t_amazon.placed == 1
+
+
+def test_bad_secrets_is_config_error_too():
+    store = FakeStore(config(), secrets=errors.ConfigError("secrets.json: missing"))
+    a = boot(store, sensors={"toner": Noisy(0.05)})
+    run(a, 2)
+    assert [e["msg"] for e in a.t_events.of("config_error")] == ["secrets.json: missing"]
+    assert a.t_amazon.calls == []
+
+
+def test_config_error_from_real_flash_store(tmp_path, monkeypatch):
+    from drsagent.store import FlashStore
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    store = FlashStore(str(tmp_path))
+    clock = FakeClock()
+    events = Events()
+    a = Agent.from_flash(store, clock, emit=events)
+    a.step()
+    a.step()
+    msgs = [e["msg"] for e in events.of("config_error")]
+    assert msgs == ["config.json: not valid JSON"]
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["boots"] == 1 and state["slots"] == {}
+
+
+def test_clock_not_set_skips_everything_and_says_so_once():
+    store = FakeStore(config())
+    clock = FakeClock(t=946684800, is_set=False)
+    a = boot(store, clock=clock, sensors={"toner": Noisy(0.05)})
+    run(a, 5)
+    assert a.t_amazon.calls == []
+    ev = a.t_events.of("net_error")
+    assert len(ev) == 1 and ev[0]["op"] == "clock" and ev[0]["kind"] == "TimeNotSet"
+    clock._set = True
+    clock.t = T0
+    run(a, 1)
+    assert a.t_amazon.placed == 1
+
+
+def test_report_failure_never_blocks_ordering_and_retries():
+    store = FakeStore(config())
+    clock = FakeClock()
+    amazon = FakeAmazon(clock)
+    amazon.script["device_status"] = [errors.ServerError("503")]
+    a = boot(store, clock=clock, amazon=amazon, sensors={"toner": Noisy(0.05)})
+    a.step()
+    assert amazon.placed == 1
+    assert a.t_events.of("net_error")[0]["op"] == "deviceStatus"
+    assert store.state["last_device_status"] == 0
+    run(a, 2)  # retried after a short backoff, then done for the day
+    assert amazon.count("device_status") == 2
+    assert store.state["last_device_status"] > T0
+    run(a, 10)
+    assert amazon.count("device_status") == 2
+
+
+def test_report_auth_failure_is_auth_error():
+    store = FakeStore(config())
+    clock = FakeClock()
+    amazon = FakeAmazon(clock)
+    amazon.script["device_status"] = [errors.AuthError("invalid_grant")]
+    a = boot(store, clock=clock, amazon=amazon)
+    a.step()
+    assert a.t_events.of("auth_error")[0]["op"] == "deviceStatus"
+
+
+def test_refill_is_reported_with_the_next_daily_report():
+    store = FakeStore(config())
+    sensors = {"toner": Noisy(0.3)}
+    a = boot(store, sensors=sensors)
+    run(a, 5)  # T0 report done
+    sensors["toner"].level = 0.98
+    run(a, 3)  # a jump is confirmed after 2 more readings
+    refills = a.t_events.of("refill")
+    assert len(refills) == 1 and refills[0]["level"] > 0.95
+    assert store.state["slots"]["toner"].get("rp") == 1  # persisted at once
+    assert a.t_amazon.count("slot_status") == 0  # not before the daily report
+    run(a, 24)
+    assert a.t_amazon.count("slot_status") == 1
+    assert a.t_amazon.count("device_status") == 2
+    assert "rp" not in store.state["slots"]["toner"]
+
+
+def test_removed_slot_is_pruned_from_state():
+    state = {
+        "v": 1,
+        "boots": 1,
+        "last_device_status": 0,
+        "slots": {"gone": {"st": "idle", "eid": None, "since": T0}},
+    }
+    store = FakeStore(config(), state=state)
+    a = boot(store)
+    a.step()
+    assert set(store.state["slots"]) == {"toner"}
+
+
+# -- the simulator link, in a real child process ---------------------------------
+
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _flash(tmp_path):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    cfg = config(slot_cfg("toner"))
+    cfg["slots"][0]["sensor"] = {"driver": "sim", "empty": 12000, "full": 845000}
+    (flash / "config.json").write_text(json.dumps(cfg))
+    (flash / "secrets.json").write_text(
+        json.dumps(
+            {
+                "lwa": {
+                    "client_id": "amzn1.application-oa2-client.x",
+                    "client_secret": "s3cretvalue",
+                    "refresh_token": "Atzr|abcdef",
+                }
+            }
+        )
+    )
+    # deviceStatus already sent today, level high: no network is due
+    (flash / "state.json").write_text(
+        json.dumps({"v": 1, "boots": 2, "last_device_status": T0, "slots": {}})
+    )
+    return flash
+
+
+def _run_sim(cmd, env, flash, ticks):
+    import subprocess
+
+    lines = "".join(json.dumps(t) + "\n" for t in ticks)
+    lines = lines.replace('"NAN"', "NaN")  # what CPython's json.dumps writes for nan
+    p = subprocess.run(
+        cmd, input=lines, capture_output=True, text=True, cwd=flash, env=env, timeout=60
+    )
+    events = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+    return p, events
+
+
+TICKS = [
+    {"t": T0 + HOUR, "raw": {"toner": 800000.5}},
+    {"t": T0 + 2 * HOUR, "raw": {"toner": "NAN"}},
+    {"t": T0 + 3 * HOUR, "raw": {"toner": None}},
+    {"t": T0 + 4 * HOUR, "raw": {"toner": 799100.0}},
+]
+
+
+def _check_sim(p, events, flash, micropython):
+    assert p.returncode == 0, p.stderr
+    ticks = [e for e in events if e["ev"] == "tick"]
+    assert [e["t"] for e in ticks] == [t["t"] for t in TICKS]
+    for e in ticks:
+        assert set(e) == {"ev", "t", "mem_free", "mem_alloc"}
+        if micropython:
+            assert e["mem_free"] > 0 and 0 < e["mem_alloc"] < 200_000
+        else:
+            assert e["mem_free"] == -1
+    assert events[0] == {"ev": "boot", "t": T0 + HOUR, "boots": 3}
+    # only boot and ticks: garbage readings are rejected quietly (no fault after 2),
+    # no order, no report
+    assert {e["ev"] for e in events} == {"boot", "tick"}
+    state = json.loads((flash / "state.json").read_text())
+    assert state["boots"] == 3 and state["slots"]["toner"]["st"] == "idle"
+    assert "s3cretvalue" not in p.stderr and "abcdef" not in p.stdout + p.stderr
+
+
+@pytest.mark.micropython
+def test_sim_main_under_micropython(tmp_path):
+    mp = VENV_BIN / "micropython"
+    if not mp.exists():
+        pytest.skip("micropython binary not installed")
+    flash = _flash(tmp_path)
+    env = {"MICROPYPATH": str(FIRMWARE), "PATH": "/usr/bin:/bin"}
+    p, events = _run_sim([str(mp), str(FIRMWARE / "sim_main.py")], env, flash, TICKS)
+    _check_sim(p, events, flash, micropython=True)
+
+
+def test_sim_main_under_cpython(tmp_path):
+    flash = _flash(tmp_path)
+    env = {"PYTHONPATH": str(FIRMWARE), "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-u", str(FIRMWARE / "sim_main.py")]
+    p, events = _run_sim(cmd, env, flash, TICKS)
+    _check_sim(p, events, flash, micropython=False)
+
+
+def test_emit_event_carries_the_kind_field_through_log():
+    from drsagent import log
+
+    emit_event = log.emit  # the agent's default event path: one path only
+    got = []
+    log.set_event_sink(got.append)
+    try:
+        emit_event("net_error", t=5, slot="s", op="replenish", kind="ServerError")
+        emit_event("low", t=6, slot="s", level=0.1, reason="floor")
+    finally:
+        log.set_event_sink(None)
+    assert got == [
+        {"ev": "net_error", "t": 5, "slot": "s", "op": "replenish", "kind": "ServerError"},
+        {"ev": "low", "t": 6, "slot": "s", "level": 0.1, "reason": "floor"},
+    ]

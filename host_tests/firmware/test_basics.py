@@ -1,0 +1,218 @@
+"""log, timefmt and backoff: small pure modules, checked on CPython and MicroPython."""
+
+import calendar
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from drsagent import backoff, log, timefmt
+from fwhelpers import needs_micropython
+
+# -- timefmt --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("t", "text"),
+    [
+        (0, "1970-01-01T00:00:00Z"),
+        (1767225600, "2026-01-01T00:00:00Z"),
+        (951782400, "2000-02-29T00:00:00Z"),
+        (4107542399, "2100-02-28T23:59:59Z"),
+        (4133980799, "2100-12-31T23:59:59Z"),
+        (1767225600.9, "2026-01-01T00:00:00Z"),
+    ],
+)
+def test_iso_known_values(t, text):
+    assert timefmt.iso(t) == text
+    assert timefmt.parse_iso(text) == int(t)
+
+
+def test_iso_matches_the_stdlib_across_1970_2100():
+    rng = random.Random(7)
+    start = datetime(1970, 1, 1, tzinfo=UTC)
+    end = int(datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+    samples = [rng.randrange(0, end) for _ in range(3000)]
+    # every Feb 28/29/Mar 1 boundary as well
+    for y in range(1970, 2101):
+        for m, d in ((2, 28), (3, 1), (12, 31)):
+            samples.append(calendar.timegm((y, m, d, 23, 59, 59)))
+    for t in samples:
+        want = (start + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert timefmt.iso(t) == want
+        assert timefmt.parse_iso(want) == t
+
+
+@pytest.mark.parametrize(
+    ("text", "t"),
+    [
+        ("2017-01-05T07:59:59.000Z", 1483603199),
+        ("2017-01-05T07:59:59.123456Z", 1483603199),
+        ("2017-01-05T07:59:59Z", 1483603199),
+        ("2017-01-05T07:59:59", 1483603199),
+        ("2017-01-05T08:59:59+01:00", 1483603199),
+        ("2017-01-05T02:29:59-05:30", 1483603199),
+        ("2017-01-05 07:59:59Z", 1483603199),
+        ("2017-01-05T07:59Z", 1483603140),
+        ("2017-01-05", 1483574400),
+    ],
+)
+def test_parse_iso_variants(text, t):
+    assert timefmt.parse_iso(text) == t
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "garbage",
+        "2017-1-5T07:59:59Z",
+        "2017-02-29T00:00:00Z",
+        "2017-13-01T00:00:00Z",
+        "2017-01-32T00:00:00Z",
+        "2017-01-05T24:00:00Z",
+        "2017-01-05T07:60:00Z",
+        "2017-01-05T07:59:59.Z",
+        "2017-01-05T07:59:59+0100",
+        "2017-01-05T07:59:59Zjunk",
+        "1969-12-31T23:59:59Z",
+        "2101-01-01T00:00:00Z",
+        None,
+        12345,
+    ],
+)
+def test_parse_iso_rejects_garbage(text):
+    with pytest.raises(ValueError):
+        timefmt.parse_iso(text)
+
+
+# -- backoff --------------------------------------------------------------------------
+
+
+def test_backoff_grows_and_is_capped():
+    lo = [backoff.delay(a, base=60, cap=3600, rand=lambda: 0.0) for a in range(10)]
+    hi = [backoff.delay(a, base=60, cap=3600, rand=lambda: 0.999999) for a in range(10)]
+    assert lo == [30, 60, 120, 240, 480, 960, 1800, 1800, 1800, 1800]
+    assert hi == [59, 119, 239, 479, 959, 1919, 3599, 3599, 3599, 3599]
+    assert backoff.delay(10_000, base=60, cap=86400, rand=lambda: 0.5) <= 86400
+
+
+def test_backoff_is_jittered_with_the_default_random_source():
+    values = {backoff.delay(6, base=60, cap=86400) for _ in range(50)}
+    assert len(values) > 10  # spread, not one fixed value
+    assert all(1920 <= v < 3840 for v in values)
+
+
+def test_backoff_never_zero_and_handles_negative_attempts():
+    assert backoff.delay(0, base=1, cap=10, rand=lambda: 0.0) == 1
+    assert backoff.delay(-3, base=60, rand=lambda: 0.0) == 30
+
+
+def test_backoff_decorrelated_jitter():
+    assert backoff.delay(0, base=60, cap=1000, prev=100, rand=lambda: 0.0) == 60
+    assert backoff.delay(0, base=60, cap=1000, prev=100, rand=lambda: 0.999999) == 299
+    assert backoff.delay(0, base=60, cap=1000, prev=900, rand=lambda: 0.999999) == 999
+
+
+# -- log ------------------------------------------------------------------------------
+
+LEAKY = [
+    ("Authorization: Bearer Atza|IwEBIA-abc_def.ghi", "Atza|IwEBIA"),
+    ("refresh with Atzr|IwEBIQ0123456789 failed", "Atzr|IwEBIQ"),
+    ('{"access_token":"Atza|xyz","refresh_token":"Atzr|uvw","expires_in":3600}', "xyz"),
+    ("grant_type=refresh_token&refresh_token=Atzr%7Cabc123&client_secret=c0ffee99", "c0ffee99"),
+    ("client_secret: 'hush hush'", "hush"),
+    ("token=opaque-value-42", "opaque-value-42"),
+    ("bearer lowercase-token-1", "lowercase-token-1"),
+    ("amzn1.oa2-cs.v1.0123abcd", "0123abcd"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), LEAKY)
+def test_scrub_masks_token_like_text(text, secret):
+    out = log.scrub(text)
+    assert secret not in out
+    assert "***" in out
+
+
+def test_scrub_leaves_ordinary_text_alone():
+    text = "slot toner-black: HTTP 429 (retry in 120 s); InvalidTokenException seen"
+    assert log.scrub(text) == text
+
+
+def test_scrub_masks_registered_secret_values():
+    log.secret("test.value", "plain-looking-secret")
+    try:
+        assert log.scrub("oops plain-looking-secret leaked") == "oops *** leaked"
+    finally:
+        log.secret("test.value", None)
+    assert log.scrub("plain-looking-secret") == "plain-looking-secret"
+
+
+def test_log_lines_and_events_pass_through_scrub(captured_log):
+    events = []
+    log.info("hello")
+    log.warn("sending Bearer Atza|zzz")
+    log.error("boom")
+    log.emit("net_error", op="replenish", kind="Throttled", msg="token: Atza|qq")
+    assert captured_log == [
+        "I hello",
+        "W sending Bearer ***",
+        "E boom",
+        captured_log[3],
+    ]
+    assert captured_log[3].startswith("I event ")
+    ev = json.loads(captured_log[3][len("I event ") :])
+    assert ev == {"ev": "net_error", "op": "replenish", "kind": "Throttled", "msg": "token: ***"}
+    log.set_event_sink(events.append)
+    try:
+        log.emit("boot", t=5, boots=2)
+    finally:
+        log.set_event_sink(None)
+    assert events == [{"ev": "boot", "t": 5, "boots": 2}]
+    assert len(captured_log) == 4  # the event went to the event sink only
+
+
+def test_default_log_sink_is_stderr(capsys):
+    log.warn("to stderr Atzr|abc")
+    err = capsys.readouterr().err
+    assert err == "W to stderr Atzr|***\n"
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_basics_on_micropython(mpy):
+    out = mpy(
+        """
+        import json
+        from drsagent import backoff, log, timefmt
+        r = {}
+        r["iso"] = [timefmt.iso(t) for t in (0, 1767225600, 4133980799)]
+        r["parse"] = timefmt.parse_iso("2017-01-05T07:59:59.000Z")
+        try:
+            timefmt.parse_iso("2017-02-29T00:00:00Z")
+            r["bad"] = "accepted"
+        except ValueError:
+            r["bad"] = "ValueError"
+        r["backoff"] = [backoff.delay(a, rand=lambda: 0.0) for a in range(4)]
+        r["jitter"] = len(set(backoff.delay(8) for _ in range(30)))
+        lines = []
+        log.set_log_sink(lines.append)
+        log.warn("x Bearer Atza|abc y")
+        log.emit("net_error", op="lwa", kind="AuthError")
+        r["lines"] = lines
+        print(json.dumps(r))
+        """
+    )
+    r = json.loads(out)
+    assert r["iso"] == ["1970-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2100-12-31T23:59:59Z"]
+    assert r["parse"] == 1483603199
+    assert r["bad"] == "ValueError"
+    assert r["backoff"] == [30, 60, 120, 240]
+    assert r["jitter"] > 5
+    assert r["lines"][0] == "W x Bearer *** y"
+    assert json.loads(r["lines"][1][len("I event ") :]) == {
+        "ev": "net_error",
+        "op": "lwa",
+        "kind": "AuthError",
+    }

@@ -1,0 +1,239 @@
+import math
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import conftest_brain  # noqa: E402,F401  (puts firmware/ on sys.path)
+from drsagent import errors  # noqa: E402
+from drsagent.hal import make_sensor, sim  # noqa: E402
+from drsagent.hal.sensor import ReadingFilter, calibrate  # noqa: E402
+
+
+def filt(**kw):
+    kw.setdefault("fault_after", 3)
+    return ReadingFilter(0, 1000, **kw)
+
+
+def test_calibration_both_directions():
+    assert calibrate(250, 0, 1000) == pytest.approx(0.25)
+    # a distance sensor reads less when fuller: empty > full
+    assert calibrate(250, 1000, 0) == pytest.approx(0.75)
+    assert calibrate(12000, 12000, 845000) == 0
+    assert calibrate(845000, 12000, 845000) == 1
+
+
+def test_empty_equal_full_refused():
+    with pytest.raises(ValueError):
+        ReadingFilter(5, 5)
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (None, "none"),
+        (math.nan, "nan"),
+        (math.inf, "nan"),
+        (-math.inf, "nan"),
+        ("nan", "type"),
+        ("500", "type"),
+        (True, "type"),
+        ([500], "type"),
+        (1100, "range"),  # fraction 1.1 > 1.05
+        (-60, "range"),  # fraction -0.06 < -0.05
+    ],
+)
+def test_garbage_rejected(raw, reason):
+    f = filt()
+    assert f.feed(500) == 0.5
+    assert f.feed(raw) is None
+    assert f.reason == reason
+    assert f.level == 0.5  # the accepted level is untouched
+    assert f.fault is None  # one rejection is not a fault yet
+
+
+def test_slightly_out_of_range_is_clamped():
+    f = filt()
+    assert f.feed(1040) == 1.0
+    assert f.feed(1000) == 1.0
+    f2 = filt()
+    assert f2.feed(-40) == 0.0
+
+
+def test_fault_after_consecutive_rejections_and_recovery():
+    f = filt(fault_after=3)
+    assert f.feed(400) == 0.4
+    f.feed(None)
+    f.feed(math.nan)
+    assert f.fault is None
+    f.feed(None)
+    assert f.fault == "none"
+    assert f.feed(401) == pytest.approx(0.401)
+    assert f.fault is None and f.rejects == 0
+
+
+def test_stuck_sensor():
+    f = filt(stuck_readings=5)
+    out = [f.feed(700) for _ in range(7)]
+    assert out[:4] == [0.7] * 4
+    assert out[4:] == [None, None, None]
+    assert f.reason == "stuck"
+    assert f.fault == "stuck"  # 3 rejections in a row
+    assert f.feed(699) == pytest.approx(0.699)  # moves again: fine
+    assert f.fault is None
+
+
+def test_stuck_detection_disabled_with_zero():
+    f = filt(stuck_readings=0)
+    assert all(f.feed(700) == 0.7 for _ in range(200))
+
+
+def test_one_off_spike_is_not_accepted():
+    f = filt()
+    assert f.feed(300) == 0.3
+    assert f.feed(950) is None  # glitch
+    assert f.reason == "spike"
+    assert f.feed(301) == pytest.approx(0.301)  # back to normal: glitch forgotten
+    assert f.level == pytest.approx(0.301)
+    assert f.feed(960) is None  # a new glitch starts over, no stale confirmation
+    assert f.feed(299) == pytest.approx(0.299)
+
+
+def test_refill_accepted_after_two_confirming_readings():
+    f = filt()
+    assert f.feed(100) == 0.1
+    assert f.feed(950) is None
+    assert f.feed(960) is None
+    assert f.feed(955) == pytest.approx(0.955)
+    assert f.level == pytest.approx(0.955)
+    assert f.fault is None
+
+
+def test_inconsistent_jumps_never_confirm():
+    f = filt(fault_after=10)
+    f.feed(100)
+    for raw in (950, 500, 950, 500, 950):
+        assert f.feed(raw) is None
+    assert f.level == 0.1
+
+
+def test_filter_seeded_level_holds_a_glitch_after_reboot():
+    f = ReadingFilter.from_cfg({"empty": 0, "full": 1000}, level=0.2)
+    assert f.feed(900) is None
+    assert f.feed(210) == pytest.approx(0.21)
+
+
+def test_from_cfg_reads_options():
+    f = ReadingFilter.from_cfg(
+        {"empty": 10, "full": 20, "stuck_readings": 7, "spike": 0.5, "fault_after": 4}
+    )
+    assert (f.stuck_readings, f.spike, f.fault_after) == (7, 0.5, 4)
+    d = ReadingFilter.from_cfg({"empty": 10, "full": 20})
+    assert (d.stuck_readings, d.spike) == (48, 0.3)
+
+
+def test_make_sensor_sim_reads_injected_raw():
+    s = make_sensor({"id": "s1", "sensor": {"driver": "sim", "empty": 0, "full": 1}})
+    sim.RAW["s1"] = 123.5
+    assert s.read() == 123.5
+    sim.RAW.pop("s1")
+    assert s.read() is None
+
+
+def test_make_sensor_unknown_driver_is_config_error():
+    with pytest.raises(errors.ConfigError) as e:
+        make_sensor({"id": "s1", "sensor": {"driver": "lidar9000"}})
+    assert "lidar9000" in str(e.value) and "s1" in str(e.value)
+
+
+def test_sim_clock():
+    c = sim.SimClock()
+    assert not c.is_set()
+    c.set(946684800)  # year 2000: an unsynced RTC
+    assert not c.is_set()
+    c.set(1767225600.0)
+    assert c.is_set() and c.now() == 1767225600
+
+
+def test_system_clock_is_epoch_seconds():
+    from drsagent.hal.clock import SystemClock
+
+    c = SystemClock()
+    assert c.offset == 0  # CPython and the unix port count from 1970
+    assert c.is_set()  # the test host's clock is synced
+
+
+# -- HX711 with a fake machine module ---------------------------------------------
+
+
+class FakeHX:
+    """Pins of an HX711 that converts `values` (24-bit two's complement) in turn.
+
+    DOUT is low when a conversion is ready; each SCK rising edge shifts the next bit
+    out (MSB first); the 25th edge ends the read and the next conversion is ready.
+    """
+
+    def __init__(self, values, ready=True):
+        self.values = list(values)
+        self.ready = ready
+        self.edges = 0  # rising edges within the current read
+        self.sck_level = 0
+        self.pulses = 0
+        hx = self
+
+        class Pin:
+            IN = 0
+            OUT = 1
+
+            def __init__(self, n, mode):
+                self.mode = mode
+
+            def value(self, v=None):
+                if self.mode == Pin.IN:
+                    return hx.dout()
+                if v is None:
+                    return hx.sck_level
+                if v == 1 and hx.sck_level == 0:
+                    hx.rise()
+                hx.sck_level = v
+                return None
+
+        self.machine = types.SimpleNamespace(
+            Pin=Pin, disable_irq=lambda: 0, enable_irq=lambda s: None
+        )
+
+    def dout(self):
+        if self.edges == 0:
+            return 0 if (self.ready and self.values) else 1
+        if self.edges <= 24:
+            return (self.values[0] & 0xFFFFFF) >> (24 - self.edges) & 1
+        return 1
+
+    def rise(self):
+        self.pulses += 1
+        if self.edges == 0 and not (self.ready and self.values):
+            return
+        self.edges += 1
+        if self.edges == 25:
+            self.values.pop(0)
+            self.edges = 0
+
+
+def test_hx711_reads_and_averages_twos_complement():
+    from drsagent.hal.hx711 import HX711
+
+    hw = FakeHX([1000, 3000, -2000 & 0xFFFFFF, 0, 4000])
+    h = HX711(16, 17, samples=5, machine=hw.machine)
+    assert h.read() == pytest.approx((1000 + 3000 - 2000 + 0 + 4000) / 5)
+    assert hw.pulses >= 5 * 25
+
+
+def test_hx711_timeout_returns_none():
+    from drsagent.hal.hx711 import HX711
+
+    hw = FakeHX([], ready=False)  # DOUT never goes low
+    h = HX711(16, 17, samples=3, timeout_ms=20, machine=hw.machine)
+    assert h.read() is None
+    assert hw.sck_level == 1  # powered down after the failed read

@@ -1,0 +1,433 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest_brain import (  # noqa: E402
+    DAY,
+    HOUR,
+    T0,
+    Events,
+    FakeAmazon,
+    FakeClock,
+    PowerCut,
+    slot_cfg,
+)
+from drsagent import errors  # noqa: E402
+from drsagent.slot import Slot, new_state  # noqa: E402
+
+SID = "toner"
+
+
+class Rig:
+    """A slot controller with a fake Amazon, a fake clock and a recorded flash."""
+
+    def __init__(self, d=None, cfg=None, deliver_after=2 * DAY):
+        self.clock = FakeClock()
+        self.amazon = FakeAmazon(self.clock, deliver_after=deliver_after)
+        self.events = Events()
+        self.saves = []
+        self.cfg = cfg or slot_cfg(SID)
+        self.d = d if d is not None else new_state(T0)
+        self.slot = self.build(self.d)
+
+    def build(self, d):
+        self.d = d
+        return Slot(SID, self.cfg, d, self.amazon, self.save, self.events)
+
+    def save(self):
+        self.saves.append(json.loads(json.dumps(self.d)))
+
+    def tick(self, want="floor", ok=True, level=0.05, net=True):
+        self.slot.tick(self.clock.now(), want, ok, level=level, net=net)
+
+    def run(self, hours, step=HOUR, **kw):
+        for _ in range(int(hours * HOUR / step)):
+            self.clock.advance(step)
+            self.tick(**kw)
+
+    @property
+    def st(self):
+        return self.d["st"]
+
+
+def test_first_order_latch_is_saved_before_replenish():
+    rig = Rig()
+    seen = []
+    rig.amazon.before_call = lambda op: seen.append((op, rig.saves[-1]["st"]))
+    rig.tick(want="floor", level=0.08)
+    assert seen == [("replenish", "ordering")]
+    assert rig.amazon.placed == 1
+    assert rig.st == "ordered"
+    assert rig.d["eid"] == "amzn1.dash.v2.o.0001"
+    assert rig.d["at"] == T0 + HOUR  # first poll in an hour
+    assert rig.saves[-1]["st"] == "ordered" and rig.saves[-1]["eid"] == rig.d["eid"]
+    assert rig.events.kinds() == ["low", "order_placed"]
+    low, placed = rig.events.items
+    assert low == {"ev": "low", "t": T0, "slot": SID, "level": 0.08, "reason": "floor"}
+    assert placed["code"] == "STANDARD_ORDER_PLACED" and placed["eid"] == rig.d["eid"]
+
+
+def test_test_order_code_is_recorded():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [("TEST_ORDER_PLACED", "eid-test")]
+    rig.tick()
+    assert rig.st == "ordered" and rig.d["eid"] == "eid-test"
+    assert rig.events.of("order_placed")[0]["code"] == "TEST_ORDER_PLACED"
+
+
+def test_no_order_without_reason_or_on_bad_reading_or_offline():
+    rig = Rig()
+    rig.tick(want=None)
+    rig.tick(want="floor", ok=False)  # faulted / unconfirmed reading
+    rig.tick(want="forecast", net=False)  # clock not set
+    assert rig.amazon.calls == []
+    assert rig.st == "idle" and rig.saves == []
+
+
+def test_order_inprogress_with_eid_is_adopted_and_tracked():
+    rig = Rig()
+    rig.amazon.open[SID] = "eid-old"
+    rig.amazon.orders["eid-old"] = {"slot": SID, "created": T0 - 5 * HOUR, "status": None}
+    rig.tick()
+    assert rig.amazon.placed == 0
+    assert rig.st == "ordered" and rig.d["eid"] == "eid-old"
+    assert rig.events.of("order_adopted") == [
+        {"ev": "order_adopted", "t": T0, "slot": SID, "eid": "eid-old"}
+    ]
+    rig.run(1)
+    assert rig.amazon.calls[-1] == ("order_info", "eid-old")
+    assert rig.events.of("order_status")[-1]["status"] == "Authorized"
+
+
+def test_order_inprogress_without_eid_waits_for_refill_then_times_out():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [("ORDER_INPROGRESS", None)]
+    rig.tick()
+    assert rig.st == "inflight" and rig.d["eid"] is None
+    assert rig.events.of("order_adopted")[0]["eid"] is None
+    rig.run(20 * 24)  # still low for 20 days: no second order, no polling
+    assert rig.amazon.count("replenish") == 1 and rig.amazon.count("order_info") == 0
+    rig.run(24 + 1)  # the 21-day safety timeout: idle, and still low -> order again
+    assert rig.amazon.count("replenish") == 2 and rig.amazon.placed == 1
+    assert rig.st == "ordered"
+
+
+def test_inflight_refill_rearms():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [("ORDER_INPROGRESS", None)]
+    rig.tick()
+    rig.clock.advance(3 * DAY)
+    rig.slot.on_refill(rig.clock.now())
+    assert rig.st == "idle" and rig.saves[-1]["st"] == "idle"
+    assert rig.d["since"] == T0 + 3 * DAY
+
+
+def test_transient_error_backs_off_and_never_duplicates():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [errors.ServerError("500"), errors.Throttled("429")]
+    rig.tick()
+    assert rig.st == "ordering" and rig.d["n"] == 1
+    first_at = rig.d["at"]
+    assert first_at > T0
+    ev = rig.events.of("net_error")[0]
+    assert ev["op"] == "replenish" and ev["kind"] == "ServerError"
+    assert rig.saves[-1]["st"] == "ordering"  # a reboot now resumes the retry
+    # ticks before `at` do not call again
+    rig.clock.t = first_at - 1
+    rig.tick()
+    assert rig.amazon.count("replenish") == 1
+    rig.clock.t = first_at
+    rig.tick()
+    assert rig.amazon.count("replenish") == 2 and rig.d["n"] == 2
+    assert rig.d["at"] - rig.clock.now() >= first_at - T0  # growing
+    rig.clock.t = rig.d["at"]
+    rig.tick()
+    assert rig.amazon.placed == 1 and rig.st == "ordered"
+
+
+def test_lost_answer_after_order_placed_is_adopted_on_retry():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [("after", errors.NetworkError("read timeout"))]
+    rig.tick()
+    assert rig.amazon.placed == 1 and rig.st == "ordering"
+    rig.clock.t = rig.d["at"]
+    rig.tick()
+    assert rig.amazon.placed == 1
+    assert rig.st == "ordered" and rig.d["eid"] == "amzn1.dash.v2.o.0001"
+    assert rig.events.kinds()[-1] == "order_adopted"
+
+
+def test_unmapped_exception_is_treated_as_transient():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [OSError(113, "EHOSTUNREACH")]
+    rig.tick()
+    assert rig.st == "ordering" and rig.d["at"] > T0
+    assert rig.events.of("net_error")[0]["kind"] == "NetworkError"
+
+
+def test_transient_errors_forever_is_not_a_storm():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [errors.ServerError("503") for _ in range(1000)]
+    rig.run(48, step=60)  # a tick every minute for two days
+    assert 5 <= rig.amazon.count("replenish") <= 16
+    assert rig.st == "ordering" and rig.amazon.placed == 0
+
+
+@pytest.mark.parametrize(
+    "exc,event",
+    [
+        (errors.AuthError("invalid_grant"), "auth_error"),
+        (errors.InvalidToken("Invalid token"), "auth_error"),
+        (errors.BadRequest("400"), "net_error"),
+        (errors.UnknownSlot("404"), "net_error"),
+    ],
+)
+def test_permanent_error_stops_ordering_with_long_hold(exc, event):
+    rig = Rig()
+    rig.amazon.script["replenish"] = [exc, exc]
+    rig.tick()
+    assert rig.st == "idle" and rig.d["h"] >= T0 + 6 * HOUR
+    ev = rig.events.of(event)[0]
+    assert ev["op"] == "replenish" and ev["kind"] == type(exc).__name__
+    hold = rig.d["h"]
+    rig.run((hold - T0) // HOUR - 1)  # low all along: nothing until the hold ends
+    rig.clock.t = hold - 1
+    rig.tick()
+    assert rig.amazon.count("replenish") == 1
+    rig.clock.t = hold
+    rig.tick()
+    assert rig.amazon.count("replenish") == 2
+    assert rig.d["h"] - rig.clock.now() > hold - T0  # the second hold is longer
+    rig.clock.t = rig.d["h"]
+    rig.tick()  # Amazon is fine again
+    assert rig.amazon.placed == 1 and rig.st == "ordered"
+    assert "h" not in rig.d and "pe" not in rig.d
+
+
+def test_tracking_intervals_grow_and_reset_on_change():
+    rig = Rig(deliver_after=6 * DAY)
+    rig.tick()
+    polls = []
+    for _ in range(8 * 24):
+        rig.clock.advance(HOUR)
+        before = rig.amazon.count("order_info")
+        rig.tick()
+        if rig.amazon.count("order_info") > before:
+            polls.append(rig.clock.now())
+    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+    statuses = [e["status"] for e in rig.events.of("order_status")]
+    assert statuses == ["Pending", "Authorized", "Closed"]
+    assert max(gaps) == DAY
+    # a change resets the interval to 1 h; unchanged status doubles it
+    assert gaps[:6] == [HOUR, HOUR, HOUR * 2, HOUR * 4, HOUR * 8, HOUR * 16]
+    assert len(polls) <= 12  # six days of tracking, not 144 hourly polls
+    assert rig.st == "delivered"
+    assert rig.events.of("delivered")[0]["eid"] == rig.d["eid"]
+
+
+def test_unknown_status_keeps_polling_with_backoff():
+    rig = Rig()
+    rig.tick()
+    item = {"slotId": SID, "status": "Unknown"}
+    rig.amazon.script["order_info"] = [[item] for _ in range(50)]
+    rig.run(4 * 24)
+    assert rig.st == "ordered"
+    n = rig.amazon.count("order_info")
+    assert 4 <= n <= 9
+    assert rig.d["iv"] == DAY
+
+
+def test_poll_transient_error_retries_later():
+    rig = Rig()
+    rig.tick()
+    rig.amazon.script["order_info"] = [errors.ServerError("502")]
+    rig.clock.t = rig.d["at"]
+    rig.tick()
+    assert rig.st == "ordered" and rig.d["at"] > rig.clock.now()
+    assert rig.events.of("net_error")[-1]["op"] == "getOrderInfo"
+    rig.clock.t = rig.d["at"]
+    rig.tick()
+    assert rig.amazon.count("order_info") == 2
+    assert rig.events.of("order_status")[-1]["status"] in ("Pending", "Authorized")
+    assert rig.d["n"] == 0 and rig.d["os"] == rig.events.of("order_status")[-1]["status"]
+
+
+def test_unknown_eid_goes_inflight():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [("ORDER_INPROGRESS", "eid-foreign")]
+    rig.tick()
+    rig.clock.t = rig.d["at"]
+    rig.tick()  # FakeAmazon does not know eid-foreign: 404
+    assert rig.st == "inflight"
+    rig.run(48)
+    assert rig.amazon.count("replenish") == 1
+
+
+def test_delivered_waits_for_refill_then_rearms():
+    rig = Rig()
+    rig.tick()
+    rig.run(4 * 24)
+    assert rig.st == "delivered"
+    n_calls = len(rig.amazon.calls)
+    rig.run(5 * 24)  # still low (not put in yet): no new order, no polling
+    assert len(rig.amazon.calls) == n_calls
+    rig.slot.on_refill(rig.clock.now())
+    assert rig.st == "idle" and rig.d["eid"] is None
+    rig.run(1, want=None, level=0.9)
+    assert rig.amazon.placed == 1
+    rig.run(1)  # a new low episode orders again
+    assert rig.amazon.placed == 2 and rig.st == "ordered"
+
+
+def test_refill_while_ordered_keeps_tracking_then_rearms_on_close():
+    rig = Rig()
+    rig.tick()
+    # the parcel arrived and was put in before our next (sparse) poll saw Closed
+    rig.clock.advance(2 * DAY + HOUR)
+    rig.slot.on_refill(rig.clock.now())
+    assert rig.st == "ordered" and rig.saves[-1]["rf"] == 1
+    rig.clock.t = max(rig.clock.t, rig.d["at"])
+    rig.tick(want=None, level=0.95)
+    assert rig.events.of("delivered") and rig.st == "idle" and "rf" not in rig.d
+    rig.run(24, want=None, level=0.9)
+    rig.run(1)  # the next low episode orders again
+    assert rig.amazon.placed == 2
+
+
+def test_refill_while_ordered_then_canceled_is_idle_not_cooldown():
+    rig = Rig()
+    rig.tick()
+    rig.slot.on_refill(T0 + 10)
+    rig.amazon.cancel(rig.d["eid"])
+    rig.clock.t = rig.d["at"]
+    rig.tick(want=None, level=0.95)
+    assert rig.events.of("canceled") and rig.st == "idle"
+
+
+def test_refill_while_ordering_abandons_retry():
+    rig = Rig()
+    rig.amazon.script["replenish"] = [errors.ServerError("500")]
+    rig.tick()
+    rig.slot.on_refill(T0 + 10)
+    assert rig.st == "idle"
+    rig.run(24, want=None, level=0.9)
+    assert rig.amazon.count("replenish") == 1
+
+
+def test_cancel_cooldown_then_reorder():
+    rig = Rig(cfg=slot_cfg(SID, cooldown_days=2))
+    rig.tick()
+    eid = rig.d["eid"]
+    rig.amazon.cancel(eid)
+    rig.clock.t = rig.d["at"]
+    rig.tick()
+    assert rig.st == "cooldown"
+    assert rig.events.of("canceled") == [
+        {"ev": "canceled", "t": rig.clock.now(), "slot": SID, "eid": eid}
+    ]
+    assert rig.d["at"] == rig.clock.now() + 2 * DAY
+    end = rig.d["at"]
+    rig.run(47)  # still low during the cool-down: no order
+    assert rig.amazon.placed == 1 and rig.clock.now() < end
+    rig.clock.t = end
+    rig.tick()  # cool-down over, still low: order again
+    assert rig.amazon.placed == 2 and rig.st == "ordered" and rig.d["eid"] != eid
+
+
+def test_refill_in_cooldown_rearms():
+    rig = Rig()
+    rig.tick()
+    rig.amazon.cancel(rig.d["eid"])
+    rig.clock.t = rig.d["at"]
+    rig.tick()
+    rig.slot.on_refill(rig.clock.now())
+    assert rig.st == "idle"
+
+
+def test_persisted_slot_dict_is_small():
+    rig = Rig()
+    rig.tick()
+    rig.run(30)
+    assert set(rig.d) <= {"st", "eid", "since", "at", "n", "iv", "os", "h", "pe", "rf"}
+    assert len(json.dumps(rig.d)) < 160
+
+
+# -- power loss at every save of a whole order cycle --------------------------
+
+# put in soon after delivery (before a poll saw Closed), or days later (from "delivered")
+EARLY = T0 + 2 * DAY + 5 * HOUR
+LATE = T0 + 4 * DAY
+END = T0 + 7 * DAY
+
+
+def _cycle(crash_at=None, after_next_call=False, refill_at=LATE):
+    """One low episode: low until refill_at, then full. Power is cut at save #crash_at
+    (right after it, or right after the next DRS call reached Amazon); the slot then
+    reboots from what was on flash. Returns (amazon, flash, saves, states at crash)."""
+    clock = FakeClock()
+    amazon = FakeAmazon(clock)
+    flash = {"d": new_state(T0)}
+    n = {"saves": 0}
+    crashed = []
+
+    def build():
+        d = json.loads(json.dumps(flash["d"]))
+        slot = Slot(SID, slot_cfg(SID), d, amazon, lambda: save(d), Events())
+        return slot
+
+    def save(d):
+        flash["d"] = json.loads(json.dumps(d))
+        n["saves"] += 1
+        if n["saves"] == crash_at:
+            crashed.append(flash["d"]["st"])
+            if after_next_call:
+                amazon.crash_after_next = True
+            else:
+                raise PowerCut()
+
+    slot = build()
+    refilled = False
+    while clock.now() < END:
+        try:
+            if clock.now() >= refill_at and not refilled:
+                refilled = True
+                slot.on_refill(clock.now())
+            low = clock.now() < refill_at
+            slot.tick(clock.now(), "floor" if low else None, True, level=0.05 if low else 0.95)
+        except PowerCut:
+            slot = build()  # reboot: only the flash survives
+        clock.advance(HOUR)
+    amazon.crash_after_next = False
+    return amazon, flash["d"], n["saves"], crashed
+
+
+@pytest.mark.parametrize("refill_at", [EARLY, LATE], ids=["early-refill", "late-refill"])
+def test_cycle_without_power_loss(refill_at):
+    amazon, flash, saves, _ = _cycle(refill_at=refill_at)
+    assert amazon.placed == 1 and amazon.count("replenish") == 1
+    assert flash["st"] == "idle"
+    assert saves >= 4
+
+
+@pytest.mark.parametrize("refill_at", [EARLY, LATE], ids=["early-refill", "late-refill"])
+@pytest.mark.parametrize("after_next_call", [False, True], ids=["after-save", "after-call"])
+def test_power_loss_at_every_save_never_orders_twice(after_next_call, refill_at):
+    _, _, total, _ = _cycle(refill_at=refill_at)
+    seen_states = set()
+    for k in range(1, total + 1):
+        amazon, flash, _, crashed = _cycle(k, after_next_call, refill_at)
+        assert crashed, k
+        seen_states.add(crashed[0])
+        assert amazon.placed == 1, (k, crashed)
+        assert flash["st"] == "idle", (k, crashed, flash)
+        if crashed[0] == "ordering":
+            # the latch says "maybe sent": at most one retry, answered ORDER_INPROGRESS
+            # when the first one got through
+            assert amazon.count("replenish") <= 2
+        else:
+            assert amazon.count("replenish") == 1, (k, crashed)
+    must = {"ordering", "ordered", "idle"} | ({"delivered"} if refill_at == LATE else set())
+    assert must <= seen_states

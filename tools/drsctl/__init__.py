@@ -1,0 +1,1 @@
+"""drsctl: desktop tools for the DRS firmware agent."""

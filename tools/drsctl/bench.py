@@ -1,0 +1,136 @@
+"""``make bench``: measure what a device maker asks first and commit the numbers.
+
+- the lowest ``-X heapsize`` at which the 60-day MicroPython simulation completes
+  (no crash, no MemoryError, no duplicate order);
+- the firmware's size compiled with ``mpy-cross`` (what goes onto the board);
+- HTTP requests per order cycle and per device-day in steady state;
+- simulated device-days per wall second on each runtime.
+
+Results are counts and ratios, written to ``bench/results.json`` and
+``bench/RESULTS.md``; no test asserts a wall-clock time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from drsctl.firmware import compile_firmware
+from drsctl.sim.device import parse_heap
+
+
+def run_sim(runtime: str, days: float, heap: str | None = None, slots: int = 2) -> dict[str, Any]:
+    """One ``drsctl simulate --json`` run in a fresh process; its summary."""
+    cmd = [
+        str(Path(sys.executable).with_name("drsctl")),
+        "simulate",
+        "--runtime",
+        runtime,
+        "--days",
+        str(days),
+        "--slots",
+        str(slots),
+        "--json",
+    ]
+    if heap:
+        cmd += ["--heap", heap]
+    done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return {"crashes": 1, "error": (done.stderr or done.stdout).strip()[-400:]}
+
+
+def completes(summary: dict[str, Any]) -> bool:
+    """A run counts only if the firmware never died and never ordered twice."""
+    return summary.get("crashes") == 0 and summary.get("duplicate_orders") == 0
+
+
+def lowest_heap(days: float, low_k: int = 8, high_k: int = 128, step_k: int = 2) -> int | None:
+    """Bisect the smallest heap (KiB, multiple of ``step_k``) that completes."""
+    if not completes(run_sim("micropython", days, f"{high_k}k")):
+        return None
+    while high_k - low_k > step_k:
+        mid = (low_k + high_k) // 2 // step_k * step_k
+        if completes(run_sim("micropython", days, f"{mid}k")):
+            high_k = mid
+        else:
+            low_k = mid
+    return high_k
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The committed, human-readable form of the results."""
+    sim = results["simulation_60d_micropython"]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python -m drsctl.bench`). Counts and ratios only.",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+        f"| lowest `-X heapsize` completing the 60-day MicroPython run | "
+        f"{results['lowest_heapsize_kib']} KiB | < 64 KiB (aim 32) |",
+        f"| firmware `.mpy` total (device modules, mpy-cross -O2) | "
+        f"{results['mpy_total_bytes'] / 1024:.1f} KiB | < 48 KiB (aim 32) |",
+        f"| HTTP requests per order cycle | {sim['requests_per_order_cycle']} | |",
+        f"| HTTP requests per device-day, steady state | "
+        f"{sim['requests_per_device_day_steady']} | <= 2 |",
+        f"| duplicate orders (60 days, 2 slots) | {sim['duplicate_orders']} | 0 |",
+        f"| stockout days (60 days, 2 slots) | {sim['stockout_days']} | 0 |",
+        f"| simulated device-days per wall second, CPython | "
+        f"{results['device_days_per_second']['cpython']} | |",
+        f"| simulated device-days per wall second, MicroPython | "
+        f"{results['device_days_per_second']['micropython']} | |",
+        "",
+        "Module sizes (bytes):",
+        "",
+    ]
+    lines += [f"- `{name}`: {size}" for name, size in results["mpy_bytes"].items()]
+    lines += ["", f"Machine: {results['machine']}", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every benchmark and write the results files."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument("--days", type=float, default=60)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sizes = compile_firmware(Path(tmp))
+    print(f"mpy total: {sum(sizes.values())} bytes", file=sys.stderr)
+    speeds = {}
+    sims = {}
+    for runtime in ("cpython", "micropython"):
+        sims[runtime] = run_sim(runtime, args.days)
+        speeds[runtime] = sims[runtime].get("device_days_per_second")
+        print(f"{runtime}: {speeds[runtime]} device-days/s", file=sys.stderr)
+    heap_k = lowest_heap(args.days)
+    print(f"lowest heap: {heap_k} KiB", file=sys.stderr)
+    results = {
+        "lowest_heapsize_kib": heap_k,
+        "lowest_heapsize_bytes": parse_heap(f"{heap_k}k") if heap_k else None,
+        "mpy_total_bytes": sum(sizes.values()),
+        "mpy_bytes": sizes,
+        "device_days_per_second": speeds,
+        "simulation_60d_micropython": sims["micropython"],
+        "simulation_60d_cpython": sims["cpython"],
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.with_name("RESULTS.md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

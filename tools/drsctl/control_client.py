@@ -1,0 +1,99 @@
+"""A small client for the emulator's control API (``/_emulator/...``).
+
+Used by the simulator, the tests and the command line; it speaks to a running
+emulator over HTTP exactly as any other tool would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ControlError(RuntimeError):
+    """The emulator answered a control call with an error status."""
+
+
+class EmulatorControl:
+    """Typed wrappers around the emulator's control routes."""
+
+    def __init__(self, base_url: str, verify: str | bool = True, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, verify=verify, timeout=timeout)
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> EmulatorControl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, json: Any = None, params: Any = None) -> Any:
+        response = self._http.request(method, "/_emulator" + path, json=json, params=params)
+        if response.status_code >= 400:
+            raise ControlError(
+                f"{method} /_emulator{path} -> {response.status_code}: {response.text}"
+            )
+        return response.json() if response.content else None
+
+    def provision(self, serial: str, slots: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        """Register customer, LwA client, device and slots; return credentials."""
+        return self._call("POST", "/provision", json={"serial": serial, "slots": slots, **extra})
+
+    def now(self) -> int:
+        """The virtual clock, in Unix seconds."""
+        return int(self._call("GET", "/clock")["now"])
+
+    def set_clock(self, epoch: int) -> int:
+        """Set the virtual clock (due order transitions run)."""
+        return int(self._call("POST", "/clock", json={"set": int(epoch)})["now"])
+
+    def advance(self, seconds: float) -> int:
+        """Move the virtual clock forward."""
+        return int(self._call("POST", "/clock", json={"advance": seconds})["now"])
+
+    def settings(self, **values: Any) -> dict[str, Any]:
+        """Read (no arguments) or change emulator settings."""
+        if values:
+            return self._call("POST", "/settings", json=values)
+        return self._call("GET", "/settings")
+
+    def orders(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        """Every order, optionally for one device."""
+        params = {"device_id": device_id} if device_id else None
+        return self._call("GET", "/orders", params=params)["orders"]
+
+    def cancel_order(self, event_instance_id: str) -> dict[str, Any]:
+        """Cancel an order as the customer would."""
+        return self._call("POST", f"/orders/{event_instance_id}/cancel")
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """The device-facing request log after id ``since``, oldest first (all pages)."""
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = self._call("GET", "/requests", params={"since": since, "limit": 10000})
+            entries += page["requests"]
+            if len(page["requests"]) < 10000:
+                return entries
+            since = page["requests"][-1]["id"]
+
+    def fault(self, route: str, kind: str, count: int = 1, **extra: Any) -> dict[str, Any]:
+        """Make the next ``count`` calls to ``route`` misbehave."""
+        body = {"route": route, "kind": kind, "count": count, **extra}
+        return self._call("POST", "/faults", json=body)
+
+    def release_hangs(self) -> None:
+        """Let every held (``hang``) response go."""
+        self._call("POST", "/faults/release")
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault."""
+        self._call("DELETE", "/faults")
+
+    def expire_tokens(self, device_id: str) -> None:
+        """Expire the device's access tokens now."""
+        self._call("POST", "/tokens/expire", json={"device_id": device_id})

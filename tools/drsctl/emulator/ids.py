@@ -1,0 +1,90 @@
+"""Amazon-looking identifiers and secret hashing.
+
+Secrets (client secrets, auth codes, tokens) are stored only as SHA-256 digests, so
+neither the database nor the request log ever holds one in clear text.
+"""
+
+import hashlib
+import secrets
+import string
+import uuid
+
+_UPPER_ALNUM = string.ascii_uppercase + string.digits
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _pick(alphabet: str, n: int) -> str:
+    """Return ``n`` random characters from ``alphabet``."""
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def digest(secret: str) -> str:
+    """Return the hex SHA-256 digest under which a secret is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def customer_id() -> str:
+    """Return a new customer id (``amzn1.account.…``)."""
+    return "amzn1.account." + _pick(_UPPER_ALNUM, 28)
+
+
+def client_id() -> str:
+    """Return a new LwA client id."""
+    return "amzn1.application-oa2-client." + secrets.token_hex(16)
+
+
+def client_secret() -> str:
+    """Return a new LwA client secret."""
+    return "amzn1.oa2-cs.v1." + secrets.token_hex(32)
+
+
+def device_id() -> str:
+    """Return a new device id."""
+    return "amzn1.dash.device." + uuid.uuid4().hex
+
+
+def auth_code() -> str:
+    """Return a new LwA authorization code."""
+    return "AN" + _pick(_ALNUM, 18)
+
+
+def access_token() -> str:
+    """Return a new LwA access token."""
+    return "Atza|" + secrets.token_urlsafe(72)
+
+
+def refresh_token() -> str:
+    """Return a new LwA refresh token."""
+    return "Atzr|" + secrets.token_urlsafe(72)
+
+
+def seller_id_for(brand: str) -> str:
+    """Return the merchant id of a brand (deterministic: one brand, one seller)."""
+    raw = hashlib.sha256(brand.lower().encode()).digest()
+    return "A" + "".join(_UPPER_ALNUM[b % len(_UPPER_ALNUM)] for b in raw[:13])
+
+
+def asin_for(model: str, slot_id: str) -> str:
+    """Return a stable ASIN for a model's slot when the caller gives none."""
+    raw = hashlib.sha256(f"{model}/{slot_id}".encode()).digest()
+    return "B0" + "".join(_UPPER_ALNUM[b % len(_UPPER_ALNUM)] for b in raw[:8])
+
+
+def amazon_order_id() -> str:
+    """Return an order id in Amazon's 3-7-7 digit format."""
+    first, second, third = (
+        secrets.randbelow(4) + 111,
+        secrets.randbelow(10**7),
+        secrets.randbelow(10**7),
+    )
+    return f"{first}-{second:07d}-{third:07d}"
+
+
+def order_item_id() -> str:
+    """Return a 14-digit order item id."""
+    return f"{secrets.randbelow(10**14):014d}"
+
+
+def event_instance_id() -> str:
+    """Return a DRS event instance id (``amzn1.dash.v2.o.<uuid>``)."""
+    return f"amzn1.dash.v2.o.{uuid.uuid4()}"

@@ -1,0 +1,153 @@
+"""Orders: creation by replenish and the lifecycle on the virtual clock.
+
+Internal statuses follow the SP-API: ``Pending`` → ``Unshipped`` (payment authorized,
+``authorize_after_s`` after creation) → ``Shipped`` → delivered (``delivered_at`` set,
+``delivery_days`` after creation); or ``Canceled``. A seller may ship earlier with
+:func:`ship`; delivery stays at ``expected_delivery``. Test orders run the same
+lifecycle (DRS: "all notifications will proceed normally").
+"""
+
+import dataclasses
+from typing import Any
+
+from . import ids
+from .store import MARKETPLACE_ID, Device, Order, Slot, Tx
+
+PENDING = "Pending"
+UNSHIPPED = "Unshipped"
+SHIPPED = "Shipped"
+CANCELED = "Canceled"
+
+
+class OrderConflict(Exception):
+    """The order is not in a state that allows the requested change."""
+
+
+def drs_status(order: Order) -> str:
+    """Return the DRS getOrderInfo status of an order."""
+    if order.canceled_at is not None:
+        return "Canceled"
+    if order.delivered_at is not None:
+        return "Closed"
+    if order.status == PENDING:
+        return "Pending"
+    return "Authorized"
+
+
+def open_order(tx: Tx, device_id: str, slot_id: str) -> Order | None:
+    """Return the slot's order that is neither delivered nor canceled, if any."""
+    open_ = tx.open_orders(device_id, slot_id)
+    return open_[0] if open_ else None
+
+
+def place(tx: Tx, device: Device, slot: Slot, now: int) -> Order:
+    """Create an order for the slot's product, due dates taken from the settings."""
+    settings = tx.settings()
+    authorize_due = now + settings.authorize_after_s
+    delivery = max(now + round(settings.delivery_days * 86400), authorize_due)
+    while True:
+        amazon_order_id = ids.amazon_order_id()
+        if tx.order_by_amazon_id(amazon_order_id) is None:
+            break
+    return tx.insert_order(
+        Order(
+            amazon_order_id=amazon_order_id,
+            event_instance_id=ids.event_instance_id(),
+            device_id=device.device_id,
+            slot_id=slot.slot_id,
+            customer_id=device.customer_id,
+            seller_id=device.seller_id,
+            marketplace_id=MARKETPLACE_ID,
+            status=PENDING,
+            is_test=device.test_orders,
+            order_item_id=ids.order_item_id(),
+            asin=slot.asin,
+            seller_sku=f"{device.model}-{slot.slot_id}".upper(),
+            title=slot.title,
+            quantity=slot.quantity,
+            unit=slot.unit,
+            item_price=slot.price,
+            currency=slot.currency,
+            fulfillment_channel="MFN",
+            ship_service_level="Std US D2D Dom",
+            created_at=now,
+            updated_at=now,
+            authorize_due_at=authorize_due,
+            expected_delivery=delivery,
+        )
+    )
+
+
+def _save(tx: Tx, order: Order, at: int, **changes: Any) -> Order:
+    """Apply ``changes`` to an order, stamp ``updated_at`` and store it."""
+    order = dataclasses.replace(order, updated_at=at, **changes)
+    tx.update_order(order)
+    return order
+
+
+def authorize(tx: Tx, order: Order, at: int) -> Order:
+    """Payment authorized: ``Pending`` → ``Unshipped``."""
+    if order.status != PENDING or order.canceled_at is not None:
+        raise OrderConflict(f"order {order.amazon_order_id} is {order.status}, not Pending")
+    return _save(tx, order, at, status=UNSHIPPED, authorized_at=at)
+
+
+def ship(tx: Tx, order: Order, at: int) -> Order:
+    """Shipment confirmed: ``Unshipped`` → ``Shipped`` (by the clock or by the seller)."""
+    if order.status != UNSHIPPED:
+        raise OrderConflict(f"order {order.amazon_order_id} is {order.status}, not Unshipped")
+    return _save(tx, order, at, status=SHIPPED, shipped_at=at)
+
+
+def deliver(tx: Tx, order: Order, at: int) -> Order:
+    """The parcel arrived: a ``Shipped`` order gets ``delivered_at``."""
+    if order.status != SHIPPED or order.delivered_at is not None:
+        raise OrderConflict(f"order {order.amazon_order_id} is not out for delivery")
+    return _save(tx, order, at, delivered_at=at)
+
+
+def advance_to(tx: Tx, now: int) -> int:
+    """Run every transition due at or before ``now``; return how many orders changed."""
+    changed = 0
+    for order in tx.open_orders():
+        before = order
+        if order.status == PENDING and order.authorize_due_at <= now:
+            order = authorize(tx, order, order.authorize_due_at)
+        if order.status == UNSHIPPED and order.expected_delivery <= now:
+            order = ship(tx, order, order.expected_delivery)
+        if order.status == SHIPPED and order.expected_delivery <= now:
+            order = deliver(tx, order, order.expected_delivery)
+        changed += order is not before
+    return changed
+
+
+def cancel(tx: Tx, order: Order, now: int, reason: str) -> Order:
+    """Cancel an order that has not shipped yet."""
+    if order.canceled_at is not None:
+        raise OrderConflict(f"order {order.amazon_order_id} is already canceled")
+    if order.status not in (PENDING, UNSHIPPED):
+        raise OrderConflict(f"order {order.amazon_order_id} has shipped")
+    return _save(tx, order, now, status=CANCELED, canceled_at=now, cancel_reason=reason)
+
+
+def customer_cancel(tx: Tx, order: Order, now: int) -> Order:
+    """Cancel on the customer's behalf: only within ``cancel_window_s`` and before shipping."""
+    if now >= order.created_at + tx.settings().cancel_window_s:
+        raise OrderConflict(f"order {order.amazon_order_id} is past the cancel window")
+    return cancel(tx, order, now, "BuyerCanceled")
+
+
+def cancel_test_orders(tx: Tx, device_id: str, slot_id: str, now: int) -> bool:
+    """Cancel the slot's open test orders; return whether there was one."""
+    open_tests = [o for o in tx.open_orders(device_id, slot_id) if o.is_test]
+    for order in open_tests:
+        _save(tx, order, now, status=CANCELED, canceled_at=now, cancel_reason="TestOrderCanceled")
+    return bool(open_tests)
+
+
+def as_json(order: Order) -> dict[str, Any]:
+    """Return the control-API view of an order (times in Unix seconds)."""
+    view = dataclasses.asdict(order)
+    del view["order_id"]
+    view["drs_status"] = drs_status(order)
+    return view

@@ -1,0 +1,133 @@
+"""Running the emulator: :func:`serve` (blocking) and :class:`EmulatorThread` (background).
+
+Example::
+
+    with EmulatorThread(tmp_path / "amazon.sqlite3", tls=True) as amazon:
+        httpx.post(amazon.url + "/_emulator/provision", json={...}, verify=amazon.ca_pem_path)
+"""
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import build_app
+from .faults import DroppedConnectionFilter
+from .store import Store
+from .tls import ensure_certs
+
+_STARTUP_TIMEOUT_S = 10.0
+_DROP_FILTER = DroppedConnectionFilter()
+
+
+def _config(app: Any, host: str, port: int, tls_dir: Path | None) -> uvicorn.Config:
+    """Return a quiet uvicorn configuration (no access log, no global logging setup)."""
+    logging.getLogger("uvicorn.error").addFilter(_DROP_FILTER)
+    tls: dict[str, str] = {}
+    if tls_dir is not None:
+        certs = ensure_certs(tls_dir)
+        tls = {"ssl_certfile": str(certs.server_pem), "ssl_keyfile": str(certs.server_key)}
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        **tls,  # type: ignore[arg-type]
+    )
+
+
+def _tls_dir(db_path: str | Path, tls: bool, tls_dir: str | Path | None) -> Path | None:
+    """Return the certificate directory (default: ``tls`` next to the database) or None."""
+    if not tls:
+        return None
+    return Path(tls_dir) if tls_dir is not None else Path(db_path).parent / "tls"
+
+
+def serve(
+    host: str,
+    port: int,
+    db_path: str | Path,
+    tls: bool = False,
+    tls_dir: str | Path | None = None,
+) -> None:
+    """Serve the emulator until interrupted."""
+    store = Store(db_path)
+    try:
+        uvicorn.Server(_config(build_app(store), host, port, _tls_dir(db_path, tls, tls_dir))).run()
+    finally:
+        store.close()
+
+
+class EmulatorThread:
+    """The emulator on a free 127.0.0.1 port in a background thread (a context manager).
+
+    Attributes once entered: ``url`` (``http://127.0.0.1:PORT`` or ``https://…``),
+    ``ca_pem_path`` (CA bundle to verify against, None without TLS) and ``store``.
+    """
+
+    def __init__(
+        self, db_path: str | Path, tls: bool = False, tls_dir: str | Path | None = None
+    ) -> None:
+        self.db_path = Path(db_path)
+        self._tls_dir = _tls_dir(db_path, tls, tls_dir)
+        self.store = Store(self.db_path)
+        self.app = build_app(self.store)
+        self.url = ""
+        self.ca_pem_path: Path | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "EmulatorThread":
+        """Start serving; return once the server accepts connections."""
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto is TCP;
+        # without it every keep-alive response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = _config(self.app, "127.0.0.1", port, self._tls_dir)
+        if self._tls_dir is not None:
+            self.ca_pem_path = self._tls_dir / "ca.pem"
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="drs-emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.002)
+        scheme = "https" if self._tls_dir is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        """Release held requests, stop the server and close the store."""
+        if self._server is not None and self._thread is not None:
+            self.app.state.gate.release_threadsafe()
+            self._server.should_exit = True
+            self._thread.join()
+            self._server = self._thread = None
+        self.store.close()
+
+    def __enter__(self) -> "EmulatorThread":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

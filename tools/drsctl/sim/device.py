@@ -1,0 +1,178 @@
+"""One simulated appliance: the real firmware in a child process, its flash in a folder.
+
+The child runs ``firmware/sim_main.py`` under either the MicroPython unix binary or
+CPython, with the flash folder as its current directory (the unix port's flash
+root). It is driven one tick at a time over its standard input and answers with
+JSON event lines (see ``docs/contracts.md``, section 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from drsctl.firmware import compile_firmware, firmware_dir, micropython_binary
+
+RUNTIMES = ("cpython", "micropython")
+
+
+class DeviceCrashed(RuntimeError):
+    """The firmware process ended while the simulator expected an answer."""
+
+
+def write_flash(flash: Path, config: dict[str, Any], secrets: dict[str, Any]) -> None:
+    """Lay out a device's flash folder the way provisioning would."""
+    flash.mkdir(parents=True, exist_ok=True)
+    (flash / "config.json").write_text(json.dumps(config, indent=1))
+    secrets_path = flash / "secrets.json"
+    secrets_path.write_text(json.dumps(secrets))
+    secrets_path.chmod(0o600)
+
+
+def parse_heap(size: str) -> int:
+    """``64k`` / ``1m`` / ``65536`` -> bytes (the ``-X heapsize`` syntax)."""
+    text = size.strip().lower()
+    scale = {"k": 1024, "m": 1024 * 1024}.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in "km" else text
+    if not digits.isdigit() or int(digits) <= 0:
+        raise ValueError(f"heap size must look like 64k, 1m or 65536, got {size!r}")
+    return int(digits) * scale
+
+
+class DeviceProcess:
+    """The firmware of one device, running as a child process."""
+
+    def __init__(
+        self, runtime: str, flash: Path, heap: str | None = None, from_source: bool = False
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if heap and runtime != "micropython":
+            raise ValueError("--heap only applies to --runtime micropython")
+        self.runtime = runtime
+        self.flash = flash
+        self.heap = heap
+        self.boots = 0
+        self.from_source = from_source
+        self._mpy_dir: Path | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        self._stderr: IO[str] | None = None
+
+    def _command(self) -> tuple[list[str], dict[str, str]]:
+        env = dict(os.environ)
+        script = str(firmware_dir() / "sim_main.py")
+        if self.runtime == "micropython":
+            cmd = [micropython_binary()]
+            if self.heap:
+                parse_heap(self.heap)
+                cmd += ["-X", f"heapsize={self.heap}"]
+            env["MICROPYPATH"] = str(self._module_dir())
+            return cmd + [script], env
+        env["PYTHONPATH"] = str(firmware_dir())
+        return [sys.executable, "-u", script], env
+
+    def _module_dir(self) -> Path:
+        """Where MicroPython imports drsagent from: .mpy files, as on a board."""
+        if self.from_source:
+            return firmware_dir()
+        if self._mpy_dir is None:
+            self._mpy_dir = self.flash.parent / f".{self.flash.name}-mpy"
+            compile_firmware(self._mpy_dir)
+        return self._mpy_dir
+
+    def start(self) -> None:
+        """Power the device on (boot from whatever is on its flash)."""
+        cmd, env = self._command()
+        self._stderr = open(self.flash.parent / f"{self.flash.name}.log", "a")  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            cmd,
+            cwd=self.flash,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            bufsize=1,
+        )
+        self.boots += 1
+
+    @property
+    def running(self) -> bool:
+        """True while the child process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def send_tick(self, t: int, raw: dict[str, float | None]) -> None:
+        """Give the device the time and its sensors' raw readings for one loop pass."""
+        if not self.running:
+            raise DeviceCrashed(self.crash_reason())
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps({"t": t, "raw": raw}) + "\n")
+        self._proc.stdin.flush()
+
+    def read_events(self) -> list[dict[str, Any]]:
+        """Read event lines up to and including the tick's closing line."""
+        assert self._proc is not None and self._proc.stdout is not None
+        events: list[dict[str, Any]] = []
+        while True:
+            line = self._proc.stdout.readline()
+            if not line:
+                raise DeviceCrashed(self.crash_reason())
+            line = line.strip()
+            if not line.startswith("{"):
+                continue  # stray print from the firmware: it belongs to the log, not the link
+            event = json.loads(line)
+            events.append(event)
+            if event.get("ev") == "tick":
+                return events
+
+    def tick(self, t: int, raw: dict[str, float | None]) -> list[dict[str, Any]]:
+        """One loop pass: send the tick, return the events it produced."""
+        self.send_tick(t, raw)
+        return self.read_events()
+
+    def crash_reason(self) -> str:
+        """The last lines the firmware wrote to its log, to explain an exit."""
+        code = None
+        if self._proc is not None:
+            try:
+                code = self._proc.wait(timeout=5)  # let it finish writing its last words
+            except subprocess.TimeoutExpired:
+                code = None
+        log = self.flash.parent / f"{self.flash.name}.log"
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
+        return f"firmware exited with code {code}: " + (" | ".join(tail) or "no log output")
+
+    def kill(self) -> None:
+        """Cut the power: no chance to flush or finish anything."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+        self._close_files()
+
+    def stop(self) -> int | None:
+        """Close the link (EOF) and wait for a clean exit."""
+        if self._proc is None:
+            return None
+        if self._proc.stdin and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            code = self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            code = self._proc.wait()
+        self._close_files()
+        return code
+
+    def _close_files(self) -> None:
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None

@@ -1,0 +1,268 @@
+"""Run simulated appliances against the fake Amazon on one virtual clock.
+
+Per tick: the world consumes, the emulator's clock moves, delivered orders are put
+in by the household, and the firmware runs one loop pass with the new readings.
+The firmware is the real one (``firmware/``) in a child process; the emulator is
+the real HTTP server; only the physical world is simulated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drsctl.control_client import EmulatorControl
+from drsctl.sim.consumption import DAY, SlotWorld, default_worlds
+from drsctl.sim.device import DeviceCrashed, DeviceProcess, write_flash
+
+# 2030-01-01 00:00:00 UTC: a fixed start, later than any fresh emulator's clock, so every
+# run with the same seed is the same.
+DEFAULT_START = 1893456000
+
+
+@dataclass
+class SimOptions:
+    """What to simulate."""
+
+    runtime: str = "cpython"
+    days: float = 60.0
+    slots: int = 2
+    heap: str | None = None
+    seed: int = 1
+    tick_s: int = 3600
+    start: int = DEFAULT_START
+    delivery_days: float = 2.0
+    lead_time_days: float = 3.0
+    refill_delay_h: tuple[float, float] = (1.0, 8.0)
+    test_orders: bool = False
+    initial_levels: list[float] | None = None
+    worlds: list[SlotWorld] | None = None
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Timeline:
+    """What happened, for the summary, the story and the plot."""
+
+    times: list[int] = field(default_factory=list)
+    levels: dict[str, list[float]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    refills: list[tuple[int, str]] = field(default_factory=list)
+    mem_free: list[int] = field(default_factory=list)
+    mem_alloc: list[int] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+
+
+def device_config(
+    serial: str, emulator_url: str, worlds: list[SlotWorld], opts: SimOptions
+) -> dict[str, Any]:
+    """The ``config.json`` a provisioned simulated device carries."""
+    config: dict[str, Any] = {
+        "device": {"serial": serial, "model": "sim-appliance"},
+        "endpoints": {"drs": emulator_url, "lwa": emulator_url + "/auth/o2/token"},
+        "loop_interval_s": opts.tick_s,
+        "http_timeout_s": 10,
+        "test_orders": opts.test_orders,
+        "slots": [
+            {
+                "id": w.slot_id,
+                "sensor": {"driver": "sim", "empty": w.empty_raw, "full": w.full_raw},
+                "lead_time_days": opts.lead_time_days,
+            }
+            for w in worlds
+        ],
+    }
+    config.update(opts.config_overrides)
+    return config
+
+
+class Simulation:
+    """One device, its world, and a link to the emulator.
+
+    Use as a context manager around :meth:`run`, or drive :meth:`step` yourself
+    (the end-to-end tests do, to inject faults and cut the power between ticks).
+    """
+
+    def __init__(
+        self,
+        control: EmulatorControl,
+        emulator_url: str,
+        opts: SimOptions,
+        workdir: Path | None = None,
+        serial: str = "SIM-0001",
+        ca_pem: str | None = None,
+    ) -> None:
+        self.control = control
+        self.opts = opts
+        self.rng = random.Random(opts.seed)
+        self.worlds = opts.worlds or default_worlds(opts.slots, self.rng)
+        levels = opts.initial_levels or [0.55 + 0.4 * self.rng.random() for _ in self.worlds]
+        for world, level in zip(self.worlds, levels, strict=False):
+            world.level = level
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="drsctl-sim-")
+            workdir = Path(self._tmp.name)
+        self.flash = workdir / serial
+        self.timeline = Timeline(levels={w.slot_id: [] for w in self.worlds})
+        # The emulator's clock never goes back: a long-lived one may already be later.
+        emulator_now = control.now()
+        if emulator_now > opts.start:
+            opts.start = emulator_now - emulator_now % DAY + DAY
+        self.now = opts.start
+        self.day0 = opts.start - opts.start % DAY
+        self._seen_delivered: set[str] = set()
+        self._first_request_id = 0
+
+        control.set_clock(self.now)
+        control.settings(delivery_days=opts.delivery_days)
+        creds = control.provision(
+            serial=serial,
+            slots=[{"id": w.slot_id} for w in self.worlds],
+            test_orders=opts.test_orders,
+        )
+        self.device_id: str = creds["device_id"]
+        config = device_config(serial, emulator_url, self.worlds, opts)
+        if ca_pem:
+            config["ca_file"] = "ca.pem"
+            self.flash.mkdir(parents=True, exist_ok=True)
+            (self.flash / "ca.pem").write_text(Path(ca_pem).read_text())
+        secrets = {
+            "lwa": {
+                "client_id": creds["client_id"],
+                "client_secret": creds["client_secret"],
+                "refresh_token": creds["refresh_token"],
+            }
+        }
+        write_flash(self.flash, config, secrets)
+        existing = control.requests()
+        self._first_request_id = existing[-1]["id"] if existing else 0
+        self.device = DeviceProcess(opts.runtime, self.flash, opts.heap)
+
+    def __enter__(self) -> Simulation:
+        self.device.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Power the device off and remove temporary files."""
+        self.device.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # -- the world ---------------------------------------------------------
+
+    def _deliveries(self) -> None:
+        """Schedule a refill for every order the emulator says was delivered."""
+        for order in self.control.orders(self.device_id):
+            eid = order["event_instance_id"]
+            if order.get("delivered_at") and eid not in self._seen_delivered:
+                self._seen_delivered.add(eid)
+                world = self._world(order["slot_id"])
+                low, high = self.opts.refill_delay_h
+                delay = int(self.rng.uniform(low, high) * 3600)
+                world.refill_at = int(order["delivered_at"]) + delay
+
+    def _world(self, slot_id: str) -> SlotWorld:
+        return next(w for w in self.worlds if w.slot_id == slot_id)
+
+    def advance_world(self, seconds: int) -> None:
+        """Let time pass in the world and at the emulator (no device loop pass)."""
+        t_to = self.now + seconds
+        for world in self.worlds:
+            world.consume(self.now, t_to, self.rng, self.day0)
+        self.now = t_to
+        self.control.set_clock(self.now)
+        self._deliveries()
+        for world in self.worlds:
+            if world.maybe_refill(self.now):
+                self.timeline.refills.append((self.now, world.slot_id))
+
+    def readings(self) -> dict[str, float | None]:
+        """Every slot's raw sensor value right now."""
+        return {w.slot_id: w.raw(self.rng) for w in self.worlds}
+
+    def record(self, events: list[dict[str, Any]]) -> None:
+        """Keep the levels and the device's events for the report."""
+        self.timeline.times.append(self.now)
+        for world in self.worlds:
+            self.timeline.levels[world.slot_id].append(world.level)
+        for event in events:
+            if event.get("ev") == "tick":
+                self.timeline.mem_free.append(int(event.get("mem_free", -1)))
+                self.timeline.mem_alloc.append(int(event.get("mem_alloc", -1)))
+            else:
+                self.timeline.events.append(event)
+
+    def step(self) -> list[dict[str, Any]]:
+        """One tick: the world moves on, then the device runs one loop pass.
+
+        A firmware crash is recorded and the device reboots from its flash, as a
+        watchdog would do on the board.
+        """
+        self.advance_world(self.opts.tick_s)
+        return self.device_pass()
+
+    def device_pass(self) -> list[dict[str, Any]]:
+        """Run the device's loop once at the current time and record the result."""
+        try:
+            events = self.device.tick(self.now, self.readings())
+        except DeviceCrashed as crash:
+            self.timeline.crashes.append(f"t={self.now}: {crash}")
+            self.device.kill()
+            self.device.start()
+            events = []
+        self.record(events)
+        return events
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> Timeline:
+        """Simulate ``opts.days`` days; ``progress(done, total)`` after each tick."""
+        total = int(self.opts.days * DAY // self.opts.tick_s)
+        for done in range(1, total + 1):
+            self.step()
+            if progress:
+                progress(done, total)
+        return self.timeline
+
+    def orders(self) -> list[dict[str, Any]]:
+        """The orders of this device at the emulator."""
+        return self.control.orders(self.device_id)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The requests of this device at the emulator, since it was provisioned."""
+        return [
+            r
+            for r in self.control.requests(since=self._first_request_id)
+            if r.get("device_id") in (None, self.device_id)
+        ]
+
+
+@contextlib.contextmanager
+def emulator_for(
+    url: str | None, workdir: Path, tls: bool = False
+) -> Iterator[tuple[str, EmulatorControl, str | None]]:
+    """Use the emulator at ``url``, or start a private one in ``workdir``."""
+    if url:
+        with EmulatorControl(url) as control:
+            yield url, control, None
+        return
+    from drsctl.emulator.server import EmulatorThread
+
+    with EmulatorThread(workdir / "emulator.sqlite3", tls=tls) as emu:
+        verify: str | bool = emu.ca_pem_path or True
+        with EmulatorControl(emu.url, verify=verify) as control:
+            yield emu.url, control, (str(emu.ca_pem_path) if emu.ca_pem_path else None)
+
+
+def wall_clock() -> float:
+    """Seconds on a monotonic clock, for the speed figure in the summary."""
+    return time.perf_counter()

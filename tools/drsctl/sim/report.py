@@ -1,0 +1,202 @@
+"""Turn a simulation's timeline into a summary, a story and a plot."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from drsctl.sim.consumption import DAY
+from drsctl.sim.harness import Simulation, Timeline
+
+
+def duplicate_orders(orders: list[dict[str, Any]], refills: list[tuple[int, str]]) -> int:
+    """Orders placed while the slot's previous order was live and no refill came between.
+
+    A canceled order ends its episode (the slot may order again after its
+    cool-down); a refill ends it too. Anything else is a second order for the same
+    empty slot: the one thing the agent must never do.
+    """
+    refill_times: dict[str, list[int]] = defaultdict(list)
+    for t, slot in refills:
+        refill_times[slot].append(t)
+    duplicates = 0
+    by_slot: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for order in sorted(orders, key=lambda o: (o["created_at"], o["amazon_order_id"])):
+        by_slot[order["slot_id"]].append(order)
+    for slot, slot_orders in by_slot.items():
+        live: dict[str, Any] | None = None
+        for order in slot_orders:
+            created = int(order["created_at"])
+            if live is not None:
+                canceled = live.get("canceled_at")
+                refilled = any(int(live["created_at"]) < t <= created for t in refill_times[slot])
+                if not refilled and not (canceled and int(canceled) <= created):
+                    duplicates += 1
+            live = order
+    return duplicates
+
+
+def _day_of(t: int, start: int) -> int:
+    return (int(t) - (start - start % DAY)) // DAY
+
+
+def request_figures(
+    requests: list[dict[str, Any]], orders: list[dict[str, Any]], start: int, days: float
+) -> dict[str, float]:
+    """Requests per device-day outside order cycles, and per order cycle.
+
+    A day belongs to an order cycle from the day an order is placed to the day it is
+    delivered or canceled; the other days are the steady state.
+    """
+    total_days = max(1, int(days))
+    busy: set[int] = set()
+    for order in orders:
+        first = _day_of(order["created_at"], start)
+        end_t = order.get("delivered_at") or order.get("canceled_at") or start + total_days * DAY
+        busy.update(range(first, _day_of(end_t, start) + 1))
+    per_day: dict[int, int] = defaultdict(int)
+    for request in requests:
+        per_day[_day_of(request["t"], start)] += 1
+    steady_days = [d for d in range(total_days) if d not in busy]
+    steady = sum(per_day[d] for d in steady_days) / len(steady_days) if steady_days else 0.0
+    busy_days = [d for d in busy if 0 <= d < total_days]
+    busy_extra = sum(per_day[d] for d in busy_days) - steady * len(busy_days)
+    per_cycle = busy_extra / len(orders) if orders else 0.0
+    return {
+        "requests_per_device_day_steady": round(steady, 3),
+        "requests_per_order_cycle": round(per_cycle, 2),
+    }
+
+
+def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
+    """The ``--json`` summary: the figures a device maker and the checks look at."""
+    timeline = sim.timeline
+    orders = sim.orders()
+    requests = sim.requests()
+    by_route: dict[str, int] = defaultdict(int)
+    for request in requests:
+        by_route[request.get("route") or request["path"].split("/")[1]] += 1
+    days = sim.opts.days
+    mem_alloc = [m for m in timeline.mem_alloc if m >= 0]
+    summary: dict[str, Any] = {
+        "runtime": sim.opts.runtime,
+        "heap": sim.opts.heap,
+        "days": days,
+        "slots": len(sim.worlds),
+        "orders_placed": len(orders),
+        "orders_delivered": sum(1 for o in orders if o.get("delivered_at")),
+        "orders_canceled": sum(1 for o in orders if o.get("canceled_at")),
+        "duplicate_orders": duplicate_orders(orders, timeline.refills),
+        "stockout_days": sum(len(w.stockout_days) for w in sim.worlds),
+        "requests": len(requests),
+        "requests_by_route": dict(sorted(by_route.items())),
+        "requests_per_device_day": round(len(requests) / days, 3) if days else 0,
+        "crashes": len(timeline.crashes),
+        "crash_reasons": timeline.crashes[:5],
+        "peak_mem_alloc": max(mem_alloc) if mem_alloc else None,
+        "wall_seconds": round(wall_seconds, 2),
+        "device_days_per_second": round(days / wall_seconds, 2) if wall_seconds else None,
+    }
+    summary.update(request_figures(requests, orders, sim.opts.start, days))
+    return summary
+
+
+def _stamp(t: int, start: int) -> str:
+    since = int(t) - (start - start % DAY)
+    return f"day {since // DAY + 1:>3} {since % DAY // 3600:02d}:{since % 3600 // 60:02d}"
+
+
+_STORY = {
+    "low": "level {level:.0%}, {reason} says order now",
+    "order_placed": "order placed ({code}), event {eid}",
+    "order_adopted": "Amazon already has an order out: adopted {eid}",
+    "order_status": "order status is now {status}",
+    "delivered": "order delivered",
+    "canceled": "order canceled by the customer: cooling down",
+    "refill": "refill seen (level {level:.0%}): re-armed",
+    "sensor_fault": "sensor fault ({reason}): no orders from this slot",
+    "sensor_ok": "sensor readings are sane again",
+    "config_error": "configuration error: {msg}",
+    "auth_error": "Login with Amazon refused the credentials: re-provision needed",
+    "net_error": "{op} failed ({kind}): will retry with backoff",
+}
+
+
+def story(timeline: Timeline, start: int) -> list[str]:
+    """A readable account of what each slot went through."""
+    lines = []
+    for event in timeline.events:
+        template = _STORY.get(event.get("ev", ""))
+        if template is None:
+            continue
+        fields = defaultdict(str, event)
+        if "level" in event:
+            fields["level"] = float(event["level"])
+        try:
+            text = template.format_map(fields)
+        except (ValueError, TypeError):
+            text = event["ev"]
+        where = event.get("slot") or "device"
+        lines.append(f"{_stamp(event.get('t', start), start)}  {where:<8} {text}")
+    for t, slot in timeline.refills:
+        lines.append(f"{_stamp(t, start)}  {slot:<8} (household put the delivered refill in)")
+    lines.sort()
+    return lines
+
+
+def plot(sim: Simulation, path: Path) -> Path:
+    """Each slot's level over time with order, delivery and refill marks, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timeline = sim.timeline
+    start = sim.opts.start
+    days = [(t - start) / DAY for t in timeline.times]
+    orders = sim.orders()
+    fig, axes = plt.subplots(
+        len(sim.worlds), 1, figsize=(10, 2.6 * len(sim.worlds)), sharex=True, squeeze=False
+    )
+    for ax, world in zip(axes[:, 0], sim.worlds, strict=True):
+        ax.plot(days, [v * 100 for v in timeline.levels[world.slot_id]], lw=1.4, label="level")
+        slot_orders = [o for o in orders if o["slot_id"] == world.slot_id]
+        for i, order in enumerate(slot_orders):
+            ax.axvline(
+                (order["created_at"] - start) / DAY,
+                color="tab:orange",
+                ls="--",
+                lw=1,
+                label="order placed" if i == 0 else None,
+            )
+            if order.get("delivered_at"):
+                ax.axvline(
+                    (order["delivered_at"] - start) / DAY,
+                    color="tab:green",
+                    lw=1,
+                    label="delivered" if i == 0 else None,
+                )
+            if order.get("canceled_at"):
+                ax.axvline(
+                    (order["canceled_at"] - start) / DAY,
+                    color="tab:red",
+                    lw=1,
+                    label="canceled" if i == 0 else None,
+                )
+        if world.stockout_days:
+            for d in sorted(world.stockout_days):
+                ax.axvspan(d, d + 1, color="tab:red", alpha=0.15)
+        ax.set_ylim(-5, 105)
+        ax.set_ylabel(f"{world.slot_id}\nlevel %")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("day")
+    fig.suptitle(
+        f"{len(sim.worlds)} slots, {sim.opts.days:g} days, runtime {sim.opts.runtime}: "
+        f"{len(orders)} orders"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
