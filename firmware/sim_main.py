@@ -1,4 +1,10 @@
 # Simulator entry (desktop only): the link itself lives in drsagent/simhost.py.
-from drsagent import simhost
+# The script's own folder holds the firmware sources; move it behind the module
+# path (MICROPYPATH: the precompiled .mpy tree, as on a board) so the agent is
+# not compiled from source in the heap.
+import sys
+
+sys.path.append(sys.path.pop(0))
+from drsagent import simhost  # noqa: E402
 
 simhost.main()

@@ -1,6 +1,6 @@
 # The loop body: per slot measure -> filter -> estimate -> decide -> act; then report, persist.
 from drsagent import backoff, errors, log
-from drsagent.compat import collect, const, unload
+from drsagent.compat import collect, const
 from drsagent.hal.sensor import ReadingFilter
 from drsagent.policy import Estimator, decide
 from drsagent.slot import Slot, new_state
@@ -103,8 +103,6 @@ class Agent:
             raise  # not the config's fault: let the loop log it and try again
         except Exception as e:  # a KeyError or OSError here is a config problem too
             return self._config_error("config: %s: %s" % (type(e).__name__, e))
-        finally:
-            unload("drsagent.config")  # boot-only code: validation is done
         self.error = None
         self._setup(config, secrets, drs, sensors)
         return True

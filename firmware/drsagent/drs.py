@@ -3,6 +3,7 @@
 # retry loops here (the agent schedules retries on its own clock), except one:
 # a rejected access token is refreshed and the call repeated once.
 from drsagent import errors, http, log
+from drsagent.compat import unload
 from drsagent.timefmt import iso
 
 _NS = "com.amazon.dash.replenishment.Drs"
@@ -84,35 +85,20 @@ class DrsClient:
         body = {"mostRecentlyActiveDate": iso(last_active)}
         self._call("deviceStatus", "POST", path, body, False)
 
+    # Back-office calls the agent loop never makes: their code lives in drsadmin.py
+    # and is only loaded (and then dropped) when one is used.
+
     def subscription_info(self):
         """{slot_id: subscribed?} for every slot Amazon knows for this device."""
-        d = self._call("subscriptionInfo", "GET", "/subscriptionInfo")
-        slots = d.get("slotsSubscriptionStatus")
-        if not isinstance(slots, dict):
-            raise errors.BadResponse("subscriptionInfo: no slotsSubscriptionStatus")
-        out = {}
-        for sid in slots:
-            v = slots[sid]
-            out[sid] = bool(v.get("subscribed")) if isinstance(v, dict) else False
-        return out
+        return _admin("subscription_info", self)
 
     def deregister(self):
         """Deregister the device (revokes its tokens at Amazon)."""
-        self._call("registration", "DELETE", "/registration", None, False)
+        return _admin("deregister", self)
 
     def cancel_test_orders(self, slot_id=None):
         """Cancel test orders -> [{slotId, orderStatus}]."""
-        path = "/testOrders" if slot_id is None else "/testOrders/slots/" + http.quote(slot_id)
-        d = self._call("testOrders", "DELETE", path)
-        lst = d.get("slotOrderStatuses")
-        if not isinstance(lst, list):
-            raise errors.BadResponse("testOrders: no slotOrderStatuses")
-        out = []
-        for it in lst:
-            if not isinstance(it, dict):
-                raise errors.BadResponse("testOrders: malformed entry")
-            out.append({"slotId": it.get("slotId"), "orderStatus": it.get("orderStatus")})
-        return out
+        return _admin("cancel_test_orders", self, slot_id)
 
     # -- plumbing ----------------------------------------------------------
 
@@ -152,6 +138,16 @@ class DrsClient:
                 raise errors.InvalidToken(op + ": DRS rejected a freshly refreshed token")
             _raise_for(op, status, resp)
         raise errors.InvalidToken(op)  # pragma: no cover - loop always returns or raises
+
+
+def _admin(fn, *args):
+    from drsagent import drsadmin
+
+    try:
+        return getattr(drsadmin, fn)(*args)
+    finally:
+        drsadmin = None
+        unload("drsagent.drsadmin")
 
 
 def _message(resp):

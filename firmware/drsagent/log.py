@@ -9,75 +9,18 @@ _event_sink = None
 # replaces the old one instead of growing the list.
 _secrets = {}
 
-# Token-like prefixes: everything after them up to a separator is masked.
+# Token-like prefixes (everything after them up to a separator is masked), then
+# keys whose value is masked in "key: value", "key=value" and '"key": "value"'.
 _PREFIXES = ("Atza|", "Atzr|", "Atza%7C", "Atzr%7C", "Bearer ", "bearer ", "amzn1.oa2-cs.")
-# Keys whose value is masked in "key: value", "key=value" and '"key": "value"'.
 _KEYS = ("secret", "token", "password", "passwd")
-_MASK = "***"
-
-
-def _tokch(c):
-    # Characters a token/secret can be made of (base64, url-encoding, LwA's "|").
-    return c.isalpha() or c.isdigit() or c in "-_.|+/=%~*"
 
 
 def _run_end(text, i):
+    # End of a run of characters a token/secret can be made of (base64, %xx, LwA's "|").
     n = len(text)
-    while i < n and _tokch(text[i]):
+    while i < n and (text[i].isalpha() or text[i].isdigit() or text[i] in "-_.|+/=%~*"):
         i += 1
     return i
-
-
-def _mask_prefixes(text):
-    for p in _PREFIXES:
-        start = 0
-        while True:
-            i = text.find(p, start)
-            if i < 0:
-                break
-            j = i + len(p)
-            k = _run_end(text, j)
-            if k > j and text[j:k] != _MASK:
-                text = text[:j] + _MASK + text[k:]
-            start = j + len(_MASK)
-    return text
-
-
-def _mask_keys(text):
-    low = text.lower()
-    for key in _KEYS:
-        start = 0
-        while True:
-            i = low.find(key, start)
-            if i < 0:
-                break
-            j = i + len(key)
-            n = len(text)
-            # Skip the rest of the key name ("secret_key", "tokens"), quotes and spaces.
-            while j < n and (text[j].isalpha() or text[j] == "_"):
-                j += 1
-            while j < n and text[j] in "\"' ":
-                j += 1
-            if j >= n or text[j] not in ":=":
-                start = j
-                continue
-            j += 1
-            while j < n and text[j] == " ":
-                j += 1
-            if j < n and text[j] in "\"'":
-                # Quoted value: mask up to the closing quote (passwords may hold spaces).
-                k = text.find(text[j], j + 1)
-                j += 1
-                if k < 0:
-                    k = n
-            else:
-                k = _run_end(text, j)
-            if k > j and text[j:k] != _MASK:
-                text = text[:j] + _MASK + text[k:]
-                low = text.lower()
-                k = j + len(_MASK)
-            start = k
-    return text
 
 
 def scrub(text):
@@ -85,9 +28,48 @@ def scrub(text):
     if not isinstance(text, str):
         text = str(text)
     for v in _secrets.values():
-        if v and v in text:
-            text = text.replace(v, _MASK)
-    return _mask_keys(_mask_prefixes(text))
+        if v in text:
+            text = text.replace(v, "***")
+    for p in _PREFIXES:
+        i = text.find(p)
+        while i >= 0:
+            j = i + len(p)
+            k = _run_end(text, j)
+            if k > j and text[j:k] != "***":
+                text = text[:j] + "***" + text[k:]
+            i = text.find(p, j + 3)
+    low = text.lower()
+    for key in _KEYS:
+        i = low.find(key)
+        while i >= 0:
+            j = i + len(key)
+            n = len(text)
+            # Skip the rest of the key name ("secret_key", "tokens"), quotes and spaces.
+            while j < n and (text[j].isalpha() or text[j] == "_"):
+                j += 1
+            # A dotted key path ("lwa.refresh_token: missing") only names the key:
+            # config errors never carry the value, and real tokens are caught above.
+            path = i > 0 and text[i - 1] in "._" and low.rfind(".", 0, i) > low.rfind(" ", 0, i)
+            while j < n and text[j] in "\"' ":
+                j += 1
+            if not path and j < n and text[j] in ":=":
+                j += 1
+                while j < n and text[j] == " ":
+                    j += 1
+                if j < n and text[j] in "\"'":
+                    # Quoted value: mask up to the closing quote (passwords may hold spaces).
+                    k = text.find(text[j], j + 1)
+                    j += 1
+                    if k < 0:
+                        k = n
+                else:
+                    k = _run_end(text, j)
+                if k > j and text[j:k] != "***":
+                    text = text[:j] + "***" + text[k:]
+                    low = text.lower()
+                    j += 3
+            i = low.find(key, j)
+    return text
 
 
 def secret(name, value):
@@ -96,11 +78,6 @@ def secret(name, value):
         _secrets[name] = value
     else:
         _secrets.pop(name, None)
-
-
-def _stderr(line):
-    sys.stderr.write(line)
-    sys.stderr.write("\n")
 
 
 def set_log_sink(fn):
@@ -115,38 +92,36 @@ def set_event_sink(fn):
     _event_sink = fn
 
 
-def _write(prefix, msg):
-    line = prefix + scrub(msg)
-    (_log_sink or _stderr)(line)
+def _write(line):
+    line = scrub(line)
+    if _log_sink:
+        _log_sink(line)
+    else:
+        sys.stderr.write(line + "\n")
 
 
 def info(msg):
-    _write("I ", msg)
+    _write("I " + str(msg))
 
 
 def warn(msg):
-    _write("W ", msg)
+    _write("W " + str(msg))
 
 
 def error(msg):
-    _write("E ", msg)
+    _write("E " + str(msg))
 
 
-def emit(ev_kind, **fields):
-    """Structured event {"ev": ev_kind, **fields}; string fields are scrubbed.
-
-    The first parameter is not called `kind` so that events may carry a `kind`
-    field themselves (net_error's exception kind).
-    """
-    ev = {"ev": ev_kind}
+def emit(ev, **fields):
+    """Structured event {"ev": ev, **fields}; string fields are scrubbed. The one
+    event path of the agent; fields may include `kind` (net_error's error kind)."""
+    fields["ev"] = ev
     for k in fields:
-        v = fields[k]
-        if isinstance(v, str):
-            v = scrub(v)
-        ev[k] = v
-    if _event_sink is not None:
-        _event_sink(ev)
+        if isinstance(fields[k], str):
+            fields[k] = scrub(fields[k])
+    if _event_sink:
+        _event_sink(fields)
     else:
         import json
 
-        _write("I event ", json.dumps(ev))
+        _write("I event " + json.dumps(fields))

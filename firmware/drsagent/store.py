@@ -5,6 +5,7 @@ import json
 import os
 
 from drsagent import log
+from drsagent.compat import unload
 from drsagent.errors import ConfigError
 
 CONFIG = "config.json"
@@ -94,17 +95,20 @@ class FlashStore:
         return removed
 
     def _load_checked(self, name, fn):
-        # config.py is only needed at boot: imported here, not with the store.
+        # config.py is boot-only code: imported for the check, then unloaded again.
         from drsagent import config
 
-        validate = getattr(config, fn)
         try:
-            d = self.read_json(name)
-        except OSError:
-            raise ConfigError(name + ": missing") from None
-        except ValueError:
-            raise ConfigError(name + ": not valid JSON") from None
-        return validate(d, name)
+            try:
+                d = self.read_json(name)
+            except OSError:
+                raise ConfigError(name + ": missing") from None
+            except ValueError:
+                raise ConfigError(name + ": not valid JSON") from None
+            return getattr(config, fn)(d, name)
+        finally:
+            config = None
+            unload("drsagent.config")
 
     def load_config(self):
         """Validated config.json with defaults; ConfigError if missing/corrupt/invalid."""

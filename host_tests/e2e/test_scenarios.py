@@ -115,7 +115,7 @@ def test_power_cut_right_after_replenish_sent_never_orders_twice(make_sim, emula
     control.fault("replenish", "hang", after=True)
     sim.advance_world(3600)
     sim.device.send_tick(sim.now, sim.readings())
-    _wait_for_request(sim, "/replenish/")
+    _wait_until_held(control)
     # ...and the power goes while the device waits for it.
     sim.device.kill()
     control.release_hangs()
@@ -132,16 +132,14 @@ def test_power_cut_right_after_replenish_sent_never_orders_twice(make_sim, emula
     assert len(sim.orders()) == 1
 
 
-def _wait_for_request(sim, prefix: str) -> None:
-    """Poll the emulator's request log (bounded) until the device's call arrives."""
+def _wait_until_held(control) -> None:
+    """Poll (bounded) until the emulator holds the device's call: it has arrived."""
     import time
 
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if any(r["path"].startswith(prefix) for r in sim.requests()):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"the device never called {prefix}")
+    while control.holding() == 0:
+        assert time.monotonic() < deadline, "the device never called"
+        time.sleep(0.01)
 
 
 def _replenish_as_device(sim, url: str) -> dict:

@@ -68,6 +68,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed of the simulated household.")] = 1,
     delivery_days: Annotated[float, typer.Option(help="Days from order to delivery.")] = 2.0,
     test_orders: Annotated[bool, typer.Option(help="Place DRS test orders.")] = False,
+    tls: Annotated[
+        bool, typer.Option(help="Talk HTTPS to a private emulator, verified with its local CA.")
+    ] = False,
     emulator_url: Annotated[
         str | None,
         typer.Option("--emulator", help="Use a running emulator instead of a private one."),
@@ -86,6 +89,10 @@ def simulate(
     from drsctl.sim.report import summarize
 
     _check_options(runtime, heap, days, slots)
+    if tls and emulator_url:
+        raise typer.BadParameter(
+            "--tls starts a private emulator; omit --emulator", param_hint="--tls"
+        )
     opts = SimOptions(
         runtime=runtime,
         days=days,
@@ -98,7 +105,7 @@ def simulate(
     with tempfile.TemporaryDirectory(prefix="drsctl-") as tmp:
         base = workdir or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
-        with emulator_for(emulator_url, base) as (url, control, ca_pem):
+        with emulator_for(emulator_url, base, tls=tls) as (url, control, ca_pem):
             sim = Simulation(control, url, opts, workdir=base, ca_pem=ca_pem)
             started = wall_clock()
             with sim, _progress(f"{days:g} days on {runtime}") as bar:

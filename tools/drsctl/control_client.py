@@ -6,6 +6,7 @@ emulator over HTTP exactly as any other tool would.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -18,7 +19,9 @@ class ControlError(RuntimeError):
 class EmulatorControl:
     """Typed wrappers around the emulator's control routes."""
 
-    def __init__(self, base_url: str, verify: str | bool = True, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, verify: ssl.SSLContext | bool = True, timeout: float = 30.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, verify=verify, timeout=timeout)
 
@@ -85,6 +88,10 @@ class EmulatorControl:
         """Make the next ``count`` calls to ``route`` misbehave."""
         body = {"route": route, "kind": kind, "count": count, **extra}
         return self._call("POST", "/faults", json=body)
+
+    def holding(self) -> int:
+        """How many requests a ``hang`` fault is holding right now."""
+        return int(self._call("GET", "/faults")["holding"])
 
     def release_hangs(self) -> None:
         """Let every held (``hang``) response go."""

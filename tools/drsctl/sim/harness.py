@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import ssl
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -258,7 +259,9 @@ def emulator_for(
     from drsctl.emulator.server import EmulatorThread
 
     with EmulatorThread(workdir / "emulator.sqlite3", tls=tls) as emu:
-        verify: str | bool = emu.ca_pem_path or True
+        verify: ssl.SSLContext | bool = True
+        if emu.ca_pem_path:
+            verify = ssl.create_default_context(cafile=str(emu.ca_pem_path))
         with EmulatorControl(emu.url, verify=verify) as control:
             yield emu.url, control, (str(emu.ca_pem_path) if emu.ca_pem_path else None)
 

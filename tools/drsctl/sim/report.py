@@ -42,19 +42,27 @@ def _day_of(t: int, start: int) -> int:
 
 
 def request_figures(
-    requests: list[dict[str, Any]], orders: list[dict[str, Any]], start: int, days: float
+    requests: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+    refills: list[tuple[int, str]],
+    start: int,
+    days: float,
 ) -> dict[str, float]:
     """Requests per device-day outside order cycles, and per order cycle.
 
-    A day belongs to an order cycle from the day an order is placed to the day it is
-    delivered or canceled; the other days are the steady state.
+    An order cycle runs from the day the order is placed to the day after the refill
+    that followed its delivery (the refill is reported with the next daily report),
+    or to the day after a cancel; the other days are the steady state.
     """
     total_days = max(1, int(days))
+    end_of_run = start + total_days * DAY
     busy: set[int] = set()
     for order in orders:
-        first = _day_of(order["created_at"], start)
-        end_t = order.get("delivered_at") or order.get("canceled_at") or start + total_days * DAY
-        busy.update(range(first, _day_of(end_t, start) + 1))
+        end_t = order.get("canceled_at") or end_of_run
+        if order.get("delivered_at"):
+            after = [t for t, slot in refills if slot == order["slot_id"]]
+            end_t = min((t for t in after if t >= order["delivered_at"]), default=end_of_run)
+        busy.update(range(_day_of(order["created_at"], start), _day_of(end_t, start) + 2))
     per_day: dict[int, int] = defaultdict(int)
     for request in requests:
         per_day[_day_of(request["t"], start)] += 1
@@ -98,7 +106,7 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         "wall_seconds": round(wall_seconds, 2),
         "device_days_per_second": round(days / wall_seconds, 2) if wall_seconds else None,
     }
-    summary.update(request_figures(requests, orders, sim.opts.start, days))
+    summary.update(request_figures(requests, orders, timeline.refills, sim.opts.start, days))
     return summary
 
 
@@ -125,7 +133,7 @@ _STORY = {
 
 def story(timeline: Timeline, start: int) -> list[str]:
     """A readable account of what each slot went through."""
-    lines = []
+    lines: list[tuple[int, str]] = []
     for event in timeline.events:
         template = _STORY.get(event.get("ev", ""))
         if template is None:
@@ -138,11 +146,12 @@ def story(timeline: Timeline, start: int) -> list[str]:
         except (ValueError, TypeError):
             text = event["ev"]
         where = event.get("slot") or "device"
-        lines.append(f"{_stamp(event.get('t', start), start)}  {where:<8} {text}")
+        t = int(event.get("t", start))
+        lines.append((t, f"{_stamp(t, start)}  {where:<8} {text}"))
     for t, slot in timeline.refills:
-        lines.append(f"{_stamp(t, start)}  {slot:<8} (household put the delivered refill in)")
-    lines.sort()
-    return lines
+        lines.append((t, f"{_stamp(t, start)}  {slot:<8} (household put the delivered refill in)"))
+    lines.sort(key=lambda line: line[0])  # stable: same-time events keep their order
+    return [text for _, text in lines]
 
 
 def plot(sim: Simulation, path: Path) -> Path:
