@@ -1,29 +1,11 @@
 # The loop body: per slot measure -> filter -> estimate -> decide -> act; then report, persist.
 from drsagent import backoff, errors, log
-from drsagent.compat import collect, const
-from drsagent.hal.sensor import ReadingFilter
-from drsagent.policy import Estimator, decide
-from drsagent.slot import Slot, new_state
+from drsagent.compat import collect, const, run_once
+from drsagent.policy import decide
 
 HOUR = const(3600)
 DAY = const(86400)
 SAVE_EVERY = const(21600)  # estimator-only changes reach flash at most every 6 h (wear)
-
-
-def make_drs(config, secrets, store, clock):
-    """The real DRS client stack (LwA token manager + DrsClient) from config/secrets."""
-    from drsagent.drs import DrsClient
-    from drsagent.lwa import TokenManager
-
-    ep = config["endpoints"]
-    cadata = None
-    if ep["drs"].startswith("https:") or ep["lwa"].startswith("https:"):
-        cadata = store.load_ca(config)  # ConfigError when named but missing/empty
-    timeout = config.get("http_timeout_s", 10)
-    tokens = TokenManager(
-        ep["lwa"], secrets, store.save_secrets, clock, timeout=timeout, cadata=cadata
-    )
-    return DrsClient(ep["drs"], tokens, timeout=timeout, cadata=cadata)
 
 
 class _Lane:
@@ -57,7 +39,10 @@ class Agent:
         self._make_sensor = None
         self._make_drs = None
         if config is not None:
-            self._setup(config, secrets, drs, sensors)
+            run_once("boot", "setup_agent", self, config, secrets, drs, sensors)
+
+    # Boot-time code (from_flash, reload, building the lanes) lives in boot.py, which
+    # is imported for the call and unloaded again: it does not stay in the heap.
 
     @classmethod
     def from_flash(cls, store, clock, make_sensor=None, make_drs_fn=None, emit=None):
@@ -65,84 +50,11 @@ class Agent:
 
         A bad config leaves the agent running in a no-order mode that re-reads the
         files every step and emits config_error once per distinct message."""
-        try:
-            store.remove_stale_tmp()  # leftovers of a write cut by a power loss
-        except Exception:
-            pass
-        state = store.load_state()
-        a = cls(None, None, store, clock, None, None, state, emit=emit)
-        if make_sensor is None:
-            from drsagent.hal import make_sensor
-        a._make_sensor = make_sensor
-        a._make_drs = make_drs_fn or make_drs
-        state["boots"] = state.get("boots", 0) + 1
-        a.emit("boot", t=clock.now(), boots=state["boots"])
-        try:
-            store.save_state(state)
-        except Exception as e:  # flash trouble must not stop the boot
-            log.error("boot: cannot save state: %s" % e)
-        try:
-            a.reload()
-        except MemoryError as e:  # step() tries again; the boot is not repeated
-            log.error("boot: %s" % e)
-        return a
+        return run_once("boot", "boot_agent", cls, store, clock, make_sensor, make_drs_fn, emit)
 
     def reload(self):
         """(Re)read config and secrets; True when the agent can run."""
-        store = self.store
-        try:
-            config = store.load_config()
-            secrets = store.load_secrets()
-            sensors = {}
-            for c in config["slots"]:
-                sensors[c["id"]] = self._make_sensor(c)
-            drs = self._make_drs(config, secrets, store, self.clock)
-        except errors.ConfigError as e:
-            return self._config_error(str(e))
-        except MemoryError:
-            raise  # not the config's fault: let the loop log it and try again
-        except Exception as e:  # a KeyError or OSError here is a config problem too
-            return self._config_error("config: %s: %s" % (type(e).__name__, e))
-        self.error = None
-        self._setup(config, secrets, drs, sensors)
-        return True
-
-    def _config_error(self, msg):
-        if msg != self.error:
-            self.error = msg
-            log.error(msg)
-            self.emit("config_error", t=self.clock.now(), msg=msg)
-        return False
-
-    def _setup(self, config, secrets, drs, sensors):
-        self.config = config
-        self.drs = drs
-        slots = self.state.setdefault("slots", {})
-        ids = []
-        self.lanes = []
-        now = self.clock.now()
-        for c in config["slots"]:
-            sid = c["id"]
-            ids.append(sid)
-            d = slots.get(sid)
-            if not isinstance(d, dict) or "st" not in d:
-                d = new_state(now)
-                slots[sid] = d
-                self._urgent = True  # a new slot: on flash with the next step
-            e = d.setdefault("e", {})
-            est = Estimator(e, c.get("rearm", 0.6))
-            # Seed the filter with the persisted level: a glitch right after a reboot
-            # is then held like any other spike instead of being believed.
-            filt = ReadingFilter.from_cfg(c["sensor"], level=e.get("l"))
-            slot = Slot(
-                sid, c, d, drs, self.save, self.emit,
-                test_orders=bool(config.get("test_orders")), log=log,
-            )
-            self.lanes.append(_Lane(c, sensors[sid], filt, est, slot))
-        for sid in list(slots):
-            if sid not in ids:  # slot removed from config.json
-                del slots[sid]
-                self._urgent = True
+        return run_once("boot", "reload_agent", self)
 
     # -- persistence ------------------------------------------------------
 

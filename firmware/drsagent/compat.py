@@ -46,3 +46,13 @@ def unload(name):
         except (AttributeError, TypeError):  # pragma: no cover
             pass
     collect()
+
+
+def run_once(mod, fn, *args):
+    """Call drsagent.<mod>.<fn>(*args) from a boot-only/rare module, then unload it."""
+    m = __import__("drsagent." + mod, None, None, (fn,), 0)
+    try:
+        return getattr(m, fn)(*args)
+    finally:
+        m = None
+        unload("drsagent." + mod)

@@ -1,7 +1,13 @@
 # Validation of config.json and secrets.json (contracts.md section 1). Errors
 # name the file, the key path and what was expected so a device maker can fix
 # the file from the message alone. Secret values never appear in messages.
+# Also the rest of the boot-only file handling (state recovery, CA bundle, leftovers
+# of cut writes): FlashStore imports this module for those calls and unloads it again.
+import os
+
+from drsagent import log
 from drsagent.errors import ConfigError
+from drsagent.store import CONFIG, STATE, STATE_BAK, _TMP, default_state
 
 _TOP_DEFAULTS = (
     ("loop_interval_s", 3600),
@@ -165,3 +171,76 @@ def validate_secrets(d, fname="secrets.json"):
             _fail(fname, "wifi.password", "a string", 0, False)
         out["wifi"] = dict(wifi)
     return out
+
+
+# -- boot-time file handling (FlashStore delegates here; unloaded with this module) --
+
+
+def _valid_state(s):
+    return (
+        isinstance(s, dict)
+        and s.get("v") == 1
+        and isinstance(s.get("slots", {}), dict)
+        and isinstance(s.get("boots", 0), int)
+    )
+
+
+def remove_stale_tmp(store):
+    """Delete leftovers of interrupted writes; returns the names removed."""
+    removed = []
+    try:
+        names = os.listdir(store.root or ".")
+    except OSError:
+        return removed
+    for n in names:
+        if n.endswith(".json" + _TMP) or n.endswith(".bak" + _TMP):
+            try:
+                os.remove(store.path(n))
+                removed.append(n)
+            except OSError:
+                pass
+    if removed:
+        log.warn("store: removed unfinished writes " + ", ".join(removed))
+    return removed
+
+
+def load_ca(store, config):
+    """The CA bundle named by config["ca_file"] as bytes, or None if not configured."""
+    name = config.get("ca_file")
+    if not name:
+        return None
+    try:
+        data = store.read_bytes(name)
+    except OSError:
+        raise ConfigError(CONFIG + ": ca_file: file " + repr(name) + " not found") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data and data[:1] != b"\x30":
+        raise ConfigError(CONFIG + ": ca_file: " + repr(name) + " holds no certificate")
+    return data
+
+
+def load_state(store):
+    """state.json, else state.bak, else a fresh default; never raises for corruption."""
+    for name in (STATE, STATE_BAK):
+        try:
+            s = store.read_json(name)
+        except OSError:
+            if name == STATE and store.exists(STATE_BAK):
+                log.warn("store: state.json missing")
+            continue
+        except ValueError:
+            log.warn("store: " + name + " is corrupt")
+            continue
+        except MemoryError:
+            raise
+        except Exception:  # anything odd on flash must not brick boot
+            log.warn("store: " + name + " unreadable")
+            continue
+        if not _valid_state(s):
+            log.warn("store: " + name + " has an unexpected shape")
+            continue
+        for k, v in default_state().items():
+            s.setdefault(k, v)
+        log.info("store: state loaded from " + name)
+        return s
+    log.info("store: no saved state, starting fresh")
+    return default_state()

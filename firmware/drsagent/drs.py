@@ -3,7 +3,7 @@
 # retry loops here (the agent schedules retries on its own clock), except one:
 # a rejected access token is refreshed and the call repeated once.
 from drsagent import errors, http, log
-from drsagent.compat import unload
+from drsagent.compat import run_once
 from drsagent.timefmt import iso
 
 _NS = "com.amazon.dash.replenishment.Drs"
@@ -141,13 +141,7 @@ class DrsClient:
 
 
 def _admin(fn, *args):
-    from drsagent import drsadmin
-
-    try:
-        return getattr(drsadmin, fn)(*args)
-    finally:
-        drsadmin = None
-        unload("drsagent.drsadmin")
+    return run_once("drsadmin", fn, *args)
 
 
 def _message(resp):

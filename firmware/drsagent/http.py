@@ -22,13 +22,15 @@ def quote(s):
     """Percent-encode a str for a URL path segment or a form value."""
     if isinstance(s, str):
         s = s.encode()
-    out = []
+    # One growing bytearray, not a list of one-character strings (a refresh token is
+    # hundreds of characters: the list alone would need kilobytes in one piece).
+    out = bytearray()
     for b in s:
         if (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in _SAFE:
-            out.append(chr(b))
+            out.append(b)
         else:
-            out.append("%%%02X" % b)
-    return "".join(out)
+            out.extend(b"%%%02X" % b)
+    return out.decode()
 
 
 class Response:
@@ -73,46 +75,48 @@ def _split_url(url):
     return tls, host, port, hostport, path
 
 
+# One receive buffer for the whole process (one connection at a time), allocated
+# when this module loads, while the heap is still in one piece: a fresh 512-byte
+# chunk per recv() is what fails first in a small, fragmented heap.
+_BUF = bytearray(_RECV)
+
+
 class _Reader:
-    # Buffered reads on top of recv(), the one read call that returns what has
-    # arrived on every socket flavour (CPython/MicroPython, plain/TLS). An index
-    # into the last chunk avoids re-slicing the buffer for every line.
+    # Buffered reads on top of recv_into()/readinto(), the calls that fill a buffer
+    # we own on every socket flavour (CPython/MicroPython, plain/TLS).
     def __init__(self, sock):
-        self._recv = sock.recv
-        self._buf = b""
-        self._pos = 0
+        self._into = getattr(sock, "recv_into", None) or sock.readinto
+        self._n = 0  # bytes of _BUF holding data
+        self._pos = 0  # next unread byte
 
     def _more(self):
-        data = self._recv(_RECV)
-        if not data:
-            return False
-        if self._pos < len(self._buf):
-            data = self._buf[self._pos :] + data
-        self._buf = data
         self._pos = 0
-        return True
+        self._n = self._into(_BUF) or 0  # MicroPython's readinto may return None
+        return self._n > 0
 
     def readline(self):
+        line = b""
         while True:
-            i = self._buf.find(b"\n", self._pos)
+            i = _BUF.find(b"\n", self._pos, self._n)
             if i >= 0:
-                line = self._buf[self._pos : i + 1]
+                line += _BUF[self._pos : i + 1]
                 self._pos = i + 1
-                return line
-            if len(self._buf) - self._pos > _MAX_LINE:
+                return bytes(line)
+            if self._pos < self._n:
+                line += _BUF[self._pos : self._n]
+            self._pos = self._n
+            if len(line) > _MAX_LINE:
                 raise errors.BadResponse("HTTP header line too long")
             if not self._more():
-                line = self._buf[self._pos :]
-                self._pos = len(self._buf)
-                return line
+                return bytes(line)
 
     def read_into(self, out, n):
         """Append exactly n bytes to bytearray out; False on early EOF."""
         while n > 0:
-            if self._pos >= len(self._buf) and not self._more():
+            if self._pos >= self._n and not self._more():
                 return False
-            take = min(n, len(self._buf) - self._pos)
-            out.extend(memoryview(self._buf)[self._pos : self._pos + take])
+            take = min(n, self._n - self._pos)
+            out.extend(memoryview(_BUF)[self._pos : self._pos + take])
             self._pos += take
             n -= take
         return True
@@ -120,9 +124,9 @@ class _Reader:
     def read_rest(self, out, cap):
         """Append everything until EOF; False if it exceeds cap."""
         while True:
-            if self._pos < len(self._buf):
-                out.extend(memoryview(self._buf)[self._pos :])
-                self._pos = len(self._buf)
+            if self._pos < self._n:
+                out.extend(memoryview(_BUF)[self._pos : self._n])
+                self._pos = self._n
             if len(out) > cap:
                 return False
             if not self._more():

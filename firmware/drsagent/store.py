@@ -4,8 +4,7 @@
 import json
 import os
 
-from drsagent import log
-from drsagent.compat import unload
+from drsagent.compat import run_once
 from drsagent.errors import ConfigError
 
 CONFIG = "config.json"
@@ -21,13 +20,10 @@ def default_state():
     return {"v": 1, "boots": 0, "last_device_status": 0, "slots": {}}
 
 
-def _valid_state(s):
-    return (
-        isinstance(s, dict)
-        and s.get("v") == 1
-        and isinstance(s.get("slots", {}), dict)
-        and isinstance(s.get("boots", 0), int)
-    )
+def _boot(fn, *args):
+    # Boot-time code (validation, state recovery) lives in config.py: imported for
+    # the call, then unloaded again so its code does not stay in the heap.
+    return run_once("config", fn, *args)
 
 
 class FlashStore:
@@ -78,37 +74,16 @@ class FlashStore:
 
     def remove_stale_tmp(self):
         """Delete leftovers of interrupted writes; returns the names removed."""
-        removed = []
-        try:
-            names = os.listdir(self.root or ".")
-        except OSError:
-            return removed
-        for n in names:
-            if n.endswith(".json" + _TMP) or n.endswith(".bak" + _TMP):
-                try:
-                    os.remove(self.path(n))
-                    removed.append(n)
-                except OSError:
-                    pass
-        if removed:
-            log.warn("store: removed unfinished writes " + ", ".join(removed))
-        return removed
+        return _boot("remove_stale_tmp", self)
 
     def _load_checked(self, name, fn):
-        # config.py is boot-only code: imported for the check, then unloaded again.
-        from drsagent import config
-
         try:
-            try:
-                d = self.read_json(name)
-            except OSError:
-                raise ConfigError(name + ": missing") from None
-            except ValueError:
-                raise ConfigError(name + ": not valid JSON") from None
-            return getattr(config, fn)(d, name)
-        finally:
-            config = None
-            unload("drsagent.config")
+            d = self.read_json(name)
+        except OSError:
+            raise ConfigError(name + ": missing") from None
+        except ValueError:
+            raise ConfigError(name + ": not valid JSON") from None
+        return _boot(fn, d, name)
 
     def load_config(self):
         """Validated config.json with defaults; ConfigError if missing/corrupt/invalid."""
@@ -123,43 +98,11 @@ class FlashStore:
 
     def load_ca(self, config):
         """The CA bundle named by config["ca_file"] as bytes, or None if not configured."""
-        name = config.get("ca_file")
-        if not name:
-            return None
-        try:
-            data = self.read_bytes(name)
-        except OSError:
-            raise ConfigError(CONFIG + ": ca_file: file " + repr(name) + " not found") from None
-        if b"-----BEGIN CERTIFICATE-----" not in data and data[:1] != b"\x30":
-            raise ConfigError(CONFIG + ": ca_file: " + repr(name) + " holds no certificate")
-        return data
+        return _boot("load_ca", self, config)
 
     def load_state(self):
         """state.json, else state.bak, else a fresh default; never raises for corruption."""
-        for name in (STATE, STATE_BAK):
-            try:
-                s = self.read_json(name)
-            except OSError:
-                if name == STATE and self.exists(STATE_BAK):
-                    log.warn("store: state.json missing")
-                continue
-            except ValueError:
-                log.warn("store: " + name + " is corrupt")
-                continue
-            except MemoryError:
-                raise
-            except Exception:  # anything odd on flash must not brick boot
-                log.warn("store: " + name + " unreadable")
-                continue
-            if not _valid_state(s):
-                log.warn("store: " + name + " has an unexpected shape")
-                continue
-            for k, v in default_state().items():
-                s.setdefault(k, v)
-            log.info("store: state loaded from " + name)
-            return s
-        log.info("store: no saved state, starting fresh")
-        return default_state()
+        return _boot("load_state", self)
 
     def save_state(self, state):
         """Atomic write of state.json, then the same for state.bak."""

@@ -5,7 +5,8 @@ from datetime import datetime
 
 import pytest
 
-P = "com.amazon.dash.replenishment."
+from host_tests.emulator.conftest import VERSIONS, P
+
 SLOT_STATUS = {
     "expectedReplenishmentDate": "2026-02-01T00:00:00Z",
     "remainingQuantityInUnit": 3.5,
@@ -237,15 +238,7 @@ def test_cancel_test_orders_leaves_real_orders(device) -> None:
 
 @pytest.mark.parametrize(("route", "method", "path"), ENDPOINTS)
 def test_version_headers_are_checked(device, route, method, path) -> None:
-    type_version, accept = {
-        "replenish": ("DrsReplenishInput@1.0", "DrsReplenishResult@1.0"),
-        "getOrderInfo": ("DrsOrderInfoInput@1.0", "DrsOrderInfoResult@1.0"),
-        "slotStatus": ("DrsSlotStatusInput@1.0", "DrsSlotStatusResult@1.0"),
-        "deviceStatus": ("DrsDeviceStatusInput@1.0", "DrsDeviceStatusResult@1.0"),
-        "subscriptionInfo": ("DrsSubscriptionInfoInput@1.0", "DrsSubscriptionInfoResult@2.0"),
-        "registration": ("DrsDeregisterInput@2.0", "DrsDeregisterResult@1.0"),
-        "testOrders": ("DrsCancelTestOrdersInput@1.0", "DrsCancelTestOrdersResult@1.0"),
-    }[route]
+    type_version, accept = VERSIONS[route]
     auth = {"Authorization": f"Bearer {device.access_token}"}
     good = {"x-amzn-type-version": P + type_version, "x-amzn-accept-type": P + accept}
     cases = [

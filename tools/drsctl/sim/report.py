@@ -154,6 +154,13 @@ def story(timeline: Timeline, start: int) -> list[str]:
     return [text for _, text in lines]
 
 
+_ORDER_MARKS = (
+    ("created_at", "order placed", {"color": "tab:orange", "ls": "--"}),
+    ("delivered_at", "delivered", {"color": "tab:green"}),
+    ("canceled_at", "canceled", {"color": "tab:red"}),
+)
+
+
 def plot(sim: Simulation, path: Path) -> Path:
     """Each slot's level over time with order, delivery and refill marks, as a PNG."""
     import matplotlib
@@ -171,28 +178,10 @@ def plot(sim: Simulation, path: Path) -> Path:
     for ax, world in zip(axes[:, 0], sim.worlds, strict=True):
         ax.plot(days, [v * 100 for v in timeline.levels[world.slot_id]], lw=1.4, label="level")
         slot_orders = [o for o in orders if o["slot_id"] == world.slot_id]
-        for i, order in enumerate(slot_orders):
-            ax.axvline(
-                (order["created_at"] - start) / DAY,
-                color="tab:orange",
-                ls="--",
-                lw=1,
-                label="order placed" if i == 0 else None,
-            )
-            if order.get("delivered_at"):
-                ax.axvline(
-                    (order["delivered_at"] - start) / DAY,
-                    color="tab:green",
-                    lw=1,
-                    label="delivered" if i == 0 else None,
-                )
-            if order.get("canceled_at"):
-                ax.axvline(
-                    (order["canceled_at"] - start) / DAY,
-                    color="tab:red",
-                    lw=1,
-                    label="canceled" if i == 0 else None,
-                )
+        for field, label, style in _ORDER_MARKS:
+            times = [o[field] for o in slot_orders if o.get(field)]
+            for i, t in enumerate(times):
+                ax.axvline((t - start) / DAY, lw=1, label=label if i == 0 else None, **style)
         if world.stockout_days:
             for d in sorted(world.stockout_days):
                 ax.axvspan(d, d + 1, color="tab:red", alpha=0.15)
