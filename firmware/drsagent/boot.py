@@ -1,7 +1,8 @@
 # Agent boot (Agent.from_flash, Agent.reload, building the lanes): boot-only code,
 # imported for the call and unloaded again (compat.run_once) so it does not stay in
-# the heap. Config validation (config.py) is loaded and dropped inside it, before the
-# network stack is imported, so the two never sit in the heap together.
+# the heap. Nothing built here may keep a reference to this module's functions.
+# Config validation (config.py) is loaded and dropped inside it, before the network
+# stack is imported, so the two never sit in the heap together.
 from drsagent import log
 from drsagent.errors import ConfigError
 
@@ -22,21 +23,31 @@ def make_drs(config, secrets, store, clock):
     return DrsClient(ep["drs"], tokens, timeout=timeout, cadata=cadata)
 
 
-def boot_agent(cls, store, clock, make_sensor=None, make_drs_fn=None, emit=None):
-    """Boot: load state (never fails), count the boot, then config/secrets.
+def make_sensor(c):
+    """One slot's raw sensor: a callable returning a raw number or None. Drivers are
+    modules of drsagent.hal imported by name (a board only loads what it uses), each
+    with make(slot_cfg)."""
+    name = c["sensor"].get("driver")
+    if name not in ("sim", "hx711"):
+        raise ConfigError(
+            "config.json: slots[%s].sensor.driver: unknown driver %r (expected one of sim, hx711)"
+            % (c.get("id"), name)
+        )
+    # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
+    return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(c)
 
-    A bad config leaves the agent running in a no-order mode that re-reads the
-    files every step and emits config_error once per distinct message."""
+
+def boot(store, clock, mk, emit):
+    """Agent.from_flash: load state (never fails), count the boot, then config/secrets.
+    mk is (make_sensor, make_drs), each None for the real one."""
+    from drsagent.agent import Agent
+
     try:
         store.remove_stale_tmp()  # leftovers of a write cut by a power loss
     except Exception:
         pass
     state = store.load_state()
-    a = cls(None, None, store, clock, None, None, state, emit=emit)
-    if make_sensor is None:
-        from drsagent.hal import make_sensor
-    a._make_sensor = make_sensor
-    a._make_drs = make_drs_fn or make_drs
+    a = Agent(store, clock, state, emit, mk)
     state["boots"] = state.get("boots", 0) + 1
     a.emit("boot", t=clock.now(), boots=state["boots"])
     try:
@@ -44,72 +55,64 @@ def boot_agent(cls, store, clock, make_sensor=None, make_drs_fn=None, emit=None)
     except Exception as e:  # flash trouble must not stop the boot
         log.error("boot: cannot save state: %s" % e)
     try:
-        reload_agent(a)
+        reload(a)
     except MemoryError as e:  # step() tries again; the boot is not repeated
-        log.error("boot: %s" % e)
+        log.error("boot: out of memory: %s" % e)
     return a
 
 
-def reload_agent(self):
-    """(Re)read config and secrets; True when the agent can run."""
-    store = self.store
+def reload(a):
+    """Agent.reload: (re)read config and secrets; True when the agent can run."""
+    store = a.store
+    ms, md = a.mk
     try:
         config = store.load_config()
         secrets = store.load_secrets()
-        sensors = {}
-        for c in config["slots"]:
-            sensors[c["id"]] = self._make_sensor(c)
-        drs = self._make_drs(config, secrets, store, self.clock)
+        sensors = [(ms or make_sensor)(c) for c in config["slots"]]
+        drs = (md or make_drs)(config, secrets, store, a.clock)
     except ConfigError as e:
-        return _config_error(self, str(e))
+        msg = str(e)
     except MemoryError:
         raise  # not the config's fault: let the loop log it and try again
     except Exception as e:  # a KeyError or OSError here is a config problem too
-        return _config_error(self, "config: %s: %s" % (type(e).__name__, e))
-    self.error = None
-    setup_agent(self, config, secrets, drs, sensors)
-    return True
+        msg = "config: %s: %s" % (type(e).__name__, e)
+    else:
+        msg = None
+    if msg is not None:
+        if msg != a.error:
+            a.error = msg
+            log.error(msg)
+            a.emit("config_error", t=a.clock.now(), msg=msg)
+        return False
+    from drsagent.agent import new_filter
+    from drsagent.slot import new_state
 
-
-def _config_error(self, msg):
-    if msg != self.error:
-        self.error = msg
-        log.error(msg)
-        self.emit("config_error", t=self.clock.now(), msg=msg)
-    return False
-
-
-def setup_agent(self, config, secrets, drs, sensors):
-    from drsagent.agent import _Lane
-    from drsagent.hal.sensor import ReadingFilter
-    from drsagent.policy import Estimator
-    from drsagent.slot import Slot, new_state
-
-    self.config = config
-    self.drs = drs
-    slots = self.state.setdefault("slots", {})
-    ids = []
-    self.lanes = []
-    now = self.clock.now()
-    for c in config["slots"]:
+    # Keep in the heap only what the loop reads: the network settings live on in drs.
+    for k in ("endpoints", "ca_file", "http_timeout_s"):
+        config.pop(k, None)
+    config["device"] = {"serial": config["device"]["serial"]}
+    a.config = config
+    a.drs = drs
+    a.error = None
+    slots = a.state.setdefault("slots", {})
+    lanes = []
+    t = a.clock.now()
+    for i, c in enumerate(config["slots"]):
         sid = c["id"]
-        ids.append(sid)
         d = slots.get(sid)
         if not isinstance(d, dict) or "st" not in d:
-            d = new_state(now)
-            slots[sid] = d
-            self._urgent = True  # a new slot: on flash with the next step
-        e = d.setdefault("e", {})
-        est = Estimator(e, c.get("rearm", 0.6))
+            d = slots[sid] = new_state(t)
+            a.dirty = 2  # a new slot: on flash with the next step
+        e = d.pop("e", None)  # older state files keep the estimator in a dict of its own
+        if isinstance(e, dict):
+            d.update(e)
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
-        filt = ReadingFilter.from_cfg(c["sensor"], level=e.get("l"))
-        slot = Slot(
-            sid, c, d, drs, self.save, self.emit,
-            test_orders=bool(config.get("test_orders")), log=log,
-        )
-        self.lanes.append(_Lane(c, sensors[sid], filt, est, slot))
+        lanes.append((sid, c, sensors[i], d, new_filter(d.get("l"))))
+    a.lanes = lanes
     for sid in list(slots):
-        if sid not in ids:  # slot removed from config.json
+        if sid not in [lane[0] for lane in lanes]:  # slot removed from config.json
             del slots[sid]
-            self._urgent = True
+            a.dirty = 2
+    return True
+

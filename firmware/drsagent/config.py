@@ -1,199 +1,168 @@
-# Validation of config.json and secrets.json (contracts.md section 1). Errors
-# name the file, the key path and what was expected so a device maker can fix
-# the file from the message alone. Secret values never appear in messages.
-# Also the rest of the boot-only file handling (state recovery, CA bundle, leftovers
-# of cut writes): FlashStore imports this module for those calls and unloads it again.
+# Boot-time file handling, imported for the call and unloaded again (FlashStore looks
+# the calls up here): validation of config.json and secrets.json (contracts.md
+# section 1), state recovery, the CA bundle, leftovers of cut writes.
+#
+# Errors name the file, the key path and what was expected so a device maker can fix
+# the file from the message alone; secret values never appear in messages. The
+# checks are tables of "path kind" (kinds below) rather than code per key: every
+# identifier in this module would stay interned in the heap after it is unloaded.
+# Defaults are not filled in: the code that uses a key knows its default.
 import os
 
 from drsagent import log
 from drsagent.errors import ConfigError
-from drsagent.store import CONFIG, STATE, STATE_BAK, _TMP, default_state
 
-_TOP_DEFAULTS = (
-    ("loop_interval_s", 3600),
-    ("http_timeout_s", 10),
-    ("test_orders", False),
-    ("report_hour_utc", 3),
-)
-_SLOT_DEFAULTS = (
-    ("capacity", 1.0),
-    ("lead_time_days", 3),
-    ("margin_days", 1),
-    ("floor", 0.1),
-    ("order_ceiling", 0.5),
-    ("rearm", 0.6),
-    ("cooldown_days", 2),
-)
+# Kinds (a letter of "olsSubhnpzf"): o object, l non-empty list, s non-empty string,
+# S string, u http(s) URL, b true/false, h hour 0..23, n number, p number > 0,
+# z number >= 0, f number in [0, 1]; "?" after the kind: optional (absent or null).
 
 
-def _fail(fname, path, expected, value=None, show=True):
-    if value is None:
-        msg = fname + ": " + path + ": missing, expected " + expected
+def _bad(f, path, text, v=None):
+    """Raise the ConfigError for file f at key path: expected text, got v (a value
+    from secrets.json is never shown)."""
+    if v is None:
+        m = "%s: %s: missing, expected %s" % (f, path, text)
+    elif f == "secrets.json":
+        m = "%s: %s: expected %s" % (f, path, text)
     else:
-        msg = fname + ": " + path + ": expected " + expected
-        if show:
-            r = repr(value)
-            msg += ", got " + (r if len(r) <= 40 else r[:37] + "...")
-    raise ConfigError(msg)
-
-
-def _is_num(v):
-    return (isinstance(v, int) or isinstance(v, float)) and not isinstance(v, bool) and v == v
-
-
-def _dict(fname, path, v, show=True):
-    if not isinstance(v, dict):
-        _fail(fname, path, "an object", v, show)
-    return v
-
-
-def _str(fname, path, v, show=True):
-    if not isinstance(v, str) or not v:
-        _fail(fname, path, "a non-empty string", v, show)
-    return v
-
-
-def _num(fname, path, v, lo=None, hi=None, lo_open=False):
-    ok = _is_num(v)
-    if ok and lo is not None:
-        ok = v > lo if lo_open else v >= lo
-    if ok and hi is not None:
-        ok = v <= hi
-    if not ok:
-        if lo is not None and hi is not None:
-            what = "a number in [%s, %s]" % (lo, hi)
-        elif lo is not None:
-            what = "a number " + (">" if lo_open else ">=") + " " + str(lo)
+        r = repr(v)
+        if len(r) > 40:
+            m = "%s: %s: expected %s, got %.37s..." % (f, path, text, r)
         else:
-            what = "a number"
-        _fail(fname, path, what, v)
-    return v
+            m = "%s: %s: expected %s, got %s" % (f, path, text, r)
+    raise ConfigError(m)
 
 
-def _url(fname, path, v):
-    if not isinstance(v, str) or not (v.startswith("http://") or v.startswith("https://")):
-        _fail(fname, path, "an http:// or https:// URL", v)
-    return v
+def _check(f, d, text, path=""):
+    """Check d, found at path in file f, against text ("key.path kind, ...")."""
+    for item in text.split(", "):
+        k, kind = item.split()
+        v = d
+        for key in k.split("."):
+            v = v.get(key) if isinstance(v, dict) else None
+        i = "olsSubhnpzf".index(kind[0])
+        if v is None:
+            if len(kind) > 1:  # optional
+                continue
+            ok = False
+        elif i < 2:
+            ok = isinstance(v, dict) if i == 0 else isinstance(v, list) and len(v) > 0
+        elif i < 5:
+            ok = isinstance(v, str) and (
+                v.startswith("http://") or v.startswith("https://") if i == 4 else v or i == 3
+            )
+        elif i == 5:
+            ok = isinstance(v, bool)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            ok = False  # bool is an int subclass but never a number here; v != v: NaN
+        elif i == 6:
+            ok = isinstance(v, int) and 0 <= v <= 23
+        else:
+            ok = i == 7 or (v > 0 if i == 8 else v >= 0 and (i == 9 or v <= 1))
+        if not ok:
+            kind = """an object
+a non-empty list
+a non-empty string
+a string
+an http:// or https:// URL
+true or false
+an integer hour 0..23
+a number
+a number > 0
+a number >= 0
+a number in [0, 1]""".split("\n")[i]  # by kind, in the order of "olsSubhnpzf"
+            _bad(f, path + k, kind, v)
 
 
-def validate_config(d, fname="config.json"):
-    """Return a new config dict with defaults filled in; ConfigError if invalid."""
-    _dict(fname, "(top level)", d)
-    out = {}
-    for k in d:
-        out[k] = d[k]
-
-    dev = _dict(fname, "device", d.get("device"))
-    _str(fname, "device.serial", dev.get("serial"))
-    dev = dict(dev)
-    if "model" in dev and not isinstance(dev["model"], str):
-        _fail(fname, "device.model", "a string", dev["model"])
-    dev.setdefault("model", "")
-    out["device"] = dev
-
-    ep = _dict(fname, "endpoints", d.get("endpoints"))
-    _url(fname, "endpoints.drs", ep.get("drs"))
-    _url(fname, "endpoints.lwa", ep.get("lwa"))
-    out["endpoints"] = dict(ep)
-    https = ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")
-    ca = d.get("ca_file")
-    if ca is not None or https:
-        _str(fname, "ca_file", ca)
-    out["ca_file"] = ca
-
-    for k, dflt in _TOP_DEFAULTS:
-        out[k] = d.get(k, dflt)
-    _num(fname, "loop_interval_s", out["loop_interval_s"], 0, lo_open=True)
-    _num(fname, "http_timeout_s", out["http_timeout_s"], 0, lo_open=True)
-    if not isinstance(out["test_orders"], bool):
-        _fail(fname, "test_orders", "true or false", out["test_orders"])
-    r = out["report_hour_utc"]
-    if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 23:
-        _fail(fname, "report_hour_utc", "an integer hour 0..23", r)
-
-    slots = d.get("slots")
-    if not isinstance(slots, list) or not slots:
-        _fail(fname, "slots", "a non-empty list", slots)
-    seen = {}
-    new_slots = []
-    for i in range(len(slots)):
-        new_slots.append(_slot(fname, "slots[%d]" % i, slots[i], seen))
-    out["slots"] = new_slots
-    return out
-
-
-def _slot(fname, p, s, seen):
-    _dict(fname, p, s)
-    sid = _str(fname, p + ".id", s.get("id"))
-    if sid in seen:
-        _fail(fname, p + ".id", "a unique slot id (also used by slots[%d])" % seen[sid], sid)
-    seen[sid] = len(seen)
-    out = {}
-    for k in s:
-        out[k] = s[k]
-    sensor = dict(_dict(fname, p + ".sensor", s.get("sensor")))
-    _str(fname, p + ".sensor.driver", sensor.get("driver"))
-    e = _num(fname, p + ".sensor.empty", sensor.get("empty"))
-    f = _num(fname, p + ".sensor.full", sensor.get("full"))
-    if e == f:
-        _fail(fname, p + ".sensor.full", "a value different from sensor.empty", f)
-    out["sensor"] = sensor
-    for k, dflt in _SLOT_DEFAULTS:
-        out[k] = s.get(k, dflt)
-    _num(fname, p + ".capacity", out["capacity"], 0, lo_open=True)
-    for k in ("lead_time_days", "margin_days", "cooldown_days"):
-        _num(fname, p + "." + k, out[k], 0)
-    for k in ("floor", "order_ceiling", "rearm"):
-        _num(fname, p + "." + k, out[k], 0, 1)
-    if out["order_ceiling"] < out["floor"]:
-        _fail(fname, p + ".order_ceiling", "a value >= floor (%s)" % out["floor"], out["order_ceiling"])
-    if out["rearm"] <= out["floor"]:
-        _fail(fname, p + ".rearm", "a value > floor (%s)" % out["floor"], out["rearm"])
-    return out
-
-
-def validate_secrets(d, fname="secrets.json"):
-    """Return a new secrets dict; ConfigError naming the key (never the value)."""
-    _dict(fname, "(top level)", d, False)
-    out = {}
-    for k in d:
-        out[k] = d[k]
-    lwa = d.get("lwa")
-    _dict(fname, "lwa", lwa, False)
-    for k in ("client_id", "client_secret", "refresh_token"):
-        _str(fname, "lwa." + k, lwa.get(k), show=False)
-    out["lwa"] = dict(lwa)
-    wifi = d.get("wifi")
-    if wifi is not None:
-        _dict(fname, "wifi", wifi, False)
-        _str(fname, "wifi.ssid", wifi.get("ssid"), show=False)
-        if not isinstance(wifi.get("password", ""), str):
-            _fail(fname, "wifi.password", "a string", 0, False)
-        out["wifi"] = dict(wifi)
-    return out
-
-
-# -- boot-time file handling (FlashStore delegates here; unloaded with this module) --
-
-
-def _valid_state(s):
-    return (
-        isinstance(s, dict)
-        and s.get("v") == 1
-        and isinstance(s.get("slots", {}), dict)
-        and isinstance(s.get("boots", 0), int)
+def validate_config(d):
+    """Return d (config.json) when valid; ConfigError naming key and expectation."""
+    f = "config.json"
+    if not isinstance(d, dict):
+        _bad(f, "(top level)", "a JSON object", d)
+    _check(
+        f,
+        d,
+        "device o, device.serial s, device.model S?, endpoints o, endpoints.drs u,"
+        " endpoints.lwa u, ca_file s?, loop_interval_s p?, http_timeout_s p?,"
+        " test_orders b?, report_hour_utc h?, slots l",
     )
+    ep = d["endpoints"]
+    if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get(
+        "ca_file"
+    ):
+        _bad(f, "ca_file", "a non-empty string")
+    seen = []
+    for i, s in enumerate(d["slots"]):
+        p = "slots[%d]" % i
+        if not isinstance(s, dict):
+            _bad(f, p, "a JSON object", s)
+        p += "."
+        _check(
+            f,
+            s,
+            "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n, capacity p?,"
+            " lead_time_days z?, margin_days z?, cooldown_days z?, daily_use z?,"
+            " floor f?, order_ceiling f?, rearm f?",
+            p,
+        )
+        sid = s["id"]
+        if sid in seen:
+            what = "a unique slot id (also used by slots[%d])" % seen.index(sid)
+            _bad(f, p + "id", what, sid)
+        seen.append(sid)
+        e = s["sensor"]
+        if e["empty"] == e["full"]:
+            _bad(f, p + "sensor.full", "a value different from sensor.empty", e["full"])
+        lo = s.get("floor", 0.1)  # the defaults of agent.decide
+        v = s.get("order_ceiling", 0.5)
+        if v < lo:
+            _bad(f, p + "order_ceiling", "a value >= floor (%s)" % lo, v)
+        v = s.get("rearm", 0.6)
+        if v <= lo:
+            _bad(f, p + "rearm", "a value > floor (%s)" % lo, v)
+    return d
+
+
+def validate_secrets(d):
+    """Return d (secrets.json) when valid; ConfigError naming the key (never the value)."""
+    f = "secrets.json"
+    if not isinstance(d, dict):
+        _bad(f, "(top level)", "a JSON object", d)
+    spec = "lwa o, lwa.client_id s, lwa.client_secret s, lwa.refresh_token s, wifi o?"
+    if d.get("wifi") is not None:
+        spec += ", wifi.ssid s, wifi.password S?"
+    _check(f, d, spec)
+    return d
+
+
+def load(store, name):
+    try:
+        return store.read_json(name)
+    except OSError:
+        raise ConfigError("%s: missing" % name) from None
+    except ValueError:
+        raise ConfigError("%s: not valid JSON" % name) from None
+
+
+def load_config(store):
+    """Validated config.json; ConfigError if missing/corrupt/invalid."""
+    return validate_config(load(store, "config.json"))
+
+
+def load_secrets(store):
+    """Validated secrets.json; ConfigError (naming keys, never values)."""
+    return validate_secrets(load(store, "secrets.json"))
 
 
 def remove_stale_tmp(store):
-    """Delete leftovers of interrupted writes; returns the names removed."""
+    """Delete leftovers of interrupted writes (name.tmp of the files we write)."""
     removed = []
     try:
         names = os.listdir(store.root or ".")
     except OSError:
         return removed
     for n in names:
-        if n.endswith(".json" + _TMP) or n.endswith(".bak" + _TMP):
+        if n in ("state.json.tmp", "state.bak.tmp", "secrets.json.tmp", "config.json.tmp"):
             try:
                 os.remove(store.path(n))
                 removed.append(n)
@@ -210,37 +179,48 @@ def load_ca(store, config):
     if not name:
         return None
     try:
-        data = store.read_bytes(name)
+        with open(store.path(name), "rb") as fh:
+            data = fh.read()
     except OSError:
-        raise ConfigError(CONFIG + ": ca_file: file " + repr(name) + " not found") from None
+        raise ConfigError("config.json: ca_file: file %r not found" % name) from None
     if b"-----BEGIN CERTIFICATE-----" not in data and data[:1] != b"\x30":
-        raise ConfigError(CONFIG + ": ca_file: " + repr(name) + " holds no certificate")
+        raise ConfigError("config.json: ca_file: %r holds no certificate" % name)
     return data
 
 
 def load_state(store):
     """state.json, else state.bak, else a fresh default; never raises for corruption."""
-    for name in (STATE, STATE_BAK):
+    for name in ("state.json", "state.bak"):
         try:
             s = store.read_json(name)
         except OSError:
-            if name == STATE and store.exists(STATE_BAK):
-                log.warn("store: state.json missing")
-            continue
-        except ValueError:
-            log.warn("store: " + name + " is corrupt")
+            if name == "state.json":
+                try:
+                    os.stat(store.path("state.bak"))
+                    log.warn("store: state.json missing")
+                except OSError:
+                    pass
             continue
         except MemoryError:
             raise
+        except ValueError:
+            log.warn("store: %s is corrupt" % name)
+            continue
         except Exception:  # anything odd on flash must not brick boot
-            log.warn("store: " + name + " unreadable")
+            log.warn("store: %s unreadable" % name)
             continue
-        if not _valid_state(s):
-            log.warn("store: " + name + " has an unexpected shape")
+        if not (
+            isinstance(s, dict)
+            and s.get("v") == 1
+            and isinstance(s.get("slots", {}), dict)
+            and isinstance(s.get("boots", 0), int)
+        ):
+            log.warn("store: %s has an unexpected shape" % name)
             continue
-        for k, v in default_state().items():
-            s.setdefault(k, v)
-        log.info("store: state loaded from " + name)
+        s.setdefault("boots", 0)
+        s.setdefault("last_device_status", 0)
+        s.setdefault("slots", {})
+        log.info("store: state loaded from %s" % name)
         return s
     log.info("store: no saved state, starting fresh")
-    return default_state()
+    return {"v": 1, "boots": 0, "last_device_status": 0, "slots": {}}

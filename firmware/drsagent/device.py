@@ -5,10 +5,10 @@
 import time
 
 from drsagent import log
-from drsagent.compat import collect
+from drsagent.compat import collect, const
 
-RESYNC_S = 86400  # NTP again once a day: the ESP32 RTC drifts seconds per day
-ERROR_WAIT_S = 60  # with a config error, re-check the files every minute
+_RESYNC_S = const(86400)  # NTP again once a day: the ESP32 RTC drifts seconds per day
+_ERROR_WAIT_S = const(60)  # with a config error, re-check the files every minute
 
 
 def _network(store, clock, last_sync):
@@ -26,7 +26,7 @@ def _network(store, clock, last_sync):
     if not wifi.connect(secrets):
         log.warn("main: wifi not connected")
         return last_sync
-    if not clock.is_set() or clock.now() - last_sync >= RESYNC_S:
+    if not clock.is_set() or clock.now() - last_sync >= _RESYNC_S:
         if ntp.sync():
             return clock.now()
         log.warn("main: ntp failed")
@@ -43,7 +43,7 @@ def main():
     agent = None
     last_sync = 0
     while True:
-        interval = ERROR_WAIT_S
+        interval = _ERROR_WAIT_S
         try:
             last_sync = _network(store, clock, last_sync)
             if agent is None:

@@ -5,32 +5,27 @@ from drsagent import errors, http
 
 def subscription_info(c):
     """{slot_id: subscribed?} for every slot Amazon knows for this device."""
-    d = c._call("subscriptionInfo", "GET", "/subscriptionInfo")
-    slots = d.get("slotsSubscriptionStatus")
-    if not isinstance(slots, dict):
+    d = c._call("subscriptionInfo", "GET", "", None, None, "12").get("slotsSubscriptionStatus")
+    if not isinstance(d, dict):
         raise errors.BadResponse("subscriptionInfo: no slotsSubscriptionStatus")
-    out = {}
-    for sid in slots:
-        v = slots[sid]
-        out[sid] = bool(v.get("subscribed")) if isinstance(v, dict) else False
-    return out
+    for k in d:
+        d[k] = isinstance(d[k], dict) and bool(d[k].get("subscribed"))
+    return d
 
 
 def deregister(c):
     """Deregister the device (revokes its tokens at Amazon)."""
-    c._call("registration", "DELETE", "/registration", None, False)
+    c._call("registration", "DELETE", "", None, "Deregister", "21", False)
 
 
-def cancel_test_orders(c, slot_id=None):
+def cancel_test_orders(c, slot=None):
     """Cancel test orders -> [{slotId, orderStatus}]."""
-    path = "/testOrders" if slot_id is None else "/testOrders/slots/" + http.quote(slot_id)
-    d = c._call("testOrders", "DELETE", path)
-    lst = d.get("slotOrderStatuses")
-    if not isinstance(lst, list):
+    p = "" if slot is None else "/slots/" + http.quote(slot)
+    d = c._call("testOrders", "DELETE", p, None, "CancelTestOrders").get("slotOrderStatuses")
+    if not isinstance(d, list):
         raise errors.BadResponse("testOrders: no slotOrderStatuses")
-    out = []
-    for it in lst:
+    for i, it in enumerate(d):
         if not isinstance(it, dict):
             raise errors.BadResponse("testOrders: malformed entry")
-        out.append({"slotId": it.get("slotId"), "orderStatus": it.get("orderStatus")})
-    return out
+        d[i] = {"slotId": it.get("slotId"), "orderStatus": it.get("orderStatus")}
+    return d

@@ -1,58 +1,36 @@
 # The small set of errors the agent reasons about. Messages never carry secrets.
+#
+# DrsError: base of every agent-visible failure; `transient` means: retry later
+# with backoff. The subclasses (their names show up in events as `kind`):
+#   ConfigError   config.json / secrets.json missing or invalid
+#   TimeNotSet    the clock is not set (no NTP yet): TLS and ordering wait   (transient)
+#   NetworkError  connect/read timeout, reset, DNS, truncated/oversized body (transient)
+#   BadResponse   the server answered something we cannot parse/expect    (transient)
+#   BadRequest    HTTP 400 from DRS (other than an invalid token)
+#   InvalidToken  DRS said the access token is invalid or expired
+#   UnknownSlot   HTTP 404: the slot (or order) does not exist at Amazon
+#   Throttled     HTTP 429                                                  (transient)
+#   ServerError   HTTP 5xx                                                  (transient)
+#   AuthError     LwA refused the refresh token or client: re-provision
+#
+# The subclasses are made with type(): no class body each, and one shared
+# attribute dict per kind (MicroPython keeps the dict as it is; CPython copies it).
 
 
 class DrsError(Exception):
-    """Base of every agent-visible failure. `transient` means: retry later with backoff."""
-
     transient = False
 
 
-class ConfigError(DrsError):
-    """config.json / secrets.json missing or invalid: message names file, key, expectation."""
-
-
-class TimeNotSet(DrsError):
-    """The clock is not set (no NTP yet): TLS and ordering must wait."""
-
-    transient = True
-
-
-class NetworkError(DrsError):
-    """Connect/read timeout, reset, DNS failure, truncated or oversized response."""
-
-    transient = True
-
-
-class BadResponse(DrsError):
-    """The server answered something we cannot parse or did not expect."""
-
-    transient = True
-
-
-class BadRequest(DrsError):
-    """HTTP 400 from DRS (other than an invalid token)."""
-
-
-class InvalidToken(DrsError):
-    """DRS said the access token is invalid or expired."""
-
-
-class UnknownSlot(DrsError):
-    """HTTP 404: the slot (or order) does not exist at Amazon."""
-
-
-class Throttled(DrsError):
-    """HTTP 429."""
-
-    transient = True
-
-
-class ServerError(DrsError):
-    """HTTP 5xx."""
-
-    transient = True
-
-
-class AuthError(DrsError):
-    """LwA refused the refresh token or client (invalid_grant, invalid_client):
-    the device must be re-provisioned; retrying soon will not help."""
+_T = {"transient": True}
+_F = {}
+ConfigError = type("ConfigError", (DrsError,), _F)
+TimeNotSet = type("TimeNotSet", (DrsError,), _T)
+NetworkError = type("NetworkError", (DrsError,), _T)
+BadResponse = type("BadResponse", (DrsError,), _T)
+BadRequest = type("BadRequest", (DrsError,), _F)
+InvalidToken = type("InvalidToken", (DrsError,), _F)
+UnknownSlot = type("UnknownSlot", (DrsError,), _F)
+Throttled = type("Throttled", (DrsError,), _T)
+ServerError = type("ServerError", (DrsError,), _T)
+AuthError = type("AuthError", (DrsError,), _F)
+del _T, _F

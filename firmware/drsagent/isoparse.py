@@ -1,5 +1,5 @@
-# ISO 8601 -> Unix epoch (timefmt.parse_iso): not needed by the agent loop, so kept
-# out of timefmt, which the DRS client loads for its dates.
+# ISO 8601 -> Unix epoch: not needed by the agent loop, so kept out of timefmt
+# (epoch -> ISO), which the DRS client loads for its dates.
 
 
 def _days_from_civil(y, m, d):

@@ -2,114 +2,102 @@
 # careless message cannot leak an LwA token or a client secret.
 import sys
 
-_log_sink = None
-_event_sink = None
+_ls = None  # log sink: fn(line) or None (stderr)
+_es = None  # event sink: fn(dict) or None (events become log lines)
 
 # Known secret values (client secret, tokens), keyed so a new access token
-# replaces the old one instead of growing the list.
-_secrets = {}
+# replaces the old one instead of growing the table.
+_sv = {}
 
-# Token-like prefixes (everything after them up to a separator is masked), then
-# keys whose value is masked in "key: value", "key=value" and '"key": "value"'.
-_PREFIXES = ("Atza|", "Atzr|", "Atza%7C", "Atzr%7C", "Bearer ", "bearer ", "amzn1.oa2-cs.")
-_KEYS = ("secret", "token", "password", "passwd")
-
-
-def _run_end(text, i):
-    # End of a run of characters a token/secret can be made of (base64, %xx, LwA's "|").
-    n = len(text)
-    while i < n and (text[i].isalpha() or text[i].isdigit() or text[i] in "-_.|+/=%~*"):
-        i += 1
-    return i
+# Token-like prefixes (the first six): everything after one, up to a separator,
+# is masked ("earer " covers "Bearer " and "bearer "). Then key names whose value
+# is masked in "key: value", "key=value" and '"key": "value"' ("passw": password, passwd).
+_PK = ("Atza|", "Atzr|", "Atza%7C", "Atzr%7C", "earer ", "amzn1.oa2-cs.", "secret", "token", "passw")
 
 
 def scrub(text):
     """Return text with anything token-like replaced by ***."""
-    if not isinstance(text, str):
-        text = str(text)
-    for v in _secrets.values():
-        if v in text:
-            text = text.replace(v, "***")
-    for p in _PREFIXES:
-        i = text.find(p)
+    t = text if isinstance(text, str) else str(text)
+    for v in _sv.values():
+        t = t.replace(v, "***")
+    low = t.lower()
+    for q, x in enumerate(_PK):
+        q = q > 5  # a key name: found case-insensitively
+        i = (low if q else t).find(x)
         while i >= 0:
-            j = i + len(p)
-            k = _run_end(text, j)
-            if k > j and text[j:k] != "***":
-                text = text[:j] + "***" + text[k:]
-            i = text.find(p, j + 3)
-    low = text.lower()
-    for key in _KEYS:
-        i = low.find(key)
-        while i >= 0:
-            j = i + len(key)
-            n = len(text)
-            # Skip the rest of the key name ("secret_key", "tokens"), quotes and spaces.
-            while j < n and (text[j].isalpha() or text[j] == "_"):
-                j += 1
-            # A dotted key path ("lwa.refresh_token: missing") only names the key:
-            # config errors never carry the value, and real tokens are caught above.
-            path = i > 0 and text[i - 1] in "._" and low.rfind(".", 0, i) > low.rfind(" ", 0, i)
-            while j < n and text[j] in "\"' ":
-                j += 1
-            if not path and j < n and text[j] in ":=":
-                j += 1
-                while j < n and text[j] == " ":
+            j = i + len(x)
+            n = len(t)
+            m = True  # mask what follows j
+            if q:
+                # Skip the rest of the key name ("client_secret", "tokens"), quotes and
+                # spaces. A dotted key path ("lwa.refresh_token: missing") only names
+                # the key: config errors never carry the value.
+                while j < n and (t[j].isalpha() or t[j] == "_"):
                     j += 1
-                if j < n and text[j] in "\"'":
-                    # Quoted value: mask up to the closing quote (passwords may hold spaces).
-                    k = text.find(text[j], j + 1)
+                m = not (i and t[i - 1] in "._" and t.rfind(".", 0, i) > t.rfind(" ", 0, i))
+                while j < n and t[j] in "\"' ":
+                    j += 1
+                if m and j < n and t[j] in ":=":
+                    j += 1
+                    while j < n and t[j] == " ":
+                        j += 1
+                else:
+                    m = False
+            if m:
+                if j < n and t[j] in "\"'":  # quoted: up to the closing quote (spaces too)
+                    k = t.find(t[j], j + 1)
                     j += 1
                     if k < 0:
                         k = n
-                else:
-                    k = _run_end(text, j)
-                if k > j and text[j:k] != "***":
-                    text = text[:j] + "***" + text[k:]
-                    low = text.lower()
-                    j += 3
-            i = low.find(key, j)
-    return text
+                else:  # a run of what a token/secret is made of (base64, %xx, LwA's "|")
+                    k = j
+                    while k < n and (t[k].isalpha() or t[k].isdigit() or t[k] in "-_.|+/=%~*"):
+                        k += 1
+                if k > j and t[j:k] != "***":
+                    t = t[:j] + "***" + t[k:]
+                    low = t.lower()
+            i = (low if q else t).find(x, j)
+    return t
 
 
 def secret(name, value):
     """Remember a secret value (e.g. "client_secret") so scrub() masks it verbatim."""
     if value and isinstance(value, str) and len(value) >= 6:
-        _secrets[name] = value
+        _sv[name] = value
     else:
-        _secrets.pop(name, None)
+        _sv.pop(name, None)
 
 
 def set_log_sink(fn):
     """fn(line) receives each scrubbed line, e.g. "W drs: throttled"; None = stderr."""
-    global _log_sink
-    _log_sink = fn
+    global _ls
+    _ls = fn
 
 
 def set_event_sink(fn):
     """fn(dict) receives each event {"ev": kind, ...}; None = write them to the log."""
-    global _event_sink
-    _event_sink = fn
+    global _es
+    _es = fn
 
 
-def _write(line):
+def _w(line):
     line = scrub(line)
-    if _log_sink:
-        _log_sink(line)
+    if _ls:
+        _ls(line)
     else:
         sys.stderr.write(line + "\n")
 
 
 def info(msg):
-    _write("I " + str(msg))
+    _w("I " + str(msg))
 
 
 def warn(msg):
-    _write("W " + str(msg))
+    _w("W " + str(msg))
 
 
 def error(msg):
-    _write("E " + str(msg))
+    _w("E " + str(msg))
 
 
 def emit(ev, **fields):
@@ -119,9 +107,9 @@ def emit(ev, **fields):
     for k in fields:
         if isinstance(fields[k], str):
             fields[k] = scrub(fields[k])
-    if _event_sink:
-        _event_sink(fields)
+    if _es:
+        _es(fields)
     else:
         import json
 
-        _write("I event " + json.dumps(fields))
+        _w("I event " + json.dumps(fields))

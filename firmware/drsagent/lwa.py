@@ -3,140 +3,103 @@
 # written back to flash only when LwA hands out a different one.
 from drsagent import errors, http, log
 
-# LwA errors that mean "these credentials are dead": re-provision, do not retry.
-_PERMANENT = ("invalid_grant", "invalid_client", "unauthorized_client")
-
 
 class TokenManager:
-    def __init__(
-        self,
-        url,
-        secrets,
-        save_secrets,
-        clock,
-        timeout=10,
-        cadata=None,
-        skew=300,
-        request=http.request,
-    ):
+    # Attributes (one letter: on the device every attribute name costs heap):
+    #   c  (url, secrets, save_secrets, clock, timeout, cadata) as given
+    #   l  the "lwa" part of secrets (updated in place when the refresh token changes)
+    #   a  the access token or None;  e  its expiry on the clock
+    #   n  True while a new refresh token is not on flash yet
+
+    def __init__(self, url, secrets, save, clock, timeout=10, cadata=None):
         # secrets: the whole secrets.json dict (we update secrets["lwa"] in place
-        # and hand the whole dict to save_secrets), or just its "lwa" part.
-        self._url = url
-        self._secrets = secrets
-        self._lwa = secrets["lwa"] if "lwa" in secrets else secrets
-        self._save = save_secrets
-        self._clock = clock
-        self._timeout = timeout
-        self._cadata = cadata
-        self._skew = skew
-        self._request = request
-        self._access = None
-        self._expires = 0
-        self._unsaved = False
-        log.secret("lwa.client_secret", self._lwa.get("client_secret"))
-        log.secret("lwa.refresh_token", self._lwa.get("refresh_token"))
-
-    def valid(self):
-        """True if a cached access token is usable for at least `skew` more seconds."""
-        return self._access is not None and self._clock.now() < self._expires - self._skew
-
-    def token(self):
-        """A valid access token, refreshing it first if missing or near expiry."""
-        if self._unsaved:
-            self._persist()
-        if not self.valid():
-            self._refresh()
-        return self._access
+        # and hand the whole dict to save), or just its "lwa" part.
+        self.c = (url, secrets, save, clock, timeout, cadata)
+        self.l = secrets["lwa"] if "lwa" in secrets else secrets
+        self.a = None
+        self.e = 0
+        self.n = False
+        log.secret("c", self.l.get("client_secret"))
+        log.secret("r", self.l.get("refresh_token"))
 
     def invalidate(self):
         """Forget the access token (DRS said it is invalid); the next token() refreshes."""
-        self._access = None
-        self._expires = 0
-        log.secret("lwa.access_token", None)
+        self.a = None
+        log.secret("a", None)
 
-    def _refresh(self):
-        self._access = None
-        lwa = self._lwa
-        body = (
-            "grant_type=refresh_token&refresh_token="
-            + http.quote(lwa["refresh_token"])
-            + "&client_id="
-            + http.quote(lwa["client_id"])
-            + "&client_secret="
-            + http.quote(lwa["client_secret"])
-        )
-        lwa = None
-        resp = self._request(
-            "POST",
-            self._url,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-                "Accept": "application/json",
-            },
-            body=body,
-            timeout=self._timeout,
-            cadata=self._cadata,
-        )
-        body = None
-        status = resp.status
-        if status == 200:
-            d = resp.json()
-            resp = None
-            self._accept(d)
-            return
-        if status == 429:
-            raise errors.Throttled("LwA throttled the token refresh (HTTP 429)")
-        if status >= 500:
-            raise errors.ServerError("LwA token endpoint HTTP %d" % status)
-        code = _error_code(resp)
-        resp = None
-        if status in (400, 401) and code in _PERMANENT:
-            log.error("lwa: refresh refused: " + code)
-            raise errors.AuthError("LwA refused the credentials: " + code)
-        if code is None:
-            raise errors.BadResponse("LwA token endpoint HTTP %d without an error code" % status)
-        raise errors.BadRequest("LwA token endpoint HTTP %d: %s" % (status, code))
-
-    def _accept(self, d):
-        if not isinstance(d, dict):
-            raise errors.BadResponse("LwA token response is not an object")
-        access = d.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise errors.BadResponse("LwA token response without access_token")
-        exp = d.get("expires_in", 3600)
-        if isinstance(exp, str) and exp.isdigit():
-            exp = int(exp)
-        if not isinstance(exp, int) or isinstance(exp, bool) or exp <= 0:
-            raise errors.BadResponse("LwA token response with a bad expires_in")
-        new_rt = d.get("refresh_token")
-        self._access = access
-        self._expires = self._clock.now() + exp
-        log.secret("lwa.access_token", access)
-        if isinstance(new_rt, str) and new_rt and new_rt != self._lwa["refresh_token"]:
-            self._lwa["refresh_token"] = new_rt
-            log.secret("lwa.refresh_token", new_rt)
-            self._unsaved = True
-            self._persist()
-        log.info("lwa: access token refreshed, valid %d s" % exp)
-
-    def _persist(self):
-        # Keep the new refresh token in RAM even if flash fails (the old one may
-        # be revoked already) and try again on the next token() call.
-        try:
-            self._save(self._secrets)
-            self._unsaved = False
-            log.info("lwa: new refresh token saved")
-        except Exception as e:  # noqa: BLE001 - flash errors vary by port
-            log.error("lwa: could not save the new refresh token: " + type(e).__name__)
-
-
-def _error_code(resp):
-    # {"error": "invalid_grant", "error_description": "..."}: only the code is used.
-    try:
-        d = resp.json()
-    except errors.BadResponse:
-        return None
-    code = d.get("error") if isinstance(d, dict) else None
-    if not isinstance(code, str) or not code:
-        return None
-    return code[:40]
+    def token(self):
+        """A valid access token, refreshing it first if missing or near expiry
+        (300 s of margin for clock skew and the time a call takes)."""
+        url, s, save, clock, timeout, cadata = self.c
+        if self.a is None or clock.now() >= self.e - 300:
+            self.a = None
+            lwa = self.l
+            # The form body, percent-encoded straight into one buffer.
+            b = bytearray(b"grant_type=refresh_token")
+            for k in ("refresh_token", "client_id", "client_secret"):
+                b += b"&%s=" % k.encode()
+                http.quote(lwa[k], b)
+            r = http.request(
+                "POST",
+                url,
+                {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
+                b,
+                timeout=timeout,
+                cadata=cadata,
+            )
+            b = None
+            st = r[0]
+            if st == 200:
+                d = http.load(r)
+                r = None
+                a = d.get("access_token") if isinstance(d, dict) else None
+                x = d.get("expires_in", 3600) if a else 0
+                if isinstance(x, str) and x.isdigit():
+                    x = int(x)
+                if not isinstance(a, str) or type(x) is not int or x <= 0:
+                    raise errors.BadResponse("%s HTTP %d %s" % ("lwa", st, "no token"))
+                self.a = a
+                self.e = clock.now() + x
+                log.secret("a", a)
+                a = d.get("refresh_token")
+                if isinstance(a, str) and a and a != lwa["refresh_token"]:
+                    lwa["refresh_token"] = a
+                    log.secret("r", a)
+                    self.n = True
+                log.info("lwa: token %d s" % x)
+            else:
+                d = ""
+                if st == 429:
+                    e = errors.Throttled
+                elif st > 499:
+                    e = errors.ServerError
+                else:
+                    # {"error": "invalid_grant", "error_description": "..."}: only the code.
+                    try:
+                        d = http.load(r)["error"][:40]
+                    except (errors.BadResponse, KeyError, TypeError):
+                        pass
+                    if not (isinstance(d, str) and d):
+                        e = errors.BadResponse
+                    elif st in (400, 401) and d in (
+                        "invalid_grant",
+                        "invalid_client",
+                        "unauthorized_client",
+                    ):
+                        e = errors.AuthError  # dead credentials: re-provision, do not retry
+                    else:
+                        e = errors.BadRequest
+                d = "%s HTTP %d %s" % ("lwa", st, d)
+                if e is errors.AuthError:
+                    log.error(d)
+                raise e(d)
+        if self.n:
+            # Keep the new refresh token in RAM even if flash fails (the old one may
+            # be revoked already) and try again on the next token() call.
+            try:
+                save(s)
+                self.n = False
+                log.info("lwa: saved")
+            except Exception as e:  # noqa: BLE001 - flash errors vary by port
+                log.error("lwa: save: %s" % type(e).__name__)
+        return self.a

@@ -4,222 +4,192 @@
 #   ordered -> delivered (Closed) -> idle on refill
 #   ordered -> cooldown (Canceled) -> idle after cooldown_days or on refill
 #   ordering -> inflight (ORDER_INPROGRESS without eid) -> idle on refill or after 21 days
-# Persisted keys (the dict `d` lives in state.json): st state, eid, since (entered st),
-# at (next action: retry/poll/cooldown end), n (attempts), iv (poll interval),
-# os (last order status), h (no new order before, after a permanent error), pe (their count),
-# rf (a refill was seen while the order was still open).
-from drsagent import backoff, errors
+# Persisted keys (the slot's dict `d` lives in state.json): st state, eid, since (entered
+# st), at (next action: retry/poll/cooldown end), n (attempts), iv (poll interval),
+# os (last order status), h (no new order before, after a permanent error), pe (their
+# count), rf (a refill was seen while the order was still open).
+#
+# Functions over that dict, no object per slot. `a` is the agent: a.drs (the DRS
+# client), a.save() (persists the whole state: on flash when it returns), a.emit
+# (events) and a.config ("test_orders").
+from drsagent import backoff, errors, log
 from drsagent.compat import const
 
-HOUR = const(3600)
-DAY = const(86400)
-INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely arrived or died
-HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
-HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
-
-PLACED = ("STANDARD_ORDER_PLACED", "TEST_ORDER_PLACED")
-INPROGRESS = "ORDER_INPROGRESS"
+_HOUR = const(3600)
+_DAY = const(86400)
+_INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely arrived or died
+_HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
+_HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
 
 
-def new_state(now=0):
-    return {"st": "idle", "eid": None, "since": now}
+def new_state(t=0):
+    return {"st": "idle", "eid": None, "since": t}
 
 
-def _kind(e):
-    return type(e).__name__
+def net_error(a, op, e, t, sid=None):
+    """Emit auth_error (credentials refused: retrying soon will not help) or net_error."""
+    ev = "auth_error" if isinstance(e, (errors.AuthError, errors.InvalidToken)) else "net_error"
+    if sid is None:
+        a.emit(ev, t=t, op=op, kind=type(e).__name__)
+    else:
+        a.emit(ev, t=t, slot=sid, op=op, kind=type(e).__name__)
 
 
-class Slot:
-    def __init__(self, sid, cfg, d, drs, save, emit, test_orders=False, log=None):
-        self.sid = sid
-        self.cfg = cfg
-        self.d = d
-        self.drs = drs
-        self.save = save  # persists the whole state; MUST be on flash when it returns
-        self.emit = emit
-        self.test_orders = test_orders
-        self.log = log
+def _go(d, st, t, at=None):
+    d["st"] = st
+    d["since"] = t
+    d["n"] = 0
+    if at is None:
+        d.pop("at", None)
+    else:
+        d["at"] = at
+    if st == "idle":
+        d["eid"] = None
+        d.pop("iv", None)
+        d.pop("os", None)
+        d.pop("rf", None)
 
-    @property
-    def st(self):
-        return self.d.get("st", "idle")
 
-    def _ev(self, ev, now, **kw):
-        self.emit(ev, t=now, slot=self.sid, **kw)
-
-    def _go(self, st, now, at=None):
-        d = self.d
-        d["st"] = st
-        d["since"] = now
-        d["n"] = 0
-        if at is None:
-            d.pop("at", None)
-        else:
-            d["at"] = at
-        if st == "idle":
-            d["eid"] = None
-            d.pop("iv", None)
-            d.pop("os", None)
-            d.pop("rf", None)
-
-    def tick(self, now, want=None, ok=False, level=None, net=True):
-        """Advance the machine. `want` is the policy's reason to order (or None); `ok`
-        says this tick has a fresh, accepted reading; `net` False skips DRS calls."""
-        d = self.d
-        st = self.st
-        if st == "cooldown" and now >= d.get("at", 0):
-            self._go("idle", now)
-            self.save()
-            st = "idle"
-        elif st == "inflight" and now - d.get("since", now) >= INFLIGHT_MAX:
-            self._go("idle", now)
-            self.save()
-            st = "idle"
-        if st == "idle":
-            if not (want and ok and net) or now < d.get("h", 0):
-                return
-            self._ev("low", now, level=level, reason=want)
-            self._go("ordering", now, now)
-            st = "ordering"
-        if not net:
+def tick(a, sid, c, d, t, reason, x):
+    """Advance the machine at time t. reason: None without a fresh accepted reading this
+    tick, else the policy's reason to order ("floor", "forecast") or "" (none);
+    x is the level (for the event)."""
+    st = d.get("st", "idle")
+    if (st == "cooldown" and t >= d.get("at", 0)) or (
+        st == "inflight" and t - d.get("since", t) >= _INFLIGHT_MAX
+    ):
+        _go(d, "idle", t)
+        a.save()
+        st = "idle"
+    if st == "idle":
+        if not reason or t < d.get("h", 0):
             return
-        if st == "ordering":
-            # A retry is a new order as far as we know: only on a good reading.
-            if ok and now >= d.get("at", 0):
-                self._replenish(now)
-        elif st == "ordered":
-            if now >= d.get("at", 0):
-                self._poll(now)
+        a.emit("low", t=t, slot=sid, level=x, reason=reason)
+        _go(d, "ordering", t, t)
+        st = "ordering"
+    if t < d.get("at", 0):
+        return
+    if st == "ordering":
+        if reason is not None:  # a retry is a new order as far as we know: good readings only
+            replenish(a, sid, d, t)
+    elif st == "ordered":
+        poll(a, sid, c, d, t)
 
-    def on_refill(self, now):
-        """A refill was seen. An order still being tracked stays tracked, but is
-        marked: once it closes the slot re-arms (the delivery usually is that refill)."""
-        st = self.st
-        if st in ("ordering", "inflight", "delivered", "cooldown"):
-            self._go("idle", now)
-            self.save()
-        elif st == "ordered":
-            self.d["rf"] = 1
-            self.save()
 
-    # -- ordering ---------------------------------------------------------
+def on_refill(a, d, t):
+    """A refill was seen. An order still being tracked stays tracked, but is marked:
+    once it closes the slot re-arms (the delivery usually is that refill)."""
+    st = d.get("st")
+    if st == "ordered":
+        d["rf"] = 1
+    elif st != "idle":  # ordering, inflight, delivered, cooldown
+        _go(d, "idle", t)
+    else:
+        return
+    a.save()
 
-    def _replenish(self, now):
-        d = self.d
-        d["st"] = "ordering"
-        d["at"] = now
-        self.save()  # THE latch: on flash before the request can reach Amazon
-        try:
-            code, eid = self.drs.replenish(self.sid)
-        except errors.DrsError as e:
-            self._failed(now, "replenish", e)
-            return
-        except Exception as e:  # unmapped OSError etc.: we may or may not have ordered
-            self._failed(now, "replenish", errors.NetworkError(str(e)))
-            return
-        d.pop("pe", None)
-        d.pop("h", None)
-        if code in PLACED:
-            if code == "TEST_ORDER_PLACED" and not self.test_orders and self.log:
-                self.log.warn("slot %s: Amazon placed a TEST order" % self.sid)
-            self._track(eid, now)
-            self._ev("order_placed", now, eid=eid, code=code)
-        elif code == INPROGRESS:
-            self._track(eid, now)
-            self._ev("order_adopted", now, eid=eid)
-        else:
-            # Unknown answer: retrying is safe, Amazon replies ORDER_INPROGRESS if it ordered.
-            self._failed(now, "replenish", errors.BadResponse("detailCode %s" % code))
-            return
-        self.save()
 
-    def _track(self, eid, now):
-        if eid:
-            self._go("ordered", now, now + HOUR)
-            self.d["eid"] = eid
-            self.d["iv"] = HOUR
-        else:
-            self._go("inflight", now)  # wait for the refill (or the safety timeout)
+def replenish(a, sid, d, t):
+    d["st"] = "ordering"
+    d["at"] = t
+    a.save()  # THE latch: on flash before the request can reach Amazon
+    try:
+        code, eid = a.drs.replenish(sid)
+    except Exception as e:  # unmapped (OSError etc.): we may or may not have ordered
+        _failed(a, sid, d, t, "replenish", e)
+        return
+    if code == "ORDER_INPROGRESS":
+        ev = "order_adopted"
+    elif code == "STANDARD_ORDER_PLACED" or code == "TEST_ORDER_PLACED":
+        ev = "order_placed"
+        if code == "TEST_ORDER_PLACED" and not a.config.get("test_orders"):
+            log.warn("slot %s: Amazon placed a TEST order" % sid)
+    else:
+        # Unknown answer: retrying is safe, Amazon replies ORDER_INPROGRESS if it ordered.
+        _failed(a, sid, d, t, "replenish", errors.BadResponse("detailCode %s" % code))
+        return
+    d.pop("pe", None)
+    d.pop("h", None)
+    if eid:
+        _go(d, "ordered", t, t + _HOUR)
+        d["eid"] = eid
+        d["iv"] = _HOUR
+    else:
+        _go(d, "inflight", t)  # wait for the refill (or the safety timeout)
+    if ev == "order_placed":
+        a.emit(ev, t=t, slot=sid, eid=eid, code=code)
+    else:
+        a.emit(ev, t=t, slot=sid, eid=eid)
+    a.save()
 
-    def _failed(self, now, op, e):
-        d = self.d
-        if e.transient:
-            n = d.get("n", 0) + 1
-            d["n"] = n
-            d["at"] = now + backoff.delay(n)
-            self._ev("net_error", now, op=op, kind=_kind(e))
-            self.save()
-            return
+
+def _failed(a, sid, d, t, op, e):
+    if not isinstance(e, errors.DrsError):
+        e = errors.NetworkError(str(e))
+    if e.transient:
+        n = d.get("n", 0) + 1
+        d["n"] = n
+        d["at"] = t + backoff.delay(n)
+    else:
         # Permanent: stop asking for a long while. Nothing was ordered (the token
         # failed before sending, or Amazon refused the request).
-        pe = d.get("pe", 0)
-        hold = now + backoff.delay(pe + 1, base=HOLD_BASE, cap=HOLD_CAP)
-        d["pe"] = pe + 1
-        if isinstance(e, (errors.AuthError, errors.InvalidToken)):
-            self._ev("auth_error", now, op=op, kind=_kind(e))
-        else:
-            self._ev("net_error", now, op=op, kind=_kind(e))
+        pe = d.get("pe", 0) + 1
+        d["pe"] = pe
+        hold = t + backoff.delay(pe, _HOLD_BASE, _HOLD_CAP)
         if d.get("st") == "ordering":
-            self._go("idle", now)
+            _go(d, "idle", t)
             d["h"] = hold
         else:
             d["at"] = hold  # tracking: poll again much later
-        self.save()
+    net_error(a, op, e, t, sid)
+    a.save()
 
-    # -- tracking ---------------------------------------------------------
 
-    def _poll(self, now):
-        d = self.d
-        eid = d.get("eid")
-        try:
-            items = self.drs.order_info(eid)
-        except errors.UnknownSlot:
-            # Amazon does not know this eid (adopted or expired): wait for the refill.
-            self._ev("order_status", now, eid=eid, status="NotFound")
-            self._go("inflight", now)
-            self.save()
+def poll(a, sid, c, d, t):
+    eid = d.get("eid")
+    try:
+        items = a.drs.order_info(eid)
+    except errors.UnknownSlot:
+        # Amazon does not know this eid (adopted or expired): wait for the refill.
+        a.emit("order_status", t=t, slot=sid, eid=eid, status="NotFound")
+        _go(d, "inflight", t)
+        a.save()
+        return
+    except Exception as e:
+        if isinstance(e, errors.DrsError) and not e.transient:
+            _failed(a, sid, d, t, "getOrderInfo", e)
             return
-        except errors.DrsError as e:
-            if e.transient:
-                n = d.get("n", 0) + 1
-                d["n"] = n
-                d["at"] = now + backoff.delay(n, base=HOUR, cap=DAY)
-                self._ev("net_error", now, op="getOrderInfo", kind=_kind(e))
-            else:
-                self._failed(now, "getOrderInfo", e)
-            return
-        except Exception as e:
-            d["at"] = now + d.get("iv", HOUR)
-            self._ev("net_error", now, op="getOrderInfo", kind=_kind(e))
-            return
-        status = "Unknown"
-        for it in items or ():
-            if it.get("slotId") in (None, self.sid):
-                status = it.get("status") or "Unknown"
-                break
-        d["n"] = 0
-        changed = status != d.get("os")
-        if changed:
-            d["os"] = status
-            d["iv"] = HOUR  # something moves: look again soon
-            self._ev("order_status", now, eid=eid, status=status)
+        n = d.get("n", 0) + 1  # transient (or unmapped): back off, hourly to daily
+        d["n"] = n
+        d["at"] = t + backoff.delay(n, _HOUR, _DAY)
+        net_error(a, "getOrderInfo", e, t, sid)
+        return
+    status = "Unknown"
+    for it in items or ():
+        s = it.get("slotId")
+        if s is None or s == sid:
+            status = it.get("status") or "Unknown"
+            break
+    d["n"] = 0
+    changed = status != d.get("os")
+    if changed:
+        d["os"] = status
+        d["iv"] = _HOUR  # something moves: look again soon
+        a.emit("order_status", t=t, slot=sid, eid=eid, status=status)
+    else:
+        d["iv"] = min(d.get("iv", _HOUR) * 2, _DAY)
+    if status == "Closed" or status == "Canceled":
+        closed = status == "Closed"
+        a.emit("delivered" if closed else "canceled", t=t, slot=sid, eid=eid)
+        if d.pop("rf", None):
+            _go(d, "idle", t)  # already put in while we were polling: re-armed
         else:
-            d["iv"] = min(d.get("iv", HOUR) * 2, DAY)
-        if status == "Closed":
-            self._ev("delivered", now, eid=eid)
-            if d.pop("rf", None):
-                self._go("idle", now)  # already put in while we were polling
-            else:
-                self._go("delivered", now)
-                d["eid"] = eid
-        elif status == "Canceled":
-            self._ev("canceled", now, eid=eid)
-            if d.pop("rf", None):
-                self._go("idle", now)  # refilled anyway: nothing to cool down from
-            else:
-                self._go("cooldown", now, now + int(self.cfg.get("cooldown_days", 2) * DAY))
-                d["eid"] = eid
-        else:  # Pending, Authorized, Unknown: keep polling, further apart
-            d["at"] = now + d["iv"]
-        if changed:
-            self.save()
+            if closed:
+                _go(d, "delivered", t)
+            else:  # a cool-down instead of reordering at once
+                _go(d, "cooldown", t, t + int(c.get("cooldown_days", 2) * _DAY))
+            d["eid"] = eid
+    else:  # Pending, Authorized, Unknown: keep polling, further apart
+        d["at"] = t + d["iv"]
+    if changed:
+        a.save()

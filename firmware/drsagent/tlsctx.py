@@ -4,65 +4,52 @@ from drsagent import errors
 from drsagent.compat import IS_MICROPYTHON
 
 
-def _der_certs(cadata):
-    # Yield each certificate of a PEM bundle as DER: MicroPython's mbedTLS
-    # build only parses DER, one certificate per load_verify_locations call.
-    import binascii
-
-    if isinstance(cadata, str):
-        cadata = cadata.encode()
-    begin = b"-----BEGIN CERTIFICATE-----"
-    end = b"-----END CERTIFICATE-----"
-    if begin not in cadata:  # already DER
-        yield cadata
-        return
-    i = 0
-    while True:
-        i = cadata.find(begin, i)
-        if i < 0:
-            return
-        j = cadata.find(end, i)
-        if j < 0:
-            return
-        yield binascii.a2b_base64(cadata[i + len(begin) : j])
-        i = j + len(end)
-
-
 def wrap(sock, host, cadata):
     """Wrap a connected socket in TLS verified against cadata (PEM bundle) and host."""
     if IS_MICROPYTHON:
         try:
-            import ssl
+            import ssl  # micropython-lib's ssl.py: load_verify_locations(cadata=...)
 
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            load = _kw_loader(ctx)
+            kw = True
         except ImportError:
             # MICROPYPATH without .frozen hides ssl.py; its C core `tls` is built in.
             import tls as ssl
 
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            load = ctx.load_verify_locations
+            kw = False
+        from binascii import a2b_base64
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = ssl.CERT_REQUIRED
+        if isinstance(cadata, str):
+            cadata = cadata.encode()
+        # mbedTLS here only parses DER, one certificate per load_verify_locations call.
+        b = b"-----BEGIN CERTIFICATE-----"
+        e = b"-----END CERTIFICATE-----"
+        i = cadata.find(b)
+        d = cadata if i < 0 else None  # no PEM armour: already DER
         n = 0
-        for der in _der_certs(cadata):
-            load(der)
+        while d or i >= 0:
+            if d is None:
+                j = cadata.find(e, i)
+                if j < 0:
+                    break
+                d = a2b_base64(cadata[i + len(b) : j])
+                i = cadata.find(b, j)
+            if kw:
+                ctx.load_verify_locations(cadata=d)
+            else:
+                ctx.load_verify_locations(d)
+            d = None
             n += 1
+            if i < 0:
+                break
         if not n:
             raise errors.NetworkError("CA bundle holds no certificate")
-        load = None
     else:
         import ssl
 
-        if isinstance(cadata, bytes):
-            cadata = cadata.decode()
+        if not isinstance(cadata, str):
+            cadata = bytes(cadata).decode()
         ctx = ssl.create_default_context(cadata=cadata)  # CERT_REQUIRED + check_hostname
     # server_hostname drives both SNI and the hostname check on both runtimes.
     return ctx.wrap_socket(sock, server_hostname=host)
-
-
-def _kw_loader(ctx):
-    # ssl.py's load_verify_locations(cafile=None, cadata=None): cadata by keyword.
-    def load(der):
-        ctx.load_verify_locations(cadata=der)
-
-    return load

@@ -158,3 +158,13 @@ def advance(http: httpx.Client) -> Callable[[float], int]:
 @pytest.fixture(name="wait_for")
 def wait_for_fixture() -> Callable[..., Any]:
     return wait_for
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One emulator per test module for the back-office tests (see ``backoffice.py``)."""
+    from host_tests.emulator.backoffice import World
+
+    with EmulatorThread(tmp_path_factory.mktemp("backoffice") / "amazon.sqlite3") as em:
+        with httpx.Client(base_url=em.url, timeout=10.0) as client:
+            yield World(em, client)

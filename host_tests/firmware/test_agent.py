@@ -41,8 +41,8 @@ def boot(store, clock=None, sensors=None, amazon=None):
     events = Events()
     built = []
 
-    def make_sensor(c):
-        return sensors.setdefault(c["id"], Noisy(0.9))
+    def make_sensor(c):  # a sensor is a callable: its read()
+        return sensors.setdefault(c["id"], Noisy(0.9)).read
 
     def make_drs(cfg, secrets, st, clk):
         built.append(cfg)
@@ -64,7 +64,7 @@ def test_boot_counts_and_saves():
     a = boot(store)
     assert a.state["boots"] == 5 and store.saved[-1]["boots"] == 5
     assert a.t_events.items[0] == {"ev": "boot", "t": T0, "boots": 5}
-    assert a.error is None and [lane.slot.sid for lane in a.lanes] == ["toner"]
+    assert a.error is None and [lane[0] for lane in a.lanes] == ["toner"]
 
 
 def test_steady_state_one_device_status_per_day_and_few_saves():

@@ -18,11 +18,12 @@ from fwhelpers import (
 def test_get_with_content_length_and_request_shape(server):
     server.add(reply(200, b'{"a": 1}', {"X-Amzn-Thing": "v1", "Content-Type": "application/json"}))
     r = http.request("GET", server.url + "/x/y?q=1", headers={"Accept": "application/json"})
-    assert r.status == 200
-    assert r.body == b'{"a": 1}'
-    assert r.json() == {"a": 1}
-    assert r.headers["x-amzn-thing"] == "v1"  # names lower-cased
-    assert r.headers["content-type"] == "application/json"
+    status, headers, body = r  # a response is a plain tuple
+    assert status == 200
+    assert body == b'{"a": 1}'
+    assert http.load(r) == {"a": 1}
+    assert headers["x-amzn-thing"] == "v1"  # names lower-cased
+    assert headers["content-type"] == "application/json"
     req = server.requests[0]
     assert req.method == "GET" and req.path == "/x/y?q=1"
     assert req.headers["host"] == f"127.0.0.1:{server.port}"
@@ -41,8 +42,8 @@ def test_get_with_content_length_and_request_shape(server):
 )
 def test_post_bodies_carry_content_length(server, body, sent, ctype):
     server.add(reply(201, b""))
-    r = http.request("POST", server.url + "/p", body=body)
-    assert r.status == 201 and r.body == b""
+    status, _, rbody = http.request("POST", server.url + "/p", body=body)
+    assert status == 201 and rbody == b""
     req = server.requests[0]
     assert json.loads(req.body) == json.loads(sent) if ctype else req.body == sent
     assert req.headers["content-length"] == str(len(req.body))
@@ -59,26 +60,25 @@ def test_post_without_body_sends_zero_length(server):
 def test_chunked_body(server):
     server.add(chunked_reply([b'{"x":', b" 12", b"345}"]))
     r = http.request("GET", server.url + "/c")
-    assert r.status == 200 and r.body == b'{"x": 12345}'
-    assert r.json() == {"x": 12345}
+    assert r[0] == 200 and r[2] == b'{"x": 12345}'
+    assert http.load(r) == {"x": 12345}
 
 
 def test_read_to_close_body(server):
     payload = b"z" * 3000
     server.add(to_close_reply(payload))
-    r = http.request("GET", server.url + "/rc")
-    assert r.body == payload
+    assert http.request("GET", server.url + "/rc")[2] == payload
 
 
 def test_interim_100_continue_is_skipped(server):
     server.add(b"HTTP/1.1 100 Continue\r\n\r\n" + reply(200, b"ok"))
-    r = http.request("GET", server.url + "/")
-    assert (r.status, r.body) == (200, b"ok")
+    status, _, body = http.request("GET", server.url + "/")
+    assert (status, body) == (200, b"ok")
 
 
 def test_duplicate_headers_are_joined(server):
     server.add(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 0\r\n\r\n")
-    assert http.request("GET", server.url + "/").headers["x-a"] == "1, 2"
+    assert http.request("GET", server.url + "/")[1]["x-a"] == "1, 2"
 
 
 @pytest.mark.parametrize(
@@ -92,13 +92,13 @@ def test_duplicate_headers_are_joined(server):
 )
 def test_body_cap(server, raw):
     server.add(raw)
-    with pytest.raises(errors.NetworkError, match="larger than 100"):
+    with pytest.raises(errors.NetworkError, match="body > 100"):
         http.request("GET", server.url + "/", max_body=100)
 
 
 def test_body_exactly_at_cap_is_fine(server):
     server.add(reply(200, b"x" * 100))
-    assert len(http.request("GET", server.url + "/", max_body=100).body) == 100
+    assert len(http.request("GET", server.url + "/", max_body=100)[2]) == 100
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_json_on_garbage_body_is_bad_response(server):
     server.add(reply(200, b"<html>oops"))
     r = http.request("GET", server.url + "/")
     with pytest.raises(errors.BadResponse):
-        r.json()
+        http.load(r)
 
 
 def test_read_timeout_is_a_real_socket_timeout(silent_port):
@@ -204,8 +204,8 @@ def test_quote():
 
 def test_https_verifies_against_bundle(tls_server, tls_material):
     tls_server.add(reply(200, b"secure"))
-    r = http.request("GET", tls_server.url + "/s", cadata=tls_material["bundle_pem"])
-    assert (r.status, r.body) == (200, b"secure")
+    status, _, body = http.request("GET", tls_server.url + "/s", cadata=tls_material["bundle_pem"])
+    assert (status, body) == (200, b"secure")
     assert tls_server.requests[0].headers["host"] == f"localhost:{tls_server.port}"
 
 
@@ -227,7 +227,7 @@ def test_https_refuses_wrong_hostname(tls_server, tls_material):
 
 
 def test_https_without_cadata_never_falls_back(tls_server):
-    with pytest.raises(errors.NetworkError, match="CA bundle"):
+    with pytest.raises(errors.NetworkError, match="CA file"):
         http.request("GET", tls_server.url + "/")
     assert tls_server.requests == []
 
@@ -240,7 +240,7 @@ from drsagent import http, errors
 def call(*a, **kw):
     try:
         r = http.request(*a, **kw)
-        print(json.dumps({"status": r.status, "headers": r.headers, "body": r.body.decode()}))
+        print(json.dumps({"status": r[0], "headers": r[1], "body": r[2].decode()}))
     except errors.DrsError as e:
         print(json.dumps({"err": type(e).__name__, "msg": str(e)}))
 """
@@ -279,7 +279,7 @@ def test_micropython_http_bodies(server, mpy):
     }
     assert res[1]["body"] == "abcd"
     assert res[2]["body"] == "rest"
-    assert res[3]["err"] == "NetworkError" and "larger" in res[3]["msg"]
+    assert res[3]["err"] == "NetworkError" and "body > 100" in res[3]["msg"]
     assert res[4]["err"] == "NetworkError" and "truncated" in res[4]["msg"]
     first = server.requests[0]
     assert first.method == "POST" and first.path == "/a"
@@ -328,5 +328,5 @@ def test_micropython_tls_verify_ok_and_refused(tls_server, tls_material, mpy, tm
     )
     assert res[0]["status"] == 200 and res[0]["body"] == "secure"
     assert res[1]["err"] == "NetworkError" and "TLS" in res[1]["msg"]
-    assert res[2]["err"] == "NetworkError" and "CA bundle" in res[2]["msg"]
+    assert res[2]["err"] == "NetworkError" and "CA file" in res[2]["msg"]
     assert [r.path for r in tls_server.requests] == ["/ok"]

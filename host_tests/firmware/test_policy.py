@@ -6,7 +6,33 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest_brain import DAY, HOUR, T0, slot_cfg  # noqa: E402
-from drsagent.policy import ALPHA, NEVER, Estimator, decide  # noqa: E402
+from drsagent import agent  # noqa: E402  (the estimator and the decision live there)
+from drsagent.agent import decide  # noqa: E402
+
+ALPHA = 0.3  # the level EMA weight
+NEVER = 1e9  # days_left() when nothing is being used
+
+
+class Estimator:
+    """Test view of the estimator functions over one slot's plain dict."""
+
+    def __init__(self, d, rearm=0.6):
+        self.d = d
+        self.c = {"rearm": rearm}
+
+    @property
+    def level(self):
+        return self.d.get("l")
+
+    @property
+    def rate(self):
+        return self.d.get("r", 0.0)
+
+    def days_left(self):
+        return agent.days_left(self.d)
+
+    def update(self, x, t):
+        return agent.update(self.d, self.c, x, t)
 
 
 def feed(est, levels, t0=T0, step=HOUR):
@@ -112,28 +138,28 @@ def test_state_is_plain_json_and_resumes():
 
 def test_decide_floor():
     e = Estimator({"l": 0.08, "r": 0.0})
-    assert decide(e, slot_cfg()) == "floor"
+    assert decide(e.d, slot_cfg()) == "floor"
     e = Estimator({"l": 0.1, "r": 0.0})
-    assert decide(e, slot_cfg()) == "floor"
+    assert decide(e.d, slot_cfg()) == "floor"
 
 
 def test_decide_forecast_only_under_ceiling():
     cfg = slot_cfg(lead_time_days=3, margin_days=1, order_ceiling=0.5)
     # 0.3 left at 0.1/day = 3 days <= 4: order
-    assert decide(Estimator({"l": 0.3, "r": 0.1}), cfg) == "forecast"
+    assert decide({"l": 0.3, "r": 0.1}, cfg) == "forecast"
     # 0.45 at 0.1/day = 4.5 days > 4: wait
-    assert decide(Estimator({"l": 0.45, "r": 0.1}), cfg) is None
+    assert decide({"l": 0.45, "r": 0.1}, cfg) is None
     # fast use but above the ceiling: never
-    assert decide(Estimator({"l": 0.55, "r": 0.5}), cfg) is None
+    assert decide({"l": 0.55, "r": 0.5}, cfg) is None
     # no use measured: only the floor can trigger
-    assert decide(Estimator({"l": 0.2, "r": 0.0}), cfg) is None
-    assert decide(Estimator({}), cfg) is None
+    assert decide({"l": 0.2, "r": 0.0}, cfg) is None
+    assert decide({}, cfg) is None
 
 
 def test_decide_defaults_when_cfg_sparse():
     e = Estimator({"l": 0.09})
-    assert decide(e, {"id": "x"}) == "floor"
-    assert decide(Estimator({"l": 0.3, "r": 0.1}), {"id": "x"}) == "forecast"
+    assert decide(e.d, {"id": "x"}) == "floor"
+    assert decide({"l": 0.3, "r": 0.1}, {"id": "x"}) == "forecast"
 
 
 def test_forecast_orders_before_running_out():
@@ -145,7 +171,7 @@ def test_forecast_orders_before_running_out():
     first = None
     while x > 0:
         e.update(x, t)
-        if decide(e, cfg) and first is None:
+        if decide(e.d, cfg) and first is None:
             first = (t, x)
         x -= 0.1 / 24
         t += HOUR
@@ -164,7 +190,7 @@ def test_cold_start_night_does_not_seed_zero_rate():
     feed(e, [0.3 - 0.0075 * h for h in range(1, 7)], t0=t)  # morning use, 0.18/day pace
     # seeded within ~3 h of use (the EMA lag makes it conservative-low at first)
     assert d["k"] == 1 and 0.06 < e.rate < 0.25 and "l0" not in d
-    assert decide(e, slot_cfg(lead_time_days=3, margin_days=1)) == "forecast"
+    assert decide(e.d, slot_cfg(lead_time_days=3, margin_days=1)) == "forecast"
 
 
 def test_cold_start_slow_use_is_learned_too():
@@ -176,7 +202,7 @@ def test_cold_start_slow_use_is_learned_too():
 
 def test_daily_use_prior_until_measured():
     cfg = slot_cfg(daily_use=0.1, lead_time_days=2, margin_days=1)
-    assert decide(Estimator({"l": 0.25}), cfg) == "forecast"  # 2.5 days by the prior
-    assert decide(Estimator({"l": 0.35}), cfg) is None
+    assert decide({"l": 0.25}, cfg) == "forecast"  # 2.5 days by the prior
+    assert decide({"l": 0.35}, cfg) is None
     # a measured rate wins over the prior
-    assert decide(Estimator({"l": 0.25, "r": 0.02, "k": 3}), cfg) is None
+    assert decide({"l": 0.25, "r": 0.02, "k": 3}, cfg) is None

@@ -8,26 +8,37 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import conftest_brain  # noqa: E402,F401  (puts firmware/ on sys.path)
 from drsagent import errors  # noqa: E402
-from drsagent.hal import make_sensor, sim  # noqa: E402
-from drsagent.hal.sensor import ReadingFilter, calibrate  # noqa: E402
+from drsagent.boot import make_sensor  # noqa: E402
+from drsagent.hal import sim  # noqa: E402
+from drsagent.agent import feed, new_filter  # noqa: E402
+
+
+class ReadingFilter:
+    """Test view of the filter functions: a sensor config and the filter list."""
+
+    def __init__(self, empty, full, level=None, **opts):
+        self.s = dict(opts, empty=empty, full=full)
+        self.f = new_filter(level)
+
+    def feed(self, raw):
+        return feed(self.f, self.s, raw)
+
+    level = property(lambda self: self.f[0])
+    fault = property(lambda self: self.f[1])
+    reason = property(lambda self: self.f[2])
+    rejects = property(lambda self: self.f[3])
 
 
 def filt(**kw):
-    kw.setdefault("fault_after", 3)
     return ReadingFilter(0, 1000, **kw)
 
 
 def test_calibration_both_directions():
-    assert calibrate(250, 0, 1000) == pytest.approx(0.25)
+    assert ReadingFilter(0, 1000).feed(250) == pytest.approx(0.25)
     # a distance sensor reads less when fuller: empty > full
-    assert calibrate(250, 1000, 0) == pytest.approx(0.75)
-    assert calibrate(12000, 12000, 845000) == 0
-    assert calibrate(845000, 12000, 845000) == 1
-
-
-def test_empty_equal_full_refused():
-    with pytest.raises(ValueError):
-        ReadingFilter(5, 5)
+    assert ReadingFilter(1000, 0).feed(250) == pytest.approx(0.75)
+    assert ReadingFilter(12000, 845000).feed(12000) == 0
+    assert ReadingFilter(12000, 845000).feed(845000) == 1
 
 
 @pytest.mark.parametrize(
@@ -120,26 +131,28 @@ def test_inconsistent_jumps_never_confirm():
 
 
 def test_filter_seeded_level_holds_a_glitch_after_reboot():
-    f = ReadingFilter.from_cfg({"empty": 0, "full": 1000}, level=0.2)
+    f = ReadingFilter(0, 1000, level=0.2)
     assert f.feed(900) is None
     assert f.feed(210) == pytest.approx(0.21)
 
 
-def test_from_cfg_reads_options():
-    f = ReadingFilter.from_cfg(
-        {"empty": 10, "full": 20, "stuck_readings": 7, "spike": 0.5, "fault_after": 4}
-    )
-    assert (f.stuck_readings, f.spike, f.fault_after) == (7, 0.5, 4)
-    d = ReadingFilter.from_cfg({"empty": 10, "full": 20})
-    assert (d.stuck_readings, d.spike) == (48, 0.3)
+def test_sensor_config_options():
+    f = ReadingFilter(0, 1000, stuck_readings=7, fault_after=4)
+    assert [f.feed(500) for _ in range(7)][-2:] == [0.5, None]  # the 7th is stuck
+    assert [f.feed(500) for _ in range(3)] == [None] * 3 and f.fault == "stuck"
+    f = ReadingFilter(0, 1000, spike=0.5)
+    assert f.feed(100) == 0.1 and f.feed(550) == 0.55  # a jump below the spike size
+    f = ReadingFilter(0, 1000)  # defaults: stuck after 48, spike 0.3, fault after 3
+    assert all(f.feed(700) == 0.7 for _ in range(47)) and f.feed(700) is None
+    assert f.feed(300) is None and f.reason == "spike"
 
 
 def test_make_sensor_sim_reads_injected_raw():
     s = make_sensor({"id": "s1", "sensor": {"driver": "sim", "empty": 0, "full": 1}})
     sim.RAW["s1"] = 123.5
-    assert s.read() == 123.5
+    assert s() == 123.5
     sim.RAW.pop("s1")
-    assert s.read() is None
+    assert s() is None
 
 
 def test_make_sensor_unknown_driver_is_config_error():

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from drsctl.backoffice.orders_cli import app as orders_app
 from drsctl.sim.device import RUNTIMES, parse_heap
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(orders_app, name="orders")
 err = Console(stderr=True)
 
 

@@ -82,6 +82,6 @@ class HX711:
         return total / n if n else None
 
 
-def make(slot_cfg):
-    s = slot_cfg["sensor"]
-    return HX711(s["dout"], s["sck"], samples=s.get("samples", 5))
+def make(c):
+    s = c["sensor"]
+    return HX711(s["dout"], s["sck"], samples=s.get("samples", 5)).read

@@ -4,16 +4,9 @@
 RAW = {}
 
 
-class SimSensor:
-    def __init__(self, slot_id):
-        self.slot_id = slot_id
-
-    def read(self):
-        return RAW.get(self.slot_id)
-
-
-def make(slot_cfg):
-    return SimSensor(slot_cfg["id"])
+def make(c):
+    sid = c["id"]
+    return lambda: RAW.get(sid)
 
 
 class SimClock:
@@ -26,8 +19,8 @@ class SimClock:
         self.t = int(t)
 
     def now(self):
-        return self.t if self.t is not None else 0
+        return self.t or 0
 
     def is_set(self):
         # 1704067200 = 2024-01-01: anything earlier means "never synced".
-        return self.t is not None and self.t >= 1704067200
+        return (self.t or 0) >= 1704067200

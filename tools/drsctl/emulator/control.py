@@ -6,6 +6,7 @@ nor subject to faults.
 """
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -13,9 +14,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import clock, faults, ids, lwa, orders
+from . import clock, faults, ids, lwa, orders, ratelimit, spapi
 from .gateway import bad_request, parse_json
-from .store import Client, Customer, Device, Fault, Settings, Slot, Store, Tx
+from .store import (
+    MARKETPLACE_ID,
+    Client,
+    Customer,
+    Device,
+    Fault,
+    MwsKey,
+    Seller,
+    Settings,
+    Slot,
+    Store,
+    Tx,
+)
 
 _REQUIRED = object()
 
@@ -77,6 +90,7 @@ def _slot_json(slot: Slot) -> dict[str, Any]:
         "price": slot.price,
         "currency": slot.currency,
         "subscribed": slot.subscribed,
+        "regulated": slot.regulated,
     }
 
 
@@ -129,6 +143,7 @@ def _slots(device_id: str, model: str, specs: Any) -> list[Slot]:
                 price=_field(spec, "price", str, "19.99"),
                 currency=_field(spec, "currency", str, "USD"),
                 subscribed=_field(spec, "subscribed", bool, True),
+                regulated=_field(spec, "regulated", bool, False),
             )
         )
     return slots
@@ -147,11 +162,17 @@ def _register_device(
     previous = tx.registered_device_by_serial(serial)
     if previous is not None:
         tx.deregister_device(previous.device_id, now)
+    brand = model.split("-")[0]
+    seller_id = _field(body, "seller_id", str, ids.seller_id_for(brand))
+    if not _SELLER_ID.match(seller_id):
+        raise bad_request("Field seller_id must be 10 to 20 upper-case letters and digits")
+    if tx.seller(seller_id) is None:  # one brand, one seller: created on first provision
+        tx.insert_seller(Seller(seller_id, brand or seller_id, MARKETPLACE_ID, now))
     device = Device(
         device_id=device_id,
         customer_id=customer_id,
         client_id=client_id,
-        seller_id=_field(body, "seller_id", str, ids.seller_id_for(model.split("-")[0])),
+        seller_id=seller_id,
         model=model,
         serial=serial,
         test_orders=_field(body, "test_orders", bool, False),
@@ -227,6 +248,102 @@ async def create_auth_code(request: Request) -> JSONResponse:
             raise bad_request(f"Device {device.device_id} is not registered", 409)
         code, redirect_uri = lwa.create_auth_code(tx, device, tx.now())
     return JSONResponse({"code": code, "redirect_uri": redirect_uri})
+
+
+# -- sellers (the back office) -------------------------------------------------------
+_SELLER_ID = re.compile(r"^[A-Z0-9]{10,20}$")
+
+
+async def create_seller(request: Request) -> JSONResponse:
+    """Create a seller (or give an existing one fresh credentials): SP-API app + MWS keys."""
+    body = await _body(request)
+    name = _field(body, "name", str)
+    if not name.strip():
+        raise bad_request("Field name must not be empty")
+    seller_id = _field(body, "seller_id", str, ids.seller_id_for(name))
+    if not _SELLER_ID.match(seller_id):
+        raise bad_request("Field seller_id must be 10 to 20 upper-case letters and digits")
+    marketplace_id = _field(body, "marketplace_id", str, None)
+    if marketplace_id is not None and marketplace_id not in spapi.MARKETPLACES:
+        raise bad_request("Unknown marketplace_id")
+    with _store(request).tx() as tx:
+        now = tx.now()
+        seller = tx.seller(seller_id)
+        if seller is None:
+            seller = Seller(seller_id, name, marketplace_id or MARKETPLACE_ID, now)
+            tx.insert_seller(seller)
+        elif marketplace_id is not None and marketplace_id != seller.marketplace_id:
+            raise bad_request(f"Seller {seller_id} sells in {seller.marketplace_id}", 409)
+        client, secret = _new_client(tx, "https://localhost/spapi/callback", now)
+        refresh = lwa.authorize_seller_app(tx, client, seller.seller_id, now)
+        access_key, secret_key, auth_token = (
+            ids.mws_access_key(),
+            ids.mws_secret_key(),
+            ids.mws_auth_token(),
+        )
+        tx.insert_mws_key(
+            MwsKey(access_key, secret_key, seller.seller_id, ids.digest(auth_token), now)
+        )
+    return JSONResponse(
+        {
+            "seller_id": seller.seller_id,
+            "name": seller.name,
+            "marketplace_id": seller.marketplace_id,
+            "lwa": {
+                "client_id": client.client_id,
+                "client_secret": secret,
+                "refresh_token": refresh,
+            },
+            "mws": {"access_key": access_key, "secret_key": secret_key, "auth_token": auth_token},
+        }
+    )
+
+
+async def list_sellers(request: Request) -> JSONResponse:
+    """List sellers (never their credentials)."""
+    with _store(request).tx() as tx:
+        sellers = tx.sellers()
+    return JSONResponse(
+        {
+            "sellers": [
+                {"seller_id": s.seller_id, "name": s.name, "marketplace_id": s.marketplace_id}
+                for s in sellers
+            ]
+        }
+    )
+
+
+def _rate_limits_json(tx: Tx) -> JSONResponse:
+    return JSONResponse(
+        {
+            "enabled": ratelimit.enabled(tx),
+            "buckets": [
+                {"key": key, "tokens": round(tokens, 4), "updated_at": at}
+                for key, tokens, at in tx.buckets()
+            ],
+        }
+    )
+
+
+async def get_rate_limits(request: Request) -> JSONResponse:
+    """Return whether throttling is on and every bucket's level."""
+    with _store(request).tx() as tx:
+        return _rate_limits_json(tx)
+
+
+async def set_rate_limits(request: Request) -> JSONResponse:
+    """Turn SP-API/MWS throttling on or off (``{"enabled": bool}``)."""
+    body = await _body(request)
+    enabled = _field(body, "enabled", bool)
+    with _store(request).tx() as tx:
+        tx.set_flag(ratelimit.ENABLED_FLAG, enabled)
+        return _rate_limits_json(tx)
+
+
+async def refill_rate_limits(request: Request) -> JSONResponse:
+    """Refill every bucket (they start full again)."""
+    with _store(request).tx() as tx:
+        return JSONResponse({"refilled": tx.clear_buckets()})
 
 
 # -- clock and settings -----------------------------------------------------------
@@ -426,5 +543,10 @@ ROUTES = [
     Route("/_emulator/faults/release", release_faults, methods=["POST"]),
     Route("/_emulator/tokens/expire", expire_tokens, methods=["POST"]),
     Route("/_emulator/refresh-tokens/revoke", revoke_refresh_tokens, methods=["POST"]),
+    Route("/_emulator/sellers", list_sellers, methods=["GET"]),
+    Route("/_emulator/sellers", create_seller, methods=["POST"]),
+    Route("/_emulator/rate-limits", get_rate_limits, methods=["GET"]),
+    Route("/_emulator/rate-limits", set_rate_limits, methods=["POST"]),
+    Route("/_emulator/rate-limits", refill_rate_limits, methods=["DELETE"]),
 ]
 """Every control route."""

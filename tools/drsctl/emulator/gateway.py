@@ -126,20 +126,55 @@ class DeviceRoute:
                 tx.finish_request(entry, status, call.device_id, fault.kind if fault else None)
 
 
+EdgeError = Callable[[str, int, str], Response]
+"""``(path, status, message) -> Response``: an error answer shaped for the path's service."""
+
+
+def _plain_error(path: str, status: int, message: str) -> Response:
+    return bad_request(message, status).response()
+
+
+class RequestId:
+    """ASGI middleware: every answer carries ``x-amzn-RequestId`` (unless it has one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Add the header to the response start message."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-amzn-requestid" for k, _ in headers):
+                    headers.append((b"x-amzn-RequestId", ids.request_id().encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 class BodyLimit:
     """ASGI middleware: read the whole request body up front, refuse oversized ones (413)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
-        """Wrap ``app``; bodies above ``limit`` bytes are refused."""
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY, error: EdgeError = _plain_error
+    ) -> None:
+        """Wrap ``app``; bodies above ``limit`` bytes are refused with ``error``."""
         self.app = app
         self.limit = limit
+        self.error = error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer the body, then hand the app a ``receive`` that replays it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = bad_request(f"Request body exceeds {self.limit} bytes", 413).response()
+        too_large = self.error(scope["path"], 413, f"Request body exceeds {self.limit} bytes")
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.limit:
             await too_large(scope, receive, send)

@@ -88,3 +88,38 @@ def order_item_id() -> str:
 def event_instance_id() -> str:
     """Return a DRS event instance id (``amzn1.dash.v2.o.<uuid>``)."""
     return f"amzn1.dash.v2.o.{uuid.uuid4()}"
+
+
+def restricted_data_token() -> str:
+    """Return a new restricted data token (``Atz.sprdt|…``)."""
+    return "Atz.sprdt|" + secrets.token_urlsafe(72)
+
+
+def mws_access_key() -> str:
+    """Return a new MWS access key id (20 upper-case letters and digits)."""
+    return "AKIA" + _pick(_UPPER_ALNUM, 16)
+
+
+def mws_secret_key() -> str:
+    """Return a new MWS secret access key (40 characters)."""
+    return _pick(_ALNUM + "+/", 40)
+
+
+def mws_auth_token() -> str:
+    """Return a new MWS authorization token (``amzn.mws.<uuid>``)."""
+    return f"amzn.mws.{uuid.uuid4()}"
+
+
+def request_id() -> str:
+    """Return a request id for ``x-amzn-RequestId`` / MWS ``RequestId``."""
+    return str(uuid.uuid4())
+
+
+def page_token() -> str:
+    """Return an opaque NextToken."""
+    return secrets.token_urlsafe(32)
+
+
+def package_reference_id() -> str:
+    """Return a package reference id Amazon assigns when the seller gives none (numeric)."""
+    return str(secrets.randbelow(9 * 10**8) + 10**8)

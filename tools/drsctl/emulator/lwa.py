@@ -59,8 +59,19 @@ def create_auth_code(tx: Tx, device: Device, now: int) -> tuple[str, str]:
     return code, client.redirect_uri
 
 
-def _mint(tx: Tx, kind: str, client_id: str, device_id: str | None, now: int) -> str:
-    """Create and store a token of ``kind``; return it in clear (the only time it exists)."""
+def _mint(
+    tx: Tx,
+    kind: str,
+    client_id: str,
+    device_id: str | None,
+    now: int,
+    seller_id: str | None = None,
+) -> str:
+    """Create and store a token of ``kind``; return it in clear (the only time it exists).
+
+    A token is bound to a device (DRS), to a seller (SP-API, the seller application's
+    authorization) or to neither (``client_credentials``, grantless).
+    """
     token = ids.access_token() if kind == "access" else ids.refresh_token()
     tx.insert_token(
         Token(
@@ -71,9 +82,15 @@ def _mint(tx: Tx, kind: str, client_id: str, device_id: str | None, now: int) ->
             issued_at=now,
             expires_at=now + ACCESS_TTL if kind == "access" else None,
             revoked=False,
+            seller_id=seller_id,
         )
     )
     return token
+
+
+def authorize_seller_app(tx: Tx, client: Client, seller_id: str, now: int) -> str:
+    """The seller authorizes an application: return a refresh token bound to the seller."""
+    return _mint(tx, "refresh", client.client_id, None, now, seller_id=seller_id)
 
 
 def _grant(access: str, refresh: str | None) -> dict[str, object]:
@@ -108,18 +125,26 @@ def exchange_code(
     return _grant(access, refresh), device.device_id
 
 
-def _refresh(tx: Tx, client: Client, refresh: str, now: int) -> tuple[dict[str, object], str]:
-    """Run the refresh-token grant; return (token body, device id). Same refresh token back."""
+def _refresh(
+    tx: Tx, client: Client, refresh: str, now: int
+) -> tuple[dict[str, object], str | None]:
+    """Run the refresh-token grant; return (token body, device id or None for a seller).
+
+    The same refresh token comes back. A device's refresh token yields a DRS token; a
+    seller application's yields an SP-API token for that seller.
+    """
     record = tx.token(ids.digest(refresh))
     if (
         record is None
         or record.kind != "refresh"
         or record.revoked
         or record.client_id != client.client_id
-        or record.device_id is None
+        or (record.device_id is None and record.seller_id is None)
     ):
         raise _invalid_grant("refresh_token")
-    access = _mint(tx, "access", client.client_id, record.device_id, now)
+    access = _mint(
+        tx, "access", client.client_id, record.device_id, now, seller_id=record.seller_id
+    )
     return _grant(access, refresh), record.device_id
 
 
@@ -159,6 +184,18 @@ def token_endpoint(call: Call) -> Response:
         else:
             body = _grant(_mint(tx, "access", client.client_id, None, now), None)
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def is_live_seller_token(token: Token | None, now: int) -> bool:
+    """Return whether a token is an unrevoked, unexpired access token bound to a seller."""
+    return (
+        token is not None
+        and token.kind == "access"
+        and not token.revoked
+        and token.seller_id is not None
+        and token.expires_at is not None
+        and now < token.expires_at
+    )
 
 
 def is_live_device_token(token: Token | None, now: int) -> bool:

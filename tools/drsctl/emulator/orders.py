@@ -8,6 +8,8 @@ lifecycle (DRS: "all notifications will proceed normally").
 """
 
 import dataclasses
+import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import ids
@@ -15,6 +17,7 @@ from .store import MARKETPLACE_ID, Device, Order, Slot, Tx
 
 PENDING = "Pending"
 UNSHIPPED = "Unshipped"
+PARTIALLY_SHIPPED = "PartiallyShipped"
 SHIPPED = "Shipped"
 CANCELED = "Canceled"
 
@@ -49,6 +52,7 @@ def place(tx: Tx, device: Device, slot: Slot, now: int) -> Order:
         amazon_order_id = ids.amazon_order_id()
         if tx.order_by_amazon_id(amazon_order_id) is None:
             break
+    seller = tx.seller(device.seller_id)
     return tx.insert_order(
         Order(
             amazon_order_id=amazon_order_id,
@@ -57,7 +61,7 @@ def place(tx: Tx, device: Device, slot: Slot, now: int) -> Order:
             slot_id=slot.slot_id,
             customer_id=device.customer_id,
             seller_id=device.seller_id,
-            marketplace_id=MARKETPLACE_ID,
+            marketplace_id=seller.marketplace_id if seller is not None else MARKETPLACE_ID,
             status=PENDING,
             is_test=device.test_orders,
             order_item_id=ids.order_item_id(),
@@ -74,6 +78,8 @@ def place(tx: Tx, device: Device, slot: Slot, now: int) -> Order:
             updated_at=now,
             authorize_due_at=authorize_due,
             expected_delivery=delivery,
+            has_regulated_items=slot.regulated,
+            verification_status="Pending" if slot.regulated else None,
         )
     )
 
@@ -94,9 +100,16 @@ def authorize(tx: Tx, order: Order, at: int) -> Order:
 
 def ship(tx: Tx, order: Order, at: int) -> Order:
     """Shipment confirmed: ``Unshipped`` → ``Shipped`` (by the clock or by the seller)."""
-    if order.status != UNSHIPPED:
+    if order.status not in (UNSHIPPED, PARTIALLY_SHIPPED):
         raise OrderConflict(f"order {order.amazon_order_id} is {order.status}, not Unshipped")
     return _save(tx, order, at, status=SHIPPED, shipped_at=at)
+
+
+def ship_partly(tx: Tx, order: Order, at: int) -> Order:
+    """Some, not all, of the items left: ``Unshipped`` → ``PartiallyShipped``."""
+    if order.status not in (UNSHIPPED, PARTIALLY_SHIPPED):
+        raise OrderConflict(f"order {order.amazon_order_id} is {order.status}, not Unshipped")
+    return _save(tx, order, at, status=PARTIALLY_SHIPPED)
 
 
 def deliver(tx: Tx, order: Order, at: int) -> Order:
@@ -113,7 +126,7 @@ def advance_to(tx: Tx, now: int) -> int:
         before = order
         if order.status == PENDING and order.authorize_due_at <= now:
             order = authorize(tx, order, order.authorize_due_at)
-        if order.status == UNSHIPPED and order.expected_delivery <= now:
+        if order.status in (UNSHIPPED, PARTIALLY_SHIPPED) and order.expected_delivery <= now:
             order = ship(tx, order, order.expected_delivery)
         if order.status == SHIPPED and order.expected_delivery <= now:
             order = deliver(tx, order, order.expected_delivery)
@@ -143,6 +156,60 @@ def cancel_test_orders(tx: Tx, device_id: str, slot_id: str, now: int) -> bool:
     for order in open_tests:
         _save(tx, order, now, status=CANCELED, canceled_at=now, cancel_reason="TestOrderCanceled")
     return bool(open_tests)
+
+
+def reject_regulated(tx: Tx, order: Order, now: int, reviewer: str, reason_id: str) -> Order:
+    """The seller rejected a regulated order's information: record it, cancel if unshipped."""
+    order = _save(
+        tx,
+        order,
+        now,
+        verification_status="Rejected",
+        verification_reviewer=reviewer,
+        rejection_reason_id=reason_id,
+        reviewed_at=now,
+    )
+    if order.status in (PENDING, UNSHIPPED) and order.canceled_at is None:
+        order = cancel(tx, order, now, "RegulatedOrderRejected")
+    return order
+
+
+def approve_regulated(tx: Tx, order: Order, now: int, reviewer: str) -> Order:
+    """The seller approved a regulated order's information."""
+    return _save(
+        tx,
+        order,
+        now,
+        verification_status="Approved",
+        verification_reviewer=reviewer,
+        rejection_reason_id=None,
+        reviewed_at=now,
+    )
+
+
+def quantity_shipped(tx: Tx, order: Order) -> int:
+    """Return how many units have shipped (all of them once the order is ``Shipped``)."""
+    if order.status == SHIPPED:
+        return order.quantity
+    if order.status == PARTIALLY_SHIPPED and order.order_id is not None:
+        total = 0
+        for package in tx.packages(order.order_id):
+            total += sum(int(item["quantity"]) for item in json.loads(package.items))
+        return min(total, order.quantity)
+    return 0
+
+
+def line_total(order: Order) -> str:
+    """Return the item price times the quantity, as Amazon formats amounts ("39.98")."""
+    try:
+        return f"{Decimal(order.item_price) * order.quantity:.2f}"
+    except InvalidOperation:
+        return "0.00"
+
+
+def buyer_visible(order: Order) -> bool:
+    """Whether buyer contact data exists for the seller (not while Pending or Canceled)."""
+    return order.status in (UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED)
 
 
 def as_json(order: Order) -> dict[str, Any]:

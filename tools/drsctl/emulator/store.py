@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MARKETPLACE_ID = "ATVPDKIKX0DER"
 
 _SCHEMA = """
@@ -79,6 +79,46 @@ CREATE TABLE faults (
     created_at INTEGER NOT NULL);
 """
 
+# Version 2: the back office (sellers, SP-API, RDTs, MWS). Applied on top of version 1,
+# so a version-1 database is upgraded in place.
+_SCHEMA_V2 = """
+CREATE TABLE sellers (
+    seller_id TEXT PRIMARY KEY, name TEXT NOT NULL, marketplace_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+-- SigV2 is a shared-secret HMAC: the server needs the secret key itself, so it is the one
+-- secret stored retrievably. It is never logged and never returned after creation.
+CREATE TABLE mws_keys (
+    access_key TEXT PRIMARY KEY, secret_key TEXT NOT NULL,
+    seller_id TEXT NOT NULL REFERENCES sellers, auth_token_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+ALTER TABLE tokens ADD COLUMN seller_id TEXT;
+CREATE TABLE rdts (
+    token_hash TEXT PRIMARY KEY, seller_id TEXT NOT NULL, client_id TEXT NOT NULL,
+    resources TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE rate_buckets (
+    key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE flags (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE page_tokens (
+    token_hash TEXT PRIMARY KEY, seller_id TEXT NOT NULL, operation TEXT NOT NULL,
+    state TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE packages (
+    order_id INTEGER NOT NULL REFERENCES orders, package_reference_id TEXT NOT NULL,
+    carrier_code TEXT NOT NULL, carrier_name TEXT, shipping_method TEXT,
+    tracking_number TEXT NOT NULL, ship_date INTEGER NOT NULL, ship_from TEXT,
+    items TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (order_id, package_reference_id));
+CREATE TABLE shipment_events (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders,
+    status TEXT NOT NULL, items TEXT NOT NULL, at INTEGER NOT NULL);
+ALTER TABLE slots ADD COLUMN regulated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN has_regulated_items INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN verification_status TEXT;
+ALTER TABLE orders ADD COLUMN verification_reviewer TEXT;
+ALTER TABLE orders ADD COLUMN rejection_reason_id TEXT;
+ALTER TABLE orders ADD COLUMN reviewed_at INTEGER;
+CREATE INDEX orders_seller ON orders(seller_id, created_at);
+"""
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -137,6 +177,7 @@ class Slot:
     price: str
     currency: str
     subscribed: bool
+    regulated: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +204,7 @@ class Token:
     expires_at: int | None
     revoked: bool
     token_id: int | None = None
+    seller_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +240,11 @@ class Order:
     canceled_at: int | None = None
     cancel_reason: str | None = None
     order_id: int | None = None
+    has_regulated_items: bool = False
+    verification_status: str | None = None
+    verification_reviewer: str | None = None
+    rejection_reason_id: str | None = None
+    reviewed_at: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,6 +258,56 @@ class Fault:
     after: bool
     created_at: int
     fault_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Seller:
+    """A selling partner (a brand): its devices' orders are its orders."""
+
+    seller_id: str
+    name: str
+    marketplace_id: str
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MwsKey:
+    """An MWS access key pair of a seller (the secret is needed to verify SigV2)."""
+
+    access_key: str
+    secret_key: str
+    seller_id: str
+    auth_token_hash: str
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Rdt:
+    """A restricted data token (stored by digest) and the resources it covers (JSON)."""
+
+    token_hash: str
+    seller_id: str
+    client_id: str
+    resources: str
+    issued_at: int
+    expires_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Package:
+    """A package of a confirmed shipment (``items`` is JSON)."""
+
+    order_id: int
+    package_reference_id: str
+    carrier_code: str
+    carrier_name: str | None
+    shipping_method: str | None
+    tracking_number: str
+    ship_date: int
+    ship_from: str | None
+    items: str
+    created_at: int
+    updated_at: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -415,7 +512,9 @@ class Tx:
         """Write back every mutable field of an order."""
         self._conn.execute(
             "UPDATE orders SET status = ?, updated_at = ?, authorized_at = ?, shipped_at = ?, "
-            "delivered_at = ?, canceled_at = ?, cancel_reason = ? WHERE order_id = ?",
+            "delivered_at = ?, canceled_at = ?, cancel_reason = ?, verification_status = ?, "
+            "verification_reviewer = ?, rejection_reason_id = ?, reviewed_at = ? "
+            "WHERE order_id = ?",
             (
                 order.status,
                 order.updated_at,
@@ -424,8 +523,148 @@ class Tx:
                 order.delivered_at,
                 order.canceled_at,
                 order.cancel_reason,
+                order.verification_status,
+                order.verification_reviewer,
+                order.rejection_reason_id,
+                order.reviewed_at,
                 order.order_id,
             ),
+        )
+
+    def seller_orders(self, seller_id: str) -> list[Order]:
+        """Return a seller's orders, oldest first."""
+        return self._all(
+            Order,
+            "SELECT * FROM orders WHERE seller_id = ? ORDER BY created_at, order_id",
+            seller_id,
+        )
+
+    def orders_by_ids(self, order_ids: list[int]) -> list[Order]:
+        """Return orders by row id, in the order given (missing ids are skipped)."""
+        if not order_ids:
+            return []
+        marks = ", ".join("?" for _ in order_ids)
+        found = {
+            o.order_id: o
+            for o in self._all(
+                Order, f"SELECT * FROM orders WHERE order_id IN ({marks})", *order_ids
+            )  # fmt: skip
+        }
+        return [found[i] for i in order_ids if i in found]
+
+    # -- back office: sellers, MWS keys, RDTs, packages --------------------------
+    def insert_seller(self, seller: Seller) -> None:
+        """Store a new seller."""
+        self._insert("sellers", seller)
+
+    def seller(self, seller_id: str) -> Seller | None:
+        """Return a seller by id."""
+        return self._one(Seller, "SELECT * FROM sellers WHERE seller_id = ?", seller_id)
+
+    def sellers(self) -> list[Seller]:
+        """Return every seller in id order."""
+        return self._all(Seller, "SELECT * FROM sellers ORDER BY seller_id")
+
+    def insert_mws_key(self, key: MwsKey) -> None:
+        """Store an MWS access key pair."""
+        self._insert("mws_keys", key)
+
+    def mws_key(self, access_key: str) -> MwsKey | None:
+        """Return an MWS key pair by access key id."""
+        return self._one(MwsKey, "SELECT * FROM mws_keys WHERE access_key = ?", access_key)
+
+    def insert_rdt(self, rdt: Rdt) -> None:
+        """Store a restricted data token."""
+        self._insert("rdts", rdt)
+
+    def rdt(self, token_hash: str) -> Rdt | None:
+        """Return a restricted data token by digest."""
+        return self._one(Rdt, "SELECT * FROM rdts WHERE token_hash = ?", token_hash)
+
+    def packages(self, order_id: int) -> list[Package]:
+        """Return an order's packages in creation order."""
+        return self._all(
+            Package,
+            "SELECT * FROM packages WHERE order_id = ? ORDER BY created_at, package_reference_id",
+            order_id,
+        )
+
+    def upsert_package(self, package: Package) -> None:
+        """Store a package, replacing the one with the same reference id (an edit)."""
+        self._conn.execute(
+            "DELETE FROM packages WHERE order_id = ? AND package_reference_id = ?",
+            (package.order_id, package.package_reference_id),
+        )
+        self._insert("packages", package)
+
+    def add_shipment_event(self, order_id: int, status: str, items: str, at: int) -> None:
+        """Record an updateShipmentStatus call."""
+        self._conn.execute(
+            "INSERT INTO shipment_events (order_id, status, items, at) VALUES (?, ?, ?, ?)",
+            (order_id, status, items, at),
+        )
+
+    def shipment_events(self, order_id: int) -> list[dict[str, Any]]:
+        """Return an order's shipment status history, oldest first."""
+        rows = self._conn.execute(
+            "SELECT status, items, at FROM shipment_events WHERE order_id = ? ORDER BY id",
+            (order_id,),
+        )
+        return [{"status": r["status"], "items": json.loads(r["items"]), "at": r["at"]}
+                for r in rows]  # fmt: skip
+
+    # -- page tokens, rate buckets, flags ------------------------------------------
+    def insert_page_token(
+        self, token_hash: str, seller_id: str, operation: str, state: str, now: int
+    ) -> None:
+        """Store the state behind a NextToken."""
+        self._conn.execute(
+            "INSERT INTO page_tokens (token_hash, seller_id, operation, state, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (token_hash, seller_id, operation, state, now),
+        )
+
+    def page_token(self, token_hash: str, seller_id: str, operation: str) -> str | None:
+        """Return the state of a seller's NextToken for an operation, if it exists."""
+        row = self._conn.execute(
+            "SELECT state FROM page_tokens WHERE token_hash = ? AND seller_id = ? "
+            "AND operation = ?",
+            (token_hash, seller_id, operation),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def bucket(self, key: str) -> tuple[float, int] | None:
+        """Return (tokens, updated_at) of a rate-limit bucket."""
+        row = self._conn.execute(
+            "SELECT tokens, updated_at FROM rate_buckets WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else (float(row[0]), int(row[1]))
+
+    def set_bucket(self, key: str, tokens: float, at: int) -> None:
+        """Store a rate-limit bucket's level."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO rate_buckets (key, tokens, updated_at) VALUES (?, ?, ?)",
+            (key, tokens, at),
+        )
+
+    def buckets(self) -> list[tuple[str, float, int]]:
+        """Return every rate-limit bucket (key, tokens, updated_at)."""
+        rows = self._conn.execute("SELECT key, tokens, updated_at FROM rate_buckets ORDER BY key")
+        return [(str(r[0]), float(r[1]), int(r[2])) for r in rows]
+
+    def clear_buckets(self) -> int:
+        """Forget every bucket (they start full again); return how many there were."""
+        return self._conn.execute("DELETE FROM rate_buckets").rowcount
+
+    def flag(self, key: str, default: Any) -> Any:
+        """Return a stored flag (JSON) or ``default``."""
+        row = self._conn.execute("SELECT value FROM flags WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_flag(self, key: str, value: Any) -> None:
+        """Store a flag (JSON)."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO flags (key, value) VALUES (?, ?)", (key, json.dumps(value))
         )
 
     # -- request log, reports --------------------------------------------------
@@ -517,15 +756,21 @@ class Store:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version != 0:
+            if version not in (0, 1):
                 raise RuntimeError(
                     f"{self.path}: emulator schema version {version}, expected {SCHEMA_VERSION}"
+                )
+            script = _SCHEMA_V2
+            if version == 0:
+                script = (
+                    _SCHEMA
+                    + f"INSERT INTO clock (id, now) VALUES (1, {round(time.time())});"
+                    + _SCHEMA_V2
                 )
             try:
                 self._conn.executescript(
                     "BEGIN IMMEDIATE;"
-                    + _SCHEMA
-                    + f"INSERT INTO clock (id, now) VALUES (1, {round(time.time())});"
+                    + script
                     + f"PRAGMA user_version = {SCHEMA_VERSION};"
                     + "COMMIT;"
                 )
