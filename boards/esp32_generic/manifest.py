@@ -8,4 +8,5 @@ include("$(PORT_DIR)/boards/manifest.py")
 package("drsagent", base_path="../../firmware", opt=2)
 
 # main.py stays a plain file on the filesystem (MicroPython runs /main.py from the
-# VFS); firmware/sim_main.py is the desktop simulator link and is not frozen.
+# VFS); firmware/sim_main.py and firmware/simhost.py are the desktop simulator
+# link, outside the package, and are not frozen.

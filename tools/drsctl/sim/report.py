@@ -87,6 +87,10 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         by_route[request.get("route") or request["path"].split("/")[1]] += 1
     days = sim.opts.days
     mem_alloc = [m for m in timeline.mem_alloc if m >= 0]
+    net_errors: dict[str, int] = defaultdict(int)
+    for event in timeline.events:
+        if event.get("ev") in ("net_error", "auth_error"):
+            net_errors[f"{event.get('op', '?')}: {event.get('kind', event['ev'])}"] += 1
     summary: dict[str, Any] = {
         "runtime": sim.opts.runtime,
         "heap": sim.opts.heap,
@@ -100,6 +104,7 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         "requests": len(requests),
         "requests_by_route": dict(sorted(by_route.items())),
         "requests_per_device_day": round(len(requests) / days, 3) if days else 0,
+        "net_errors": dict(sorted(net_errors.items())),
         "crashes": len(timeline.crashes),
         "crash_reasons": timeline.crashes[:5],
         "peak_mem_alloc": max(mem_alloc) if mem_alloc else None,
