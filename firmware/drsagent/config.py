@@ -12,9 +12,10 @@ import os
 from drsagent import log
 from drsagent.errors import ConfigError
 
-# Kinds (a letter of "olsSubhnpzf"): o object, l non-empty list, s non-empty string,
-# S string, u http(s) URL, b true/false, h hour 0..23, n number, p number > 0,
-# z number >= 0, f number in [0, 1]; "?" after the kind: optional (absent or null).
+# Kinds (a letter of "olsSubhnpzfc"): o object, l non-empty list, s non-empty string,
+# S string, u http(s) URL (a host, an optional port 1..65535), b true/false, h hour
+# 0..23, n number, p number > 0, z number >= 0, f number in [0, 1], c integer >= 1;
+# "?" after the kind: optional (absent or null).
 
 
 def _bad(f, path, text, v=None):
@@ -40,7 +41,7 @@ def _check(f, d, text, path=""):
         v = d
         for key in k.split("."):
             v = v.get(key) if isinstance(v, dict) else None
-        i = "olsSubhnpzf".index(kind[0])
+        i = "olsSubhnpzfc".index(kind[0])
         if v is None:
             if len(kind) > 1:  # optional
                 continue
@@ -48,15 +49,20 @@ def _check(f, d, text, path=""):
         elif i < 2:
             ok = isinstance(v, dict) if i == 0 else isinstance(v, list) and len(v) > 0
         elif i < 5:
-            ok = isinstance(v, str) and (
-                v.startswith("http://") or v.startswith("https://") if i == 4 else v or i == 3
-            )
+            ok = isinstance(v, str) and (v or i == 3)
+            if ok and i == 4:
+                ok = v.startswith("http://") or v.startswith("https://")
+                if ok:  # "http(s)://host[:port]/...": a host, a port of digits 1..65535
+                    h = v.split("/")[2].split(":")
+                    ok = h[0] and (
+                        len(h) == 1 or len(h) == 2 and h[1].isdigit() and 0 < int(h[1]) < 65536
+                    )
         elif i == 5:
             ok = isinstance(v, bool)
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             ok = False  # bool is an int subclass but never a number here; v != v: NaN
-        elif i == 6:
-            ok = isinstance(v, int) and 0 <= v <= 23
+        elif i == 6 or i == 11:
+            ok = isinstance(v, int) and (0 <= v <= 23 if i == 6 else v > 0)
         else:
             ok = i == 7 or (v > 0 if i == 8 else v >= 0 and (i == 9 or v <= 1))
         if not ok:
@@ -64,13 +70,14 @@ def _check(f, d, text, path=""):
 a non-empty list
 a non-empty string
 a string
-an http:// or https:// URL
+an http:// or https:// URL with a host (and a port 1..65535)
 true or false
 an integer hour 0..23
 a number
 a number > 0
 a number >= 0
-a number in [0, 1]""".split("\n")[i]  # by kind, in the order of "olsSubhnpzf"
+a number in [0, 1]
+an integer >= 1""".split("\n")[i]  # by kind, in the order of "olsSubhnpzfc"
             _bad(f, path + k, kind, v)
 
 
@@ -100,9 +107,10 @@ def validate_config(d):
         _check(
             f,
             s,
-            "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n, capacity p?,"
-            " lead_time_days z?, margin_days z?, cooldown_days z?, daily_use z?,"
-            " floor f?, order_ceiling f?, rearm f?",
+            "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
+            " sensor.stuck_readings z?, sensor.spike p?, sensor.fault_after c?,"
+            " sensor.samples c?, capacity p?, lead_time_days z?, margin_days z?,"
+            " cooldown_days z?, daily_use z?, floor f?, order_ceiling f?, rearm f?",
             p,
         )
         sid = s["id"]

@@ -14,11 +14,9 @@ _ERROR_WAIT_S = const(60)  # with a config error, re-check the files every minut
 def _network(store, clock, last_sync):
     """Bring up Wi-Fi (boards only) and set the clock; returns the last sync time."""
     try:
-        import network  # noqa: F401  (absent on the unix port: the host has networking)
-    except ImportError:
+        from drsagent.hal import ntp, wifi
+    except ImportError:  # no `network` module (the unix port: the host has networking)
         return last_sync
-    from drsagent.hal import ntp, wifi
-
     try:
         secrets = store.load_secrets()
     except Exception:  # the agent reports the config error; without Wi-Fi we just wait

@@ -115,9 +115,9 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
         url += "/"
     hp = url[:i]  # host[:port], for the Host header (no IPv6 literals)
     host, i, p = hp.partition(":")
-    if i:
-        port = int(p)
-    if not host:
+    if i:  # a port: digits only (int() would raise a bare ValueError), 1..65535
+        port = int(p) if p.isdigit() else 0
+    if not host or not 0 < port < 65536:
         raise errors.NetworkError("bad URL")
     js = isinstance(body, (dict, list))
     if js:

@@ -12,7 +12,9 @@ _sv = {}
 # Token-like prefixes (the first six): everything after one, up to a separator,
 # is masked ("earer " covers "Bearer " and "bearer "). Then key names whose value
 # is masked in "key: value", "key=value" and '"key": "value"' ("passw": password, passwd).
-_PK = ("Atza|", "Atzr|", "Atza%7C", "Atzr%7C", "earer ", "amzn1.oa2-cs.", "secret", "token", "passw")
+_PK = (
+    "Atza|", "Atzr|", "Atza%7C", "Atzr%7C", "earer ", "amzn1.oa2-cs.", "secret", "token", "passw"
+)
 
 
 def scrub(text):

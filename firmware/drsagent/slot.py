@@ -4,10 +4,12 @@
 #   ordered -> delivered (Closed) -> idle on refill
 #   ordered -> cooldown (Canceled) -> idle after cooldown_days or on refill
 #   ordering -> inflight (ORDER_INPROGRESS without eid) -> idle on refill or after 21 days
+#   ordered -> idle after 21 days, or after _LOST polls in a row ending in "Unknown"
 # Persisted keys (the slot's dict `d` lives in state.json): st state, eid, since (entered
-# st), at (next action: retry/poll/cooldown end), n (attempts), iv (poll interval),
-# os (last order status), h (no new order before, after a permanent error), pe (their
-# count), rf (a refill was seen while the order was still open).
+# st), at (next action: retry/poll/cooldown end), n (attempts; while ordered: polls in a
+# row without a real status, errors or "Unknown"), iv (poll interval), os (last order
+# status), h (no new order before, after a permanent error), pe (their count), rf (a
+# refill was seen while the order was still open).
 #
 # Functions over that dict, no object per slot. `a` is the agent: a.drs (the DRS
 # client), a.save() (persists the whole state: on flash when it returns), a.emit
@@ -18,6 +20,7 @@ from drsagent.compat import const
 _HOUR = const(3600)
 _DAY = const(86400)
 _INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely arrived or died
+_LOST = const(9)  # "Unknown" (DRS: an error occurred with the order) for ~4 days of polls
 _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
 
@@ -55,8 +58,24 @@ def tick(a, sid, c, d, t, reason, x):
     tick, else the policy's reason to order ("floor", "forecast") or "" (none);
     x is the level (for the event)."""
     st = d.get("st", "idle")
-    if (st == "cooldown" and t >= d.get("at", 0)) or (
-        st == "inflight" and t - d.get("since", t) >= _INFLIGHT_MAX
+    # An order Amazon never closes (Pending/Authorized for weeks, or "Unknown" again and
+    # again) is not tracked forever: that would keep the slot from re-arming (a refill
+    # only sets rf) and let it run dry. Stop tracking and go idle: a refill re-arms as
+    # usual, and if the slot is still low it asks again. That retry cannot order twice
+    # while Amazon still holds the order (merely late): replenish answers ORDER_INPROGRESS
+    # and the order is adopted. Only an order Amazon delivered while telling us
+    # otherwise, and that nobody put in since, could be ordered again: we err on that
+    # side rather than leave the slot empty for good behind an order that died.
+    lost = st == "ordered" and (
+        t - d.get("since", t) >= _INFLIGHT_MAX
+        or (d.get("n", 0) >= _LOST and d.get("os") == "Unknown")
+    )
+    if lost:
+        a.emit("order_untracked", t=t, slot=sid, eid=d.get("eid"), status=d.get("os"))
+    if (
+        lost
+        or (st == "cooldown" and t >= d.get("at", 0))
+        or (st == "inflight" and t - d.get("since", t) >= _INFLIGHT_MAX)
     ):
         _go(d, "idle", t)
         a.save()
@@ -131,8 +150,9 @@ def _failed(a, sid, d, t, op, e):
         d["n"] = n
         d["at"] = t + backoff.delay(n)
     else:
-        # Permanent: stop asking for a long while. Nothing was ordered (the token
-        # failed before sending, or Amazon refused the request).
+        # Permanent: stop asking for a long while. This request ordered nothing (the
+        # token failed before sending, or Amazon refused it), but an earlier attempt
+        # that timed out may have: if so, the next retry gets ORDER_INPROGRESS.
         pe = d.get("pe", 0) + 1
         d["pe"] = pe
         hold = t + backoff.delay(pe, _HOLD_BASE, _HOLD_CAP)
@@ -163,6 +183,7 @@ def poll(a, sid, c, d, t):
         d["n"] = n
         d["at"] = t + backoff.delay(n, _HOUR, _DAY)
         net_error(a, "getOrderInfo", e, t, sid)
+        a.save()  # hourly to daily: the backoff survives a reboot (no poll at once)
         return
     status = "Unknown"
     for it in items or ():
@@ -170,7 +191,8 @@ def poll(a, sid, c, d, t):
         if s is None or s == sid:
             status = it.get("status") or "Unknown"
             break
-    d["n"] = 0
+    # "Unknown" counts on from earlier failed polls: a run of them ends tracking (tick)
+    d["n"] = d.get("n", 0) + 1 if status == "Unknown" else 0
     changed = status != d.get("os")
     if changed:
         d["os"] = status
@@ -191,5 +213,7 @@ def poll(a, sid, c, d, t):
             d["eid"] = eid
     else:  # Pending, Authorized, Unknown: keep polling, further apart
         d["at"] = t + d["iv"]
-    if changed:
-        a.save()
+    # Saved after every poll, changed or not: the next poll time then survives a reboot
+    # (no poll storm from a boot loop). Cheap: unchanged polls are hours to a day apart.
+    items = it = None
+    a.save()

@@ -1,6 +1,6 @@
 # Epoch -> ISO 8601 UTC without the datetime module (MicroPython has none, and
-# time.mktime/gmtime epochs differ between ports). The agent only formats times;
-# the parser (ISO 8601 -> epoch) is drsagent.isoparse.parse_iso.
+# time.mktime/gmtime epochs differ between ports). The agent only formats times:
+# it never parses one (the host tests check the output with CPython's datetime).
 
 
 def iso(t):

@@ -72,7 +72,9 @@ def silent_port() -> Iterator[int]:
 
 
 # The communication and storage layers (and what they import).
-COMPILED = "__init__ compat errors log timefmt isoparse backoff http tlsctx config store lwa drs drsadmin".split()
+COMPILED = (
+    "__init__ compat errors log timefmt backoff http tlsctx config store lwa drs drsadmin".split()
+)
 
 
 @pytest.fixture(scope="session")

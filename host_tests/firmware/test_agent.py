@@ -369,3 +369,26 @@ def test_emit_event_carries_the_kind_field_through_log():
         {"ev": "net_error", "t": 5, "slot": "s", "op": "replenish", "kind": "ServerError"},
         {"ev": "low", "t": 6, "slot": "s", "level": 0.1, "reason": "floor"},
     ]
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_bad_sensor_tuning_is_one_config_error_not_a_failure_every_loop(tmp_path, runtime):
+    flash = _flash(tmp_path)
+    cfg = json.loads((flash / "config.json").read_text())
+    cfg["slots"][0]["sensor"]["spike"] = "high"  # feed() would raise TypeError each loop
+    (flash / "config.json").write_text(json.dumps(cfg))
+    if runtime == "micropython":
+        mp = VENV_BIN / "micropython"
+        if not mp.exists():
+            pytest.skip("micropython binary not installed")
+        cmd, env = [str(mp), str(FIRMWARE / "sim_main.py")], {"MICROPYPATH": str(FIRMWARE)}
+    else:
+        cmd = [sys.executable, "-u", str(FIRMWARE / "sim_main.py")]
+        env = {"PYTHONPATH": str(FIRMWARE)}
+    env["PATH"] = "/usr/bin:/bin"
+    p, events = _run_sim(cmd, env, flash, TICKS)
+    assert p.returncode == 0, p.stderr
+    assert [e["msg"] for e in events if e["ev"] == "config_error"] == [
+        "config.json: slots[0].sensor.spike: expected a number > 0, got 'high'"
+    ]
+    assert "TypeError" not in p.stderr and "slot toner" not in p.stderr

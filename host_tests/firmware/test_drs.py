@@ -444,3 +444,56 @@ def test_micropython_flow_over_tls(tls_server, tls_material, mpy):
     script = _flow_script(tls_server, tls_material["bundle_pem"].decode())
     r = json.loads(mpy(script, heap="44k", compiled=True))
     _check_flow(tls_server, r)
+
+
+def test_admin_calls_unload_their_module(server, client):
+    import sys
+
+    server.add(reply(200, b""), json_reply(200, {"slotOrderStatuses": []}))
+    client.deregister()
+    assert client.cancel_test_orders("a") == []
+    assert "drsagent.drsadmin" not in sys.modules
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_micropython_admin_calls(server, mpy):
+    # deregister/cancel test orders/subscriptionInfo (provisioning and back office) run
+    # on the device too: drsadmin is loaded for the call and dropped again.
+    server.add(
+        json_reply(200, {"access_token": "Atza|a1", "expires_in": 3600}),
+        json_reply(200, {"slotsSubscriptionStatus": {"s1": {"subscribed": True}}}),
+        json_reply(200, {"slotOrderStatuses": [{"slotId": "s1", "orderStatus": "CANCELLED"}]}),
+        reply(200, b""),
+    )
+    script = f"URL = {server.url!r}\n" + (
+        """
+import json, sys
+from drsagent.lwa import TokenManager
+from drsagent.drs import DrsClient
+class Clock:
+    def now(self):
+        return 1767225600
+secrets = {"lwa": {"client_id": "cid", "client_secret": "cs", "refresh_token": "Atzr|r1"}}
+c = DrsClient(URL, TokenManager(URL + "/auth/o2/token", secrets, lambda s: None, Clock()))
+r = {"subs": c.subscription_info(), "cancel": c.cancel_test_orders("s1")}
+r["dereg"] = c.deregister()
+r["loaded"] = "drsagent.drsadmin" in sys.modules
+print(json.dumps(r))
+"""
+    )
+    r = json.loads(mpy(script, heap="38k", compiled=True))
+    assert r == {
+        "subs": {"s1": True},
+        "cancel": [{"slotId": "s1", "orderStatus": "CANCELLED"}],
+        "dereg": None,
+        "loaded": False,
+    }
+    paths = [(q.method, q.path) for q in server.requests]
+    assert paths == [
+        ("POST", "/auth/o2/token"),
+        ("GET", "/subscriptionInfo"),
+        ("DELETE", "/testOrders/slots/s1"),
+        ("DELETE", "/registration"),
+    ]
+    assert server.requests[3].headers["x-amzn-type-version"] == NS + "DrsDeregisterInput@2.0"

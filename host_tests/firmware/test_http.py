@@ -166,6 +166,24 @@ def test_bad_url_scheme():
         http.request("GET", "ftp://example.com/")
 
 
+BAD_URLS = [
+    "http://127.0.0.1:80a/x",
+    "http://127.0.0.1:/x",
+    "http://127.0.0.1:-1/",
+    "http://127.0.0.1:70000/",
+    "http://127.0.0.1:0/",
+    "https://host:port/",
+    "http://:8080/",
+    "http:///path",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_bad_url_is_a_network_error_not_a_value_error(url):
+    with pytest.raises(errors.NetworkError, match="bad URL"):
+        http.request("GET", url, cadata=b"x")
+
+
 def test_sockets_are_closed_on_every_path(server, monkeypatch):
     import socket
 
@@ -330,3 +348,10 @@ def test_micropython_tls_verify_ok_and_refused(tls_server, tls_material, mpy, tm
     assert res[1]["err"] == "NetworkError" and "TLS" in res[1]["msg"]
     assert res[2]["err"] == "NetworkError" and "CA file" in res[2]["msg"]
     assert [r.path for r in tls_server.requests] == ["/ok"]
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_micropython_bad_url_is_a_network_error(mpy):
+    res = mp_calls(mpy, [f"call('GET', {u!r}, cadata=b'x')" for u in BAD_URLS])
+    assert res == [{"err": "NetworkError", "msg": "bad URL"}] * len(BAD_URLS)

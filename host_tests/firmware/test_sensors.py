@@ -1,3 +1,5 @@
+import ast
+import json
 import math
 import sys
 import types
@@ -7,10 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import conftest_brain  # noqa: E402,F401  (puts firmware/ on sys.path)
+from conftest_brain import FIRMWARE  # noqa: E402
 from drsagent import errors  # noqa: E402
+from drsagent.agent import feed, new_filter  # noqa: E402
 from drsagent.boot import make_sensor  # noqa: E402
 from drsagent.hal import sim  # noqa: E402
-from drsagent.agent import feed, new_filter  # noqa: E402
+from fwhelpers import needs_micropython  # noqa: E402
 
 
 class ReadingFilter:
@@ -250,3 +254,157 @@ def test_hx711_timeout_returns_none():
     h = HX711(16, 17, samples=3, timeout_ms=20, machine=hw.machine)
     assert h.read() is None
     assert hw.sck_level == 1  # powered down after the failed read
+
+
+def _wrapping_ticks(period, start, step=7, limit=10000):
+    """A ticks_ms starting just before the wrap (now["t"]); fails instead of hanging."""
+    now = {"t": start, "calls": 0}
+
+    def ticks_ms():
+        now["calls"] += 1
+        if now["calls"] > limit:
+            raise AssertionError("still waiting for DOUT: the timeout missed the wrap")
+        now["t"] = (now["t"] + step) % period
+        return now["t"]
+
+    return ticks_ms, now
+
+
+def test_hx711_timeout_survives_the_ticks_wrap(monkeypatch):
+    from drsagent.hal import hx711
+
+    period = 1 << 30  # ESP32: ticks_ms wraps every ~12.4 days
+
+    def ticks_diff(a, b):  # time.ticks_diff of the board
+        d = (a - b) & (period - 1)
+        return d - period if d >= period // 2 else d
+
+    ticks_ms, now = _wrapping_ticks(period, period - 100)
+    monkeypatch.setattr(hx711, "ticks_ms", ticks_ms)
+    monkeypatch.setattr(hx711, "ticks_diff", ticks_diff)
+    hw = FakeHX([], ready=False)  # an unplugged amplifier: DOUT stays high
+    h = hx711.HX711(16, 17, samples=3, timeout_ms=500, machine=hw.machine)
+    assert h.read() is None
+    assert now["t"] < 1000  # gave up ~500 ms after the wrap, not a period later
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_hx711_timeout_on_micropython_across_the_wrap(mpy):
+    # the real time.ticks_diff of the port, with ticks_ms starting just before its wrap
+    out = mpy(
+        """
+        import json, time
+        from drsagent.hal import hx711
+        P = time.ticks_add(0, -1) + 1
+        n = [P - 50, 0]
+        def fake():
+            n[1] += 1
+            if n[1] > 10000:
+                raise RuntimeError("stuck")
+            n[0] = time.ticks_add(n[0], 7)
+            return n[0]
+        hx711.ticks_ms = fake
+        class Pin:
+            IN = 0
+            OUT = 1
+            def __init__(self, p, mode):
+                pass
+            def value(self, v=None):
+                return 1 if v is None else None
+        class M:
+            Pin = Pin
+            def disable_irq():
+                return 0
+            def enable_irq(s):
+                pass
+        h = hx711.HX711(16, 17, samples=2, timeout_ms=500, machine=M)
+        print(json.dumps({"read": h.read(), "calls": n[1], "after_wrap": n[0] < 1000}))
+        """
+    )
+    r = json.loads(out)
+    assert r == {"read": None, "calls": r["calls"], "after_wrap": True}
+    assert 70 <= r["calls"] <= 90
+
+
+# -- board modules stay in hal drivers ------------------------------------------------
+
+BOARD_MODULES = {"machine", "network", "ntptime", "esp", "esp32", "neopixel", "bluetooth"}
+
+
+def test_board_modules_are_imported_only_in_hal_drivers():
+    for path in sorted((FIRMWARE / "drsagent").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            bad = {n.split(".")[0] for n in names} & BOARD_MODULES
+            assert not bad, f"{path.name}:{node.lineno} imports {bad}: use a drsagent.hal driver"
+
+
+def _forget_wifi(monkeypatch):
+    from drsagent import hal
+
+    monkeypatch.delitem(sys.modules, "drsagent.hal.wifi", raising=False)
+    monkeypatch.delattr(hal, "wifi", raising=False)
+
+
+def test_device_network_without_wifi_is_a_no_op(monkeypatch):
+    from drsagent import device
+
+    _forget_wifi(monkeypatch)
+    monkeypatch.setitem(sys.modules, "network", None)  # import network -> ImportError
+
+    class NoStore:
+        def load_secrets(self):
+            raise AssertionError("no secrets needed on a port without Wi-Fi")
+
+    assert device._network(NoStore(), None, 7) == 7
+
+
+def test_device_network_connects_and_syncs_through_the_hal(monkeypatch):
+    from drsagent import device
+
+    _forget_wifi(monkeypatch)
+    seen = []
+
+    class WLAN:
+        def __init__(self, iface):
+            seen.append(("WLAN", iface))
+
+        def active(self, on):
+            seen.append(("active", on))
+
+        def isconnected(self):
+            return True
+
+    monkeypatch.setitem(sys.modules, "network", types.SimpleNamespace(WLAN=WLAN, STA_IF=0))
+    ntptime = types.SimpleNamespace(host="pool.ntp.org", settime=lambda: seen.append("ntp"))
+    monkeypatch.setitem(sys.modules, "ntptime", ntptime)
+
+    class Store:
+        def load_secrets(self):
+            return {"wifi": {"ssid": "home", "password": "pw"}}
+
+    clock = sim.SimClock()
+    clock.set(1767225600)
+    assert device._network(Store(), clock, 0) == 1767225600
+    assert seen == [("WLAN", 0), ("active", True), "ntp"]
+    # synced less than a day ago: Wi-Fi checked, no NTP
+    assert device._network(Store(), clock, 1767225600 - 3600) == 1767225600 - 3600
+    assert seen.count("ntp") == 1
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_device_network_on_the_unix_port(mpy):
+    out = mpy(
+        """
+        from drsagent import device
+        print(device._network(None, None, 5))
+        """
+    )
+    assert out.strip() == "5"

@@ -17,6 +17,7 @@ from conftest_brain import (  # noqa: E402
 )
 from drsagent import errors, slot  # noqa: E402
 from drsagent.slot import new_state  # noqa: E402
+from fwhelpers import needs_micropython  # noqa: E402
 
 SID = "toner"
 
@@ -282,6 +283,113 @@ def test_unknown_eid_goes_inflight():
     assert rig.amazon.count("replenish") == 1
 
 
+def test_order_never_closed_stops_tracking_after_21_days_without_a_second_order():
+    # Pending/Authorized forever: tracking ends after 21 days; the slot is still low,
+    # so it asks again, and Amazon (still holding the order) answers ORDER_INPROGRESS.
+    rig = Rig(deliver_after=365 * DAY)
+    rig.tick()
+    eid = rig.d["eid"]
+    rig.run(21 * 24 - 1)
+    assert rig.st == "ordered" and rig.events.of("order_untracked") == []
+    polls = rig.amazon.count("order_info")
+    assert polls <= 26  # daily at most once nothing changes
+    rig.run(1)
+    assert rig.events.of("order_untracked") == [
+        {
+            "ev": "order_untracked",
+            "t": T0 + 21 * DAY,
+            "slot": SID,
+            "eid": eid,
+            "status": "Authorized",
+        }
+    ]
+    assert rig.amazon.placed == 1 and rig.amazon.count("replenish") == 2
+    assert rig.st == "ordered" and rig.d["eid"] == eid  # adopted again, tracked again
+    assert rig.events.kinds()[-1] == "order_adopted"
+    rig.run(30 * 24)  # another cycle: still one order, one replenish per 21 days
+    assert rig.amazon.placed == 1 and rig.amazon.count("replenish") == 3
+
+
+def test_order_never_closed_with_refill_seen_rearms_after_21_days():
+    rig = Rig(deliver_after=365 * DAY)
+    rig.tick()
+    rig.clock.advance(3 * DAY)
+    rig.slot.on_refill(rig.clock.now())  # only marked while the order is tracked
+    assert rig.st == "ordered" and rig.d["rf"] == 1
+    rig.run(18 * 24, want=None, level=0.9)
+    assert rig.st == "idle" and "rf" not in rig.d and rig.d["eid"] is None
+    assert rig.saves[-1]["st"] == "idle"
+    assert rig.amazon.count("replenish") == 1
+    rig.amazon.cancel("amzn1.dash.v2.o.0001")  # (Amazon gave up on it too)
+    rig.run(1)  # the next low episode orders: re-armed
+    assert rig.amazon.placed == 2 and rig.st == "ordered"
+
+
+def _unknown_forever(rig, days):
+    item = {"slotId": SID, "status": "Unknown"}
+    rig.amazon.script["order_info"] = [[item] for _ in range(1000)]
+    rig.run(days * 24)
+
+
+def test_unknown_run_stops_tracking_and_inprogress_protects_the_retry():
+    rig = Rig(deliver_after=365 * DAY)  # Amazon still holds the order (merely late)
+    rig.tick()
+    _unknown_forever(rig, 4)
+    assert rig.st == "ordered"  # a few Unknown answers are not yet a dead order
+    while not rig.events.of("order_untracked"):
+        assert rig.clock.now() < T0 + 5 * DAY
+        rig.run(1)
+    assert rig.amazon.count("order_info") == 9  # polls 1 h .. 1 day apart, ~4 days
+    ev = rig.events.of("order_untracked")
+    assert ev[0]["status"] == "Unknown" and ev[0]["t"] > T0 + 4 * DAY
+    # still low: asked again, but Amazon still holds the order -> adopted, no new one
+    assert rig.amazon.count("replenish") == 2 and rig.amazon.placed == 1
+    assert rig.st == "ordered" and rig.d["n"] == 0
+
+
+def test_unknown_run_for_an_order_amazon_dropped_orders_again():
+    rig = Rig()
+    rig.tick()
+    rig.amazon.open.clear()  # the errored order is not in progress at Amazon any more
+    _unknown_forever(rig, 5)
+    assert rig.events.kinds().count("order_untracked") == 1
+    assert rig.amazon.placed == 2 and rig.st == "ordered"
+
+
+def test_transient_poll_errors_alone_never_end_tracking():
+    rig = Rig()
+    rig.tick()
+    rig.amazon.script["order_info"] = [errors.ServerError("503") for _ in range(100)]
+    rig.run(15 * 24)
+    assert rig.st == "ordered" and rig.amazon.count("replenish") == 1
+    assert rig.d["n"] >= 9 and rig.events.of("order_untracked") == []
+
+
+def test_every_poll_is_saved_so_a_reboot_does_not_poll_at_once():
+    rig = Rig(deliver_after=30 * DAY)
+    rig.tick()
+    rig.run(30)  # Pending -> Authorized, then unchanged polls further apart
+    last = rig.saves[-1]
+    assert last["at"] == rig.d["at"] and last["iv"] == rig.d["iv"] > HOUR
+    assert last["at"] > rig.clock.now()
+    # a transient error: the backoff attempt and the next try are on flash too
+    rig.amazon.script["order_info"] = [errors.ServerError("502")]
+    rig.clock.t = rig.d["at"]
+    rig.tick()
+    assert rig.saves[-1]["n"] == 1 and rig.saves[-1]["at"] == rig.d["at"] > rig.clock.now()
+    # reboot from flash, ticking hourly: nothing until the saved poll time
+    rig.slot = rig.build(json.loads(json.dumps(rig.saves[-1])))
+    calls = len(rig.amazon.calls)
+    at = rig.d["at"]
+    while rig.clock.now() + HOUR < at:
+        rig.clock.advance(HOUR)
+        rig.tick()
+    assert len(rig.amazon.calls) == calls
+    rig.clock.t = at
+    rig.tick()
+    assert len(rig.amazon.calls) == calls + 1
+
+
 def test_delivered_waits_for_refill_then_rearms():
     rig = Rig()
     rig.tick()
@@ -447,3 +555,50 @@ def test_power_loss_at_every_save_never_orders_twice(after_next_call, refill_at)
             assert amazon.count("replenish") == 1, (k, crashed)
     must = {"ordering", "ordered", "idle"} | ({"delivered"} if refill_at == LATE else set())
     assert must <= seen_states
+
+
+@pytest.mark.micropython
+@needs_micropython
+def test_untracking_on_micropython(mpy):
+    out = mpy(
+        """
+        import json
+        from drsagent import slot
+        class A:
+            def __init__(self):
+                self.ev = []
+                self.saves = 0
+                self.config = {}
+            def emit(self, ev, **kw):
+                self.ev.append(ev)
+            def save(self):
+                self.saves += 1
+        class Drs:
+            n = 0
+            polls = 0
+            def replenish(self, sid):
+                Drs.n += 1
+                return ("ORDER_INPROGRESS" if Drs.n > 1 else "STANDARD_ORDER_PLACED", "e1")
+            def order_info(self, eid):
+                Drs.polls += 1
+                return [{"slotId": "x", "status": "Authorized"}]
+        a = A()
+        a.drs = Drs()
+        d = slot.new_state(0)
+        for h in range(21 * 24 + 1):
+            slot.tick(a, "x", {}, d, 1767225600 + h * 3600, "floor", 0.05)
+        print(json.dumps({"ev": a.ev, "st": d["st"], "n": Drs.n, "polls": Drs.polls,
+                          "saves": a.saves}))
+        """
+    )
+    r = json.loads(out)
+    assert r["ev"] == [
+        "low",
+        "order_placed",
+        "order_status",
+        "order_untracked",
+        "low",
+        "order_adopted",
+    ]
+    assert r["st"] == "ordered" and r["n"] == 2
+    assert r["polls"] <= 26 and r["saves"] >= r["polls"]

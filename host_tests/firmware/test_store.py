@@ -399,12 +399,63 @@ _DEL = object()
         ),
         ({"test_orders": "yes"}, "config.json: test_orders: expected true or false"),
         ({"http_timeout_s": 0}, "config.json: http_timeout_s: expected a number > 0, got 0"),
+        (
+            {"endpoints__drs": "http://:8080"},
+            "config.json: endpoints.drs: expected an http:// or https:// URL with a host"
+            " (and a port 1..65535), got 'http://:8080'",
+        ),
+        (
+            {"endpoints__lwa": "https://api.amazon.com:44x/auth/o2/token"},
+            "config.json: endpoints.lwa: expected an http:// or https:// URL with a host",
+        ),
+        (
+            {"endpoints__lwa": "https://api.amazon.com:0/auth/o2/token"},
+            "config.json: endpoints.lwa: expected an http:// or https:// URL",
+        ),
+        (
+            {"endpoints__drs": "https://[::1]:443/"},
+            "config.json: endpoints.drs: expected an http:// or https:// URL",
+        ),
+        ({"endpoints__drs": "https://"}, "config.json: endpoints.drs: expected an http://"),
+        (
+            {"slots__0__sensor__spike": "high"},
+            "config.json: slots[0].sensor.spike: expected a number > 0, got 'high'",
+        ),
+        (
+            {"slots__0__sensor__spike": 0},
+            "config.json: slots[0].sensor.spike: expected a number > 0, got 0",
+        ),
+        (
+            {"slots__1__sensor__stuck_readings": -1},
+            "config.json: slots[1].sensor.stuck_readings: expected a number >= 0, got -1",
+        ),
+        (
+            {"slots__0__sensor__fault_after": 2.5},
+            "config.json: slots[0].sensor.fault_after: expected an integer >= 1, got 2.5",
+        ),
+        (
+            {"slots__0__sensor__samples": 0},
+            "config.json: slots[0].sensor.samples: expected an integer >= 1, got 0",
+        ),
+        (
+            {"slots__0__sensor__samples": True},
+            "config.json: slots[0].sensor.samples: expected an integer >= 1, got True",
+        ),
     ],
 )
 def test_config_validation_messages(changes, message):
     with pytest.raises(errors.ConfigError) as ei:
         validate_config(_cfg(**changes))
     assert str(ei.value).startswith(message)
+
+
+def test_sensor_tuning_keys_and_ports_in_range_are_accepted():
+    c = _cfg(
+        endpoints={"drs": "https://drs.example:8443/base", "lwa": "https://api.amazon.com/t"},
+    )
+    c["slots"][0]["sensor"].update(stuck_readings=0, spike=0.25, fault_after=5, samples=10)
+    c["slots"][1]["sensor"].update(stuck_readings=96, spike=2)
+    assert validate_config(c) is c
 
 
 def test_http_endpoints_need_no_ca_file():

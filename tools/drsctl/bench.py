@@ -50,16 +50,16 @@ def run_sim(runtime: str, days: float, heap: str | None = None, slots: int = 2) 
 def completes(summary: dict[str, Any], reference: dict[str, Any]) -> bool:
     """A run counts only if it behaved exactly as the run with plenty of heap did.
 
-    The agent survives a MemoryError (it logs a net error and retries later), so
-    "no crash" is not enough: every order must still go out, on time, once.
+    The agent survives a MemoryError (it logs a network error or a failed step and
+    tries again later), so "no crash" is not enough: every order must go out at the
+    same time, once, with no error the reference run did not have.
     """
-    out_of_memory = any("MemoryError" in key for key in summary.get("net_errors", {}))
     return (
         summary.get("crashes") == 0
         and summary.get("duplicate_orders") == 0
         and summary.get("stockout_days") == 0
-        and not out_of_memory
-        and summary.get("orders_placed") == reference.get("orders_placed")
+        and summary.get("net_errors") == reference.get("net_errors")
+        and summary.get("orders") == reference.get("orders")
     )
 
 

@@ -37,7 +37,7 @@ def emulator(
         Path | None, typer.Option(help="Where the local CA and server cert live.")
     ] = None,
 ) -> None:
-    """Serve the fake Amazon: LwA, DRS v1 and the /_emulator control API."""
+    """Serve the fake Amazon: LwA, DRS v1, SP-API Orders v0, MWS and /_emulator control."""
     from drsctl.emulator.server import serve
 
     serve(host=host, port=port, db_path=db, tls=tls, tls_dir=tls_dir)

@@ -7,11 +7,15 @@ _PULSES = const(25)  # 24 data bits + 1 pulse selecting channel A / gain 128 nex
 _READY_MS = const(500)  # at 10 SPS a sample is ready within 100 ms; 500 ms means no chip
 
 
-def _ticks_ms():
-    try:
-        return time.ticks_ms()
-    except AttributeError:  # CPython with a fake machine module (host tests)
+try:
+    from time import ticks_diff, ticks_ms
+except ImportError:  # CPython with a fake machine module (host tests)
+
+    def ticks_ms():
         return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
 
 
 class HX711:
@@ -38,9 +42,11 @@ class HX711:
         self.sck.value(0)
 
     def _wait_ready(self):
-        t0 = _ticks_ms()
+        t0 = ticks_ms()
         while self.dout.value():
-            if _ticks_ms() - t0 > self.timeout_ms:
+            # ticks_diff, never a plain "-": ticks_ms wraps (every ~12.4 days on ESP32)
+            # and a negative difference would wait for the next wrap.
+            if ticks_diff(ticks_ms(), t0) > self.timeout_ms:
                 return False  # DOUT never went low: disconnected or unpowered
         return True
 

@@ -1,11 +1,14 @@
 # Wi-Fi station connect for boards. Credentials come from secrets.json and are never printed.
+# `network` is a board module: importing this driver raises ImportError on a port
+# without Wi-Fi (the unix port, whose host has networking), which is how device.py
+# tells a board from the desktop without importing board modules itself.
 import time
+
+import network
 
 
 def connect(secrets, timeout_s=20):
     """Connect (or keep) the STA interface; return True when connected."""
-    import network  # board module: only imported on a board
-
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
     if wlan.isconnected():
@@ -25,6 +28,4 @@ def connect(secrets, timeout_s=20):
 
 
 def is_connected():
-    import network
-
     return network.WLAN(network.STA_IF).isconnected()

@@ -5,7 +5,7 @@ JSON in and out; errors are ``{"message": ...}`` (400 bad input, 404 unknown thi
 nor subject to faults.
 """
 
-import json
+import logging
 import re
 import secrets
 from typing import Any
@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import clock, faults, ids, lwa, orders, ratelimit, spapi
+from . import clock, faults, ids, inputs, lwa, orders, ratelimit, spapi
 from .gateway import bad_request, parse_json
 from .store import (
     MARKETPLACE_ID,
+    SETTING_LIMITS,
     Client,
     Customer,
     Device,
@@ -28,9 +29,16 @@ from .store import (
     Slot,
     Store,
     Tx,
+    setting_ok,
 )
 
+log = logging.getLogger(__name__)
+
 _REQUIRED = object()
+MAX_QUANTITY = 1_000_000
+"""Largest slot quantity and fault count the control API accepts."""
+MAX_LIST_LIMIT = 10000
+"""Most request-log entries one /_emulator/requests answer returns."""
 
 
 def _store(request: Request) -> Store:
@@ -62,14 +70,25 @@ def _field(
     return value
 
 
+def _int_field(
+    body: dict[str, Any], name: str, low: int, high: int, default: Any = _REQUIRED
+) -> Any:
+    """Return ``body[name]`` as an int within ``low..high`` (400 naming the field otherwise)."""
+    value = _field(body, name, int, default)
+    if isinstance(value, int) and not low <= value <= high:
+        raise bad_request(f"Field {name} must be an integer within {low}..{high}")
+    return value
+
+
 def _query_int(request: Request, name: str, default: int) -> int:
-    """Return a non-negative integer query parameter."""
+    """Return a non-negative integer query parameter (ASCII digits, fits SQLite INTEGER)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    value = inputs.ascii_uint(raw)
+    if value is None:
         raise bad_request(f"Query parameter {name} must be a non-negative integer")
-    return int(raw)
+    return value
 
 
 def _device(tx: Tx, device_id: str) -> Device:
@@ -130,8 +149,8 @@ def _slots(device_id: str, model: str, specs: Any) -> list[Slot]:
         if not slot_id or "/" in slot_id or any(s.slot_id == slot_id for s in slots):
             raise bad_request(f"Slot id {slot_id!r} is empty, contains '/' or is repeated")
         quantity = _field(spec, "quantity", int, 1)
-        if quantity < 1:
-            raise bad_request("Slot quantity must be at least 1")
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise bad_request(f"Slot quantity must be within 1..{MAX_QUANTITY}")
         slots.append(
             Slot(
                 device_id=device_id,
@@ -363,7 +382,7 @@ async def set_clock(request: Request) -> JSONResponse:
             if "advance" in body:
                 t = clock.advance(tx, _field(body, "advance", (int, float)))
             else:
-                t = clock.set_to(tx, round(_field(body, "set", (int, float))))
+                t = clock.set_to(tx, _field(body, "set", (int, float)))
     except clock.ClockError as err:
         raise bad_request(str(err)) from None
     return _clock_json(t)
@@ -391,14 +410,15 @@ async def update_settings(request: Request) -> JSONResponse:
     unknown = set(body) - set(Settings.__dataclass_fields__)
     if unknown:
         raise bad_request(f"Unknown settings: {', '.join(sorted(unknown))}")
-    values = {
-        "authorize_after_s": _field(body, "authorize_after_s", int, None),
-        "delivery_days": _field(body, "delivery_days", (int, float), None),
-        "cancel_window_s": _field(body, "cancel_window_s", int, None),
-    }
-    values = {k: v for k, v in values.items() if v is not None}
-    if any(v < 0 for v in values.values()):
-        raise bad_request("Settings must not be negative")
+    values: dict[str, Any] = {}
+    for name, (kind, high) in SETTING_LIMITS.items():
+        value = _field(body, name, (int, float) if kind is float else int, None)
+        if value is None:
+            continue
+        if not setting_ok(name, value):
+            what = "an integer" if kind is int else "a finite number"
+            raise bad_request(f"Field {name} must be {what} within 0..{high}")
+        values[name] = value
     with _store(request).tx() as tx:
         tx.update_settings(values)
         return _settings_json(tx.settings())
@@ -430,7 +450,7 @@ async def cancel_order(request: Request) -> JSONResponse:
 async def list_requests(request: Request) -> JSONResponse:
     """Return device-facing requests after id ``since`` (at most ``limit``)."""
     since = _query_int(request, "since", 0)
-    limit = min(_query_int(request, "limit", 1000), 10000)
+    limit = min(_query_int(request, "limit", 1000), MAX_LIST_LIMIT)
     with _store(request).tx() as tx:
         return JSONResponse({"requests": tx.requests(since, limit)})
 
@@ -445,7 +465,12 @@ async def slot_status(request: Request) -> JSONResponse:
         reports = tx.latest_reports(device_id)
     result: dict[str, Any] = {"device_id": device_id, "device_status": None, "slots": {}}
     for report in reports:
-        entry = {"body": json.loads(report.body), "received_at": report.received_at}
+        entry: dict[str, Any] = {"body": None, "received_at": report.received_at}
+        try:
+            entry["body"] = inputs.load_json(report.body)
+        except inputs.InputError as err:  # stored by an older emulator that let it in
+            log.warning("unreadable %s report of %s: %s", report.kind, device_id, err)
+            entry["error"] = f"stored body is not valid JSON: {err}"
         if report.kind == "deviceStatus":
             result["device_status"] = entry
         else:
@@ -463,10 +488,8 @@ async def add_fault(request: Request) -> JSONResponse:
         raise bad_request(f"Unknown route {route!r}; one of {', '.join(faults.ROUTES)}")
     if kind not in faults.KINDS:
         raise bad_request(f"Unknown kind {kind!r}; one of {', '.join(faults.KINDS)}")
-    count = _field(body, "count", int, 1)
-    status = _field(body, "status", int, 500)
-    if count < 1 or not 400 <= status <= 599:
-        raise bad_request("count must be at least 1 and status within 400..599")
+    count = _int_field(body, "count", 1, MAX_QUANTITY, 1)
+    status = _int_field(body, "status", 400, 599, 500)
     with _store(request).tx() as tx:
         fault_id = tx.insert_fault(
             Fault(route, kind, status, count, _field(body, "after", bool, False), tx.now())

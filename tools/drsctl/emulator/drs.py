@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from . import clock, lwa, orders
+from . import clock, inputs, lwa, orders
 from .gateway import ApiError, Call, parse_json
 from .store import Device, Report, Slot, Tx
 
@@ -104,8 +104,8 @@ def _json_object(call: Call, fields: dict[str, str]) -> dict[str, Any]:
                 clock.parse_iso(value)
             except (TypeError, ValueError):
                 raise _validation(f"Field {name} must be an ISO-8601 date-time") from None
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise _validation(f"Field {name} must be a non-negative number")
+        elif not inputs.finite_number(value) or value < 0:
+            raise _validation(f"Field {name} must be a finite, non-negative number")
     return body
 
 

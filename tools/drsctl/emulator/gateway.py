@@ -8,7 +8,6 @@ applies an armed fault, runs a synchronous handler on a :class:`Call` and turns
 """
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import faults, ids
+from . import faults, ids, inputs
 from .store import Store, Token, Tx
 
 MAX_BODY = 64 * 1024
@@ -45,11 +44,11 @@ def bad_request(message: str, status: int = 400) -> ApiError:
 
 
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON request body or raise a 400 :class:`ApiError`."""
+    """Decode a JSON request body (:func:`.inputs.load_json`) or raise a 400 :class:`ApiError`."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request(f"Request body is not valid JSON: {exc.__class__.__name__}") from None
+        return inputs.load_json(body)
+    except inputs.InputError as exc:
+        raise bad_request(f"Request body is not valid JSON: {exc}") from None
 
 
 @dataclasses.dataclass
@@ -175,8 +174,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         too_large = self.error(scope["path"], 413, f"Request body exceeds {self.limit} bytes")
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.limit:
+        declared = dict(scope["headers"]).get(b"content-length", b"0").decode("latin-1")
+        digits = declared.isascii() and declared.isdigit()
+        if digits and inputs.ascii_uint(declared, self.limit) is None:  # more than the limit
             await too_large(scope, receive, send)
             return
         chunks: list[bytes] = []

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import buyer, clock, ids, orders, ratelimit
+from . import buyer, clock, ids, inputs, orders, ratelimit
 from .spapi import MARKETPLACES
 from .store import MwsKey, Order, Tx
 
@@ -262,10 +262,12 @@ def _order_ids(params: dict[str, str]) -> list[str]:
     numbered: dict[int, str] = {}
     for key, value in params.items():
         if key.startswith("AmazonOrderId.Id."):
-            suffix = key[len("AmazonOrderId.Id.") :]
-            if not suffix.isdigit() or int(suffix) < 1:
+            index = inputs.ascii_uint(key[len("AmazonOrderId.Id.") :])
+            if index is None or index < 1:
                 raise _invalid(f"Invalid parameter {key[:60]}.")
-            numbered[int(suffix)] = value
+            if index in numbered:  # "Id.1" and "Id.01" name the same value
+                raise _invalid(f"Parameter AmazonOrderId.Id.{index} was given more than once.")
+            numbered[index] = value
     if not numbered:
         raise MwsError(400, "MissingParameter", "The request must contain AmazonOrderId.Id.1.")
     if len(numbered) > MAX_IDS or max(numbered) > MAX_IDS:

@@ -8,11 +8,10 @@ lifecycle (DRS: "all notifications will proceed normally").
 """
 
 import dataclasses
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import ids
+from . import ids, inputs
 from .store import MARKETPLACE_ID, Device, Order, Slot, Tx
 
 PENDING = "Pending"
@@ -194,7 +193,7 @@ def quantity_shipped(tx: Tx, order: Order) -> int:
     if order.status == PARTIALLY_SHIPPED and order.order_id is not None:
         total = 0
         for package in tx.packages(order.order_id):
-            total += sum(int(item["quantity"]) for item in json.loads(package.items))
+            total += sum(int(item["quantity"]) for item in inputs.load_json(package.items))
         return min(total, order.quantity)
     return 0
 

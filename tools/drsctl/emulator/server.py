@@ -8,6 +8,7 @@ Example::
 
 import logging
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -61,8 +62,15 @@ def serve(
 ) -> None:
     """Serve the emulator until interrupted."""
     store = Store(db_path)
+    certs = _tls_dir(db_path, tls, tls_dir)
+    config = _config(build_app(store), host, port, certs)
+    scheme = "https" if certs else "http"
+    print(f"fake Amazon on {scheme}://{host}:{port}  (state: {db_path})", file=sys.stderr)
+    if certs:
+        print(f"local CA: {certs / 'ca.pem'}  (give it to clients to verify)", file=sys.stderr)
+    print("Ctrl-C to stop", file=sys.stderr, flush=True)
     try:
-        uvicorn.Server(_config(build_app(store), host, port, _tls_dir(db_path, tls, tls_dir))).run()
+        uvicorn.Server(config).run()
     finally:
         store.close()
 

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import buyer, clock, ids, lwa, orders, ratelimit, rdt
+from . import buyer, clock, ids, inputs, lwa, orders, ratelimit, rdt
 from .store import Customer, Order, Package, Seller, Tx
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ def authenticate(tx: Tx, token: str | None, now: int) -> Caller:
     seller = tx.seller(restricted.seller_id)
     if seller is None:
         raise _denied()
-    return Caller(seller, restricted.client_id, json.loads(restricted.resources))
+    return Caller(seller, restricted.client_id, inputs.load_json(restricted.resources))
 
 
 # -- operations -------------------------------------------------------------------------------
@@ -210,9 +210,9 @@ class Ctx:
         if require_type and content_type.lower() != JSON_TYPE:
             raise SpApiError(415, "UnsupportedMediaType", "The request payload must be JSON.")
         try:
-            body = json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise invalid("The request body is not valid JSON.") from None
+            body = inputs.load_json(self.body)
+        except inputs.InputError as exc:
+            raise invalid(f"The request body is not valid JSON: {exc}.") from None
         if not isinstance(body, dict):
             raise invalid("The request body must be a JSON object.")
         return body
@@ -421,9 +421,10 @@ def _page_size(params: dict[str, str], default: int) -> int:
     raw = params.get("MaxResultsPerPage")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    size = inputs.ascii_uint(raw, 100)
+    if size is None or size < 1:
         raise invalid("MaxResultsPerPage must be an integer between 1 and 100.")
-    return int(raw)
+    return size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -575,7 +576,7 @@ def _load_page(ctx: Ctx, operation: str, token: str) -> dict[str, Any]:
     state = ctx.tx.page_token(ids.digest(token), ctx.seller.seller_id, operation)
     if state is None:
         raise invalid("Invalid NextToken.")
-    loaded: dict[str, Any] = json.loads(state)
+    loaded: dict[str, Any] = inputs.load_json(state)
     return loaded
 
 
@@ -733,7 +734,7 @@ def _package_detail(body: dict[str, Any], order: Order) -> dict[str, Any]:
     reference = detail.get("packageReferenceId")
     if reference in (None, ""):
         reference = ids.package_reference_id()
-    if not isinstance(reference, str) or not reference.isdigit() or int(reference) < 1:
+    if not isinstance(reference, str) or inputs.ascii_uint(reference) in (None, 0):
         raise invalid("packageReferenceId must be a positive number (as a string).")
     strings: dict[str, str | None] = {}
     for name, required in (("carrierCode", True), ("trackingNumber", True),
@@ -774,10 +775,10 @@ def confirm_shipment(ctx: Ctx) -> Result:
     order_id = int(order.order_id or 0)
     packages = {p.package_reference_id: p for p in ctx.tx.packages(order_id)}
     previous = packages.get(detail["reference"])
-    if previous is not None and json.loads(previous.items) != detail["items"]:
+    if previous is not None and inputs.load_json(previous.items) != detail["items"]:
         raise invalid("An edit must keep the package's orderItemId and quantity.")
     shipped_before = sum(
-        sum(i["quantity"] for i in json.loads(p.items))
+        sum(i["quantity"] for i in inputs.load_json(p.items))
         for ref, p in packages.items()
         if ref != detail["reference"]
     )

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import inputs
+
 SCHEMA_VERSION = 2
 MARKETPLACE_ID = "ATVPDKIKX0DER"
 
@@ -127,6 +129,27 @@ class Settings:
     authorize_after_s: int = 600
     delivery_days: float = 2.0
     cancel_window_s: int = 86400
+
+
+MAX_WINDOW_DAYS = 3650
+"""Upper bound of every settings window (about ten years)."""
+
+SETTING_LIMITS: dict[str, tuple[type, int]] = {
+    "authorize_after_s": (int, MAX_WINDOW_DAYS * 86400),
+    "delivery_days": (float, MAX_WINDOW_DAYS),
+    "cancel_window_s": (int, MAX_WINDOW_DAYS * 86400),
+}
+"""Each setting's kind (``int``: whole numbers only) and upper bound (lower bound 0)."""
+
+
+def setting_ok(name: str, value: Any) -> bool:
+    """Return whether ``value`` is acceptable for the setting ``name``."""
+    if name not in SETTING_LIMITS:
+        return False
+    kind, high = SETTING_LIMITS[name]
+    if kind is int:
+        return inputs.int_within(value, 0, high)
+    return inputs.number_within(value, 0, high)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -368,9 +391,14 @@ class Tx:
 
     def settings(self) -> Settings:
         """Return the current settings (defaults for keys never set)."""
-        stored = {
-            k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")
-        }
+        stored: dict[str, Any] = {}
+        for key, raw in self._conn.execute("SELECT key, value FROM settings"):
+            try:
+                value = inputs.load_json(raw)
+            except inputs.InputError:
+                value = None
+            if setting_ok(key, value):  # bad data from an older emulator: use the default
+                stored[key] = value
         return dataclasses.replace(Settings(), **stored)
 
     def update_settings(self, values: dict[str, Any]) -> None:
@@ -610,7 +638,7 @@ class Tx:
             "SELECT status, items, at FROM shipment_events WHERE order_id = ? ORDER BY id",
             (order_id,),
         )
-        return [{"status": r["status"], "items": json.loads(r["items"]), "at": r["at"]}
+        return [{"status": r["status"], "items": inputs.load_json(r["items"]), "at": r["at"]}
                 for r in rows]  # fmt: skip
 
     # -- page tokens, rate buckets, flags ------------------------------------------
@@ -659,7 +687,12 @@ class Tx:
     def flag(self, key: str, default: Any) -> Any:
         """Return a stored flag (JSON) or ``default``."""
         row = self._conn.execute("SELECT value FROM flags WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        if row is None:
+            return default
+        try:
+            return inputs.load_json(row[0])
+        except inputs.InputError:
+            return default
 
     def set_flag(self, key: str, value: Any) -> None:
         """Store a flag (JSON)."""

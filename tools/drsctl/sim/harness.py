@@ -243,7 +243,7 @@ class Simulation:
         return [
             r
             for r in self.control.requests(since=self._first_request_id)
-            if r.get("device_id") in (None, self.device_id)
+            if r.get("device_id") == self.device_id
         ]
 
 

@@ -105,6 +105,10 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         "requests_by_route": dict(sorted(by_route.items())),
         "requests_per_device_day": round(len(requests) / days, 3) if days else 0,
         "net_errors": dict(sorted(net_errors.items())),
+        "orders": [
+            {"slot": o["slot_id"], "created_at": o["created_at"], "status": o["status"]}
+            for o in sorted(orders, key=lambda o: (o["created_at"], o["slot_id"]))
+        ],
         "crashes": len(timeline.crashes),
         "crash_reasons": timeline.crashes[:5],
         "peak_mem_alloc": max(mem_alloc) if mem_alloc else None,
@@ -127,6 +131,7 @@ _STORY = {
     "order_status": "order status is now {status}",
     "delivered": "order delivered",
     "canceled": "order canceled by the customer: cooling down",
+    "order_untracked": "gave up following {eid} (last status {status}): re-armed",
     "refill": "refill seen (level {level:.0%}): re-armed",
     "sensor_fault": "sensor fault ({reason}): no orders from this slot",
     "sensor_ok": "sensor readings are sane again",
