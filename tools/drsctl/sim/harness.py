@@ -119,6 +119,9 @@ class Simulation:
         self.now = opts.start
         self.day0 = opts.start - opts.start % DAY
         self._seen_delivered: set[str] = set()
+        # Ask the emulator about orders only while one may be out (or may have been
+        # placed): one control call less per tick in the long quiet stretches.
+        self._orders_out = True
         self._first_request_id = 0
 
         control.set_clock(self.now)
@@ -164,6 +167,9 @@ class Simulation:
 
     def _deliveries(self) -> None:
         """Schedule a refill for every order the emulator says was delivered."""
+        if not self._orders_out:
+            return
+        self._orders_out = False
         for order in self.control.orders(self.device_id):
             eid = order["event_instance_id"]
             if order.get("delivered_at") and eid not in self._seen_delivered:
@@ -172,6 +178,8 @@ class Simulation:
                 low, high = self.opts.refill_delay_h
                 delay = int(self.rng.uniform(low, high) * 3600)
                 world.refill_at = int(order["delivered_at"]) + delay
+            elif not order.get("delivered_at") and not order.get("canceled_at"):
+                self._orders_out = True
 
     def _world(self, slot_id: str) -> SlotWorld:
         return next(w for w in self.worlds if w.slot_id == slot_id)
@@ -203,6 +211,8 @@ class Simulation:
                 self.timeline.mem_alloc.append(int(event.get("mem_alloc", -1)))
             else:
                 self.timeline.events.append(event)
+                if event.get("ev") in ("order_placed", "order_adopted"):
+                    self._orders_out = True
 
     def step(self) -> list[dict[str, Any]]:
         """One tick: the world moves on, then the device runs one loop pass.
@@ -219,6 +229,7 @@ class Simulation:
             events = self.device.tick(self.now, self.readings())
         except DeviceCrashed as crash:
             self.timeline.crashes.append(f"t={self.now}: {crash}")
+            self._orders_out = True  # it may have ordered before it died
             self.device.kill()
             self.device.start()
             events = []
