@@ -37,6 +37,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from host_tests.e2e.helpers import events_named, run_until, state_of
+from host_tests.fake_tokens import ACCESS, REFRESH
 
 DAY_TICKS = 24
 DRS_REPLENISH = {
@@ -509,7 +510,7 @@ def test_still_throttled_gives_up_after_bounded_retries_quietly_off_terminal(acm
 
 
 def test_bad_refresh_token_names_the_source_not_the_secret(acme):
-    bogus = "Atzr|not-a-real-token-" + "x" * 40
+    bogus = f"{REFRESH}not-a-real-token-" + "x" * 40
     env = {**acme["env"], "SPAPI_REFRESH_TOKEN": bogus}
     done = drsctl(env, "orders", "list")
     assert done.exit_code == 1
@@ -567,7 +568,7 @@ def test_config_file_works_and_environment_wins(acme, tmp_path: Path):
     default = tmp_path / ".config" / "drsctl" / "spapi.json"
     default.parent.mkdir(parents=True)
     config.rename(default)
-    wrong = {**bare, "SPAPI_REFRESH_TOKEN": "Atzr|from-the-environment"}
+    wrong = {**bare, "SPAPI_REFRESH_TOKEN": f"{REFRESH}from-the-environment"}
     done = drsctl(wrong, "orders", "list")
     assert done.exit_code == 1
     message = " ".join(done.stderr.split())
@@ -715,14 +716,16 @@ def test_secrets_echoed_by_a_server_are_redacted():
         lwa_url="https://lwa.example/auth/o2/token",
         client_id="amzn1.application-oa2-client.abc",
         client_secret="cs-very-secret",
-        refresh_token="Atzr|very-secret",
+        refresh_token=f"{REFRESH}very-secret",
         sources={n: "environment" for n in ("client_id", "client_secret", "refresh_token")},
     )
 
     def echo(request: httpx.Request) -> httpx.Response:
         if request.url.host == "lwa.example":
-            return httpx.Response(200, json={"access_token": "Atza|tok-secret", "expires_in": 3600})
-        text = f"bad {request.headers['x-amz-access-token']} Atzr|very-secret cs-very-secret"
+            return httpx.Response(
+                200, json={"access_token": f"{ACCESS}tok-secret", "expires_in": 3600}
+            )
+        text = f"bad {request.headers['x-amz-access-token']} {REFRESH}very-secret cs-very-secret"
         return httpx.Response(400, json={"errors": [{"code": "InvalidInput", "message": text}]})
 
     with SpApiClient(creds, transport=httpx.MockTransport(echo), wait=_no_wait) as client:

@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 
 from host_tests.emulator.conftest import VERSIONS, P
+from host_tests.fake_tokens import ACCESS
 
 SLOT_STATUS = {
     "expectedReplenishmentDate": "2026-02-01T00:00:00Z",
@@ -263,7 +264,7 @@ def test_version_headers_are_checked(device, route, method, path) -> None:
 
 @pytest.mark.parametrize(("route", "method", "path"), ENDPOINTS)
 def test_bad_tokens_are_invalid_token(device, route, method, path) -> None:
-    for authorization in (None, "Bearer Atza|unknown", "Basic abc", "Bearer", "Atza|x"):
+    for authorization in (None, f"Bearer {ACCESS}unknown", "Basic abc", "Bearer", f"{ACCESS}x"):
         headers = device.headers(route, token=None)
         if authorization is not None:
             headers["Authorization"] = authorization
@@ -286,7 +287,7 @@ def test_expire_tokens_control(http, device) -> None:
 
 def test_request_log_resolves_the_device(http, device) -> None:
     device.replenish()
-    device.call("subscriptionInfo", "/subscriptionInfo", token="Atza|unknown")
+    device.call("subscriptionInfo", "/subscriptionInfo", token=f"{ACCESS}unknown")
     entries = http.get("/_emulator/requests").json()["requests"]
     tail = entries[-2:]
     assert [(e["method"], e["path"], e["route"], e["status"], e["device_id"]) for e in tail] == [

@@ -3,6 +3,8 @@
 import httpx
 import pytest
 
+from host_tests.fake_tokens import ACCESS, REFRESH
+
 TOKEN = "/auth/o2/token"
 
 
@@ -43,8 +45,8 @@ def test_authorization_code_grant(http: httpx.Client, registration: dict[str, st
     response = http.post(TOKEN, data=code_grant(registration))
     assert response.status_code == 200
     body = response.json()
-    assert body["access_token"].startswith("Atza|")
-    assert body["refresh_token"].startswith("Atzr|")
+    assert body["access_token"].startswith(ACCESS)
+    assert body["refresh_token"].startswith(REFRESH)
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 3600
     assert response.headers["cache-control"] == "no-store"
@@ -109,7 +111,7 @@ def test_client_credentials_grant(http, device) -> None:
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["access_token"].startswith("Atza|")
+    assert body["access_token"].startswith(ACCESS)
     assert "refresh_token" not in body
     # not bound to a device: DRS refuses it
     refused = device.call("subscriptionInfo", "/subscriptionInfo", token=body["access_token"])
@@ -126,7 +128,7 @@ def test_client_credentials_grant(http, device) -> None:
         ({"client_id": "amzn1.application-oa2-client.nobody"}, 401, "invalid_client"),
         ({"client_secret": None}, 400, "invalid_request"),
         ({"refresh_token": None}, 400, "invalid_request"),
-        ({"refresh_token": "Atzr|made-up"}, 400, "invalid_grant"),
+        ({"refresh_token": f"{REFRESH}made-up"}, 400, "invalid_grant"),
     ],
 )
 def test_lwa_errors(http, device, form, status, error) -> None:
@@ -172,7 +174,7 @@ def test_request_log_never_holds_secrets(http, device) -> None:
         TOKEN,
         data={
             "grant_type": "refresh_token",
-            "refresh_token": "Atzr|nope",
+            "refresh_token": f"{REFRESH}nope",
             "client_id": device.info["client_id"],
             "client_secret": "bad-secret",
         },
@@ -186,8 +188,8 @@ def test_request_log_never_holds_secrets(http, device) -> None:
         device.info["client_secret"],
         device.info["refresh_token"],
         device.access_token,
-        "Atzr|",
-        "Atza|",
+        REFRESH,
+        ACCESS,
         "bad-secret",
     ):
         assert secret not in log

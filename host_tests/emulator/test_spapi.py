@@ -11,6 +11,7 @@ from drsctl.emulator.store import _SCHEMA, Store
 
 from host_tests.emulator.backoffice import ORDERS, US, World
 from host_tests.emulator.spapi_schema import check_error, check_response
+from host_tests.fake_tokens import ACCESS
 
 
 @pytest.fixture
@@ -294,7 +295,7 @@ def test_access_token_checks(shop) -> None:
     world, device, seller, _, order = shop
     path = f"{ORDERS}/{order['amazon_order_id']}"
     check_error("getOrder", world.sp(None, "GET", path), 403, "Unauthorized")
-    check_error("getOrder", world.sp("Atza|garbage", "GET", path), 403, "Unauthorized")
+    check_error("getOrder", world.sp(f"{ACCESS}garbage", "GET", path), 403, "Unauthorized")
     # a device's DRS token is not a seller's token
     check_error("getOrder", world.sp(device["access_token"], "GET", path), 403, "Unauthorized")
     # a grantless (client_credentials) token is not enough for Orders

@@ -6,6 +6,8 @@ import httpx
 import pytest
 from drsctl.emulator.server import EmulatorThread
 
+from host_tests.fake_tokens import REFRESH
+
 
 @pytest.fixture
 def tls_emulator(tmp_path):
@@ -21,7 +23,7 @@ def test_https_with_the_local_ca(tls_emulator, tmp_path) -> None:
     with httpx.Client(base_url=tls_emulator.url, verify=trusting) as http:
         assert http.get("/_emulator/clock").status_code == 200
         info = http.post("/_emulator/provision", json={"serial": "T-1", "slots": [{"id": "a"}]})
-        assert info.json()["refresh_token"].startswith("Atzr|")
+        assert info.json()["refresh_token"].startswith(REFRESH)
     # the certificate names localhost too
     port = tls_emulator.url.rsplit(":", 1)[1]
     with httpx.Client(verify=trusting) as http:

@@ -18,6 +18,7 @@ from conftest_brain import (  # noqa: E402
 )
 from drsagent import errors  # noqa: E402
 from drsagent.agent import Agent  # noqa: E402
+from host_tests.fake_tokens import REFRESH  # noqa: E402
 
 
 class Noisy:
@@ -284,7 +285,7 @@ def _flash(tmp_path):
                 "lwa": {
                     "client_id": "amzn1.application-oa2-client.x",
                     "client_secret": "s3cretvalue",
-                    "refresh_token": "Atzr|abcdef",
+                    "refresh_token": f"{REFRESH}abcdef",
                 }
             }
         )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from drsagent import backoff, log, timefmt
 from fwhelpers import needs_micropython
+from host_tests.fake_tokens import ACCESS, REFRESH
 
 # -- timefmt --------------------------------------------------------------------------
 
@@ -68,9 +69,9 @@ def test_backoff_never_zero_and_handles_negative_attempts():
 # -- log ------------------------------------------------------------------------------
 
 LEAKY = [
-    ("Authorization: Bearer Atza|IwEBIA-abc_def.ghi", "Atza|IwEBIA"),
-    ("refresh with Atzr|IwEBIQ0123456789 failed", "Atzr|IwEBIQ"),
-    ('{"access_token":"Atza|xyz","refresh_token":"Atzr|uvw","expires_in":3600}', "xyz"),
+    (f"Authorization: Bearer {ACCESS}FAKEIA-abc_def.ghi", f"{ACCESS}FAKEIA"),
+    (f"refresh with {REFRESH}FAKEIQ0123456789 failed", f"{REFRESH}FAKEIQ"),
+    (f'{{"access_token":"{ACCESS}xyz","refresh_token":"{REFRESH}uvw","expires_in":3600}}', "xyz"),
     ("grant_type=refresh_token&refresh_token=Atzr%7Cabc123&client_secret=c0ffee99", "c0ffee99"),
     ("client_secret: 'hush hush'", "hush"),
     ("token=opaque-value-42", "opaque-value-42"),
@@ -103,9 +104,9 @@ def test_scrub_masks_registered_secret_values():
 def test_log_lines_and_events_pass_through_scrub(captured_log):
     events = []
     log.info("hello")
-    log.warn("sending Bearer Atza|zzz")
+    log.warn(f"sending Bearer {ACCESS}zzz")
     log.error("boom")
-    log.emit("net_error", op="replenish", kind="Throttled", msg="token: Atza|qq")
+    log.emit("net_error", op="replenish", kind="Throttled", msg=f"token: {ACCESS}qq")
     assert captured_log == [
         "I hello",
         "W sending Bearer ***",
@@ -125,16 +126,15 @@ def test_log_lines_and_events_pass_through_scrub(captured_log):
 
 
 def test_default_log_sink_is_stderr(capsys):
-    log.warn("to stderr Atzr|abc")
+    log.warn(f"to stderr {REFRESH}abc")
     err = capsys.readouterr().err
-    assert err == "W to stderr Atzr|***\n"
+    assert err == f"W to stderr {REFRESH}***\n"
 
 
 @pytest.mark.micropython
 @needs_micropython
 def test_basics_on_micropython(mpy):
-    out = mpy(
-        """
+    snippet = """
         import json
         from drsagent import backoff, log, timefmt
         r = {}
@@ -143,12 +143,12 @@ def test_basics_on_micropython(mpy):
         r["jitter"] = len(set(backoff.delay(8) for _ in range(30)))
         lines = []
         log.set_log_sink(lines.append)
-        log.warn("x Bearer Atza|abc y")
+        log.warn("x Bearer FAKE_TOKEN y")
         log.emit("net_error", op="lwa", kind="AuthError")
         r["lines"] = lines
         print(json.dumps(r))
         """
-    )
+    out = mpy(snippet.replace("FAKE_TOKEN", ACCESS + "abc"))
     r = json.loads(out)
     assert r["iso"] == ["1970-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2100-12-31T23:59:59Z"]
     assert r["backoff"] == [30, 60, 120, 240]

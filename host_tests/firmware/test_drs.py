@@ -3,6 +3,7 @@ import json
 import pytest
 from drsagent import drs, errors
 from drsagent.drs import DrsClient
+from host_tests.fake_tokens import ACCESS, REFRESH
 from fwhelpers import json_reply, needs_micropython, reply
 
 NS = "com.amazon.dash.replenishment."
@@ -12,7 +13,7 @@ INVALID = json_reply(
 
 
 class Tokens:
-    """TokenManager stand-in: hands out Atza|t1, Atza|t2, ... and counts invalidations."""
+    """TokenManager stand-in: hands out fake access tokens t1, t2, ... and counts invalidations."""
 
     def __init__(self):
         self.n = 0
@@ -22,7 +23,7 @@ class Tokens:
     def token(self):
         if self.current is None:
             self.n += 1
-            self.current = f"Atza|t{self.n}"
+            self.current = f"{ACCESS}t{self.n}"
         return self.current
 
     def invalidate(self):
@@ -75,7 +76,7 @@ def test_replenish(server, client, code):
     assert client.replenish("toner black/1") == (code, "amzn1.dash.v2.o.abc")
     req = server.requests[0]
     assert (req.method, req.path) == ("POST", "/replenish/toner%20black%2F1")
-    assert req.headers["authorization"] == "Bearer Atza|t1"
+    assert req.headers["authorization"] == f"Bearer {ACCESS}t1"
     assert_versions(req, "DrsReplenishInput@1.0", "DrsReplenishResult@1.0")
     assert req.headers["content-length"] == "0"
 
@@ -274,8 +275,8 @@ def test_invalid_token_is_refreshed_and_retried_once(server, client, tokens, rej
     assert client.replenish("s") == ("STANDARD_ORDER_PLACED", "e9")
     assert tokens.invalidated == 1
     assert [r.headers["authorization"] for r in server.requests] == [
-        "Bearer Atza|t1",
-        "Bearer Atza|t2",
+        f"Bearer {ACCESS}t1",
+        f"Bearer {ACCESS}t2",
     ]
     assert server.requests[0].path == server.requests[1].path == "/replenish/s"
 
@@ -284,7 +285,7 @@ def test_invalid_token_twice_raises(server, client, tokens):
     server.add(INVALID, INVALID, reply(200, b""))
     with pytest.raises(errors.InvalidToken) as ei:
         client.slot_status("s", 1, 2)
-    assert "Atza|" not in str(ei.value)
+    assert ACCESS not in str(ei.value)
     assert len(server.requests) == 2  # no third attempt
     assert tokens.invalidated == 2  # the second bad token is not kept either
 
@@ -325,11 +326,11 @@ def test_status_mapping(server, client, tokens, raw, exc, transient):
 
 
 def test_bad_request_message_is_kept_and_scrubbed(server, client):
-    server.add(json_reply(400, {"message": "Bad header near Bearer Atza|t1"}))
+    server.add(json_reply(400, {"message": f"Bad header near Bearer {ACCESS}t1"}))
     with pytest.raises(errors.BadRequest) as ei:
         client.order_info("e")
     assert "Bad header near Bearer ***" in str(ei.value)
-    assert "Atza|t1" not in str(ei.value)
+    assert f"{ACCESS}t1" not in str(ei.value)
 
 
 def test_network_errors_pass_through(silent_port, tokens):
@@ -359,7 +360,7 @@ class Clock:
         return 1767225600
 lines = []
 log.set_log_sink(lines.append)
-secrets = {"lwa": {"client_id": "cid", "client_secret": "csecret-1", "refresh_token": "Atzr|r1"}}
+secrets = {"lwa": {"client_id": "cid", "client_secret": "csecret-1", "refresh_token": REFRESH + "r1"}}
 tm = TokenManager(URL + "/auth/o2/token", secrets, lambda s: None, Clock(), cadata=CA)
 c = DrsClient(URL, tm, cadata=CA)
 gc.collect()
@@ -380,7 +381,7 @@ print(json.dumps(r))
 
 def _flow_script(server, cadata=None):
     server.add(
-        json_reply(200, {"access_token": "Atza|a1", "expires_in": 3600}),
+        json_reply(200, {"access_token": f"{ACCESS}a1", "expires_in": 3600}),
         json_reply(200, {"eventInstanceId": "amzn1.e1", "detailCode": "STANDARD_ORDER_PLACED"}),
         json_reply(
             200,
@@ -400,10 +401,10 @@ def _flow_script(server, cadata=None):
             },
         ),
         INVALID,
-        json_reply(200, {"access_token": "Atza|a2", "expires_in": 3600}),
+        json_reply(200, {"access_token": f"{ACCESS}a2", "expires_in": 3600}),
         INVALID,
     )
-    return f"URL = {server.url!r}\nCA = {cadata!r}\n" + FLOW
+    return f"URL = {server.url!r}\nCA = {cadata!r}\nREFRESH = {REFRESH!r}\n" + FLOW
 
 
 def _check_flow(server, r):
@@ -421,8 +422,8 @@ def _check_flow(server, r):
     ]
     assert server.requests[1].headers["x-amzn-type-version"] == NS + "DrsReplenishInput@1.0"
     assert server.requests[2].headers["x-amzn-accept-type"] == NS + "DrsOrderInfoResult@1.0"
-    assert server.requests[5].headers["authorization"] == "Bearer Atza|a2"
-    assert not any("Atza|a" in line or "csecret-1" in line for line in r["log"])
+    assert server.requests[5].headers["authorization"] == f"Bearer {ACCESS}a2"
+    assert not any(f"{ACCESS}a" in line or "csecret-1" in line for line in r["log"])
 
 
 @pytest.mark.micropython
@@ -461,12 +462,12 @@ def test_micropython_admin_calls(server, mpy):
     # deregister/cancel test orders/subscriptionInfo (provisioning and back office) run
     # on the device too: drsadmin is loaded for the call and dropped again.
     server.add(
-        json_reply(200, {"access_token": "Atza|a1", "expires_in": 3600}),
+        json_reply(200, {"access_token": f"{ACCESS}a1", "expires_in": 3600}),
         json_reply(200, {"slotsSubscriptionStatus": {"s1": {"subscribed": True}}}),
         json_reply(200, {"slotOrderStatuses": [{"slotId": "s1", "orderStatus": "CANCELLED"}]}),
         reply(200, b""),
     )
-    script = f"URL = {server.url!r}\n" + (
+    script = f"URL = {server.url!r}\nREFRESH = {REFRESH!r}\n" + (
         """
 import json, sys
 from drsagent.lwa import TokenManager
@@ -474,7 +475,7 @@ from drsagent.drs import DrsClient
 class Clock:
     def now(self):
         return 1767225600
-secrets = {"lwa": {"client_id": "cid", "client_secret": "cs", "refresh_token": "Atzr|r1"}}
+secrets = {"lwa": {"client_id": "cid", "client_secret": "cs", "refresh_token": REFRESH + "r1"}}
 c = DrsClient(URL, TokenManager(URL + "/auth/o2/token", secrets, lambda s: None, Clock()))
 r = {"subs": c.subscription_info(), "cancel": c.cancel_test_orders("s1")}
 r["dereg"] = c.deregister()

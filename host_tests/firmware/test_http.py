@@ -4,6 +4,7 @@ import types
 
 import pytest
 from drsagent import errors, http
+from host_tests.fake_tokens import REFRESH
 from fwhelpers import (
     HANG,
     chunked_reply,
@@ -214,7 +215,7 @@ def test_sockets_are_closed_on_every_path(server, monkeypatch):
 
 def test_quote():
     assert http.quote("a b/c|d~e.f-g_h") == "a%20b%2Fc%7Cd~e.f-g_h"
-    assert http.quote("Atzr|\u00e9") == "Atzr%7C%C3%A9"
+    assert http.quote(f"{REFRESH}\u00e9") == "Atzr%7C%C3%A9"
 
 
 # -- TLS on CPython -------------------------------------------------------------------

@@ -7,6 +7,7 @@ from drsagent import errors, store
 from drsagent.config import validate_config, validate_secrets
 from drsagent.store import FlashStore
 from fwhelpers import needs_micropython
+from host_tests.fake_tokens import REFRESH
 
 CONFIG = {
     "device": {"serial": "PRN-000123", "model": "acme-x1"},
@@ -28,7 +29,7 @@ SECRETS = {
     "lwa": {
         "client_id": "amzn1.application-oa2-client.abc",
         "client_secret": "topsecret-client-value",
-        "refresh_token": "Atzr|refresh-value-1",
+        "refresh_token": f"{REFRESH}refresh-value-1",
     },
 }
 OLD = {"v": 1, "boots": 3, "last_device_status": 100, "slots": {"a": {"st": "idle"}}}
@@ -271,7 +272,7 @@ def test_power_cut_at_every_step_of_save_secrets(tmp_path, monkeypatch):
     """secrets.json has no backup copy: only the tmp+rename protocol protects it."""
     fs = FlashStore(str(tmp_path))
     new = json.loads(json.dumps(SECRETS))
-    new["lwa"]["refresh_token"] = "Atzr|refresh-value-2"
+    new["lwa"]["refresh_token"] = f"{REFRESH}refresh-value-2"
 
     def prepare():
         fs.write_json("secrets.json", SECRETS)
@@ -302,7 +303,7 @@ def test_power_cut_harness_catches_an_unsafe_writer(tmp_path, monkeypatch):
 
     monkeypatch.setattr(FlashStore, "write_json", unsafe_write_json)
     fs = FlashStore(str(tmp_path))
-    new = {"lwa": dict(SECRETS["lwa"], refresh_token="Atzr|x")}
+    new = {"lwa": dict(SECRETS["lwa"], refresh_token=f"{REFRESH}x")}
     lost = 0
     for k in range(1, 6):
         fs.write_json("secrets.json", SECRETS)
@@ -479,7 +480,7 @@ def test_http_endpoints_need_no_ca_file():
             "secrets.json: lwa.client_id: expected a non-empty string",
         ),
         (
-            lambda s: s.update(lwa="Atzr|in-the-wrong-place"),
+            lambda s: s.update(lwa=f"{REFRESH}in-the-wrong-place"),
             "secrets.json: lwa: expected an object",
         ),
         (
@@ -496,7 +497,7 @@ def test_secrets_validation_never_shows_values(mutate, message):
         validate_secrets(s)
     text = str(ei.value)
     assert text.startswith(message)
-    for secret in ("topsecret", "Atzr|", "wifi-pass", "12345678", "amzn1.application"):
+    for secret in ("topsecret", REFRESH, "wifi-pass", "12345678", "amzn1.application"):
         assert secret not in text
 
 

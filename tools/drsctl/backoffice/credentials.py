@@ -5,7 +5,7 @@ Two sources, per field: the environment (``SPAPI_*``) wins over a JSON config fi
 
     {"endpoint": "https://127.0.0.1:8443", "lwa_url": "https://127.0.0.1:8443/auth/o2/token",
      "client_id": "amzn1.application-oa2-client...", "client_secret": "...",
-     "refresh_token": "Atzr|...", "ca_bundle": "/path/to/ca.pem"}
+     "refresh_token": "<LwA refresh token>", "ca_bundle": "/path/to/ca.pem"}
 
 and may instead carry the three LwA fields in an ``"lwa"`` object, so the answer of the
 emulator's ``POST /_emulator/sellers`` plus an ``"endpoint"`` is a valid config file.
