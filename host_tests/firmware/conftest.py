@@ -20,6 +20,8 @@ if str(HERE) not in sys.path:
 
 from fwhelpers import FIRMWARE, MICROPYTHON, FakeClock, ScriptServer  # noqa: E402
 
+from drsctl.firmware import compiled_firmware  # noqa: E402
+
 # -- TLS material --------------------------------------------------------------------
 
 
@@ -72,24 +74,12 @@ def silent_port() -> Iterator[int]:
 
 
 # The communication and storage layers (and what they import).
-COMPILED = (
-    "__init__ compat errors log timefmt backoff http tlsctx config store lwa drs drsadmin".split()
-)
-
-
 @pytest.fixture(scope="session")
-def mpy_compiled(tmp_path_factory) -> Path:
-    """firmware/drsagent precompiled with mpy-cross, as deployed to a device."""
-    cross = MICROPYTHON.parent / "mpy-cross"
-    if not cross.exists():
+def mpy_compiled() -> Path:
+    """The firmware precompiled with mpy-cross, as deployed to a device (shared tree)."""
+    if not (MICROPYTHON.parent / "mpy-cross").exists():
         pytest.skip("mpy-cross not installed")
-    out = tmp_path_factory.mktemp("mpy")
-    (out / "drsagent").mkdir()
-    for name in COMPILED:
-        src = FIRMWARE / "drsagent" / (name + ".py")
-        dst = out / "drsagent" / (src.stem + ".mpy")
-        subprocess.run([str(cross), "-o", str(dst), str(src)], check=True, timeout=60)
-    return out
+    return compiled_firmware()
 
 
 @pytest.fixture

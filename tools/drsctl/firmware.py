@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 # Modules only the desktop simulator loads: not part of the device image (they are
@@ -71,3 +72,22 @@ def compile_firmware(out_dir: Path, include_desktop: bool = False) -> dict[str, 
         if rel.name not in DESKTOP_ONLY or include_desktop:
             sizes[str(rel.with_suffix(".mpy"))] = target.stat().st_size
     return sizes
+
+
+# One compiled tree per set of sources and per process: every simulated device of a
+# run (and of a test session) imports the same .mpy files, compiled once.
+_COMPILED: dict[tuple[tuple[str, int, int], ...], tempfile.TemporaryDirectory[str]] = {}
+
+
+def compiled_firmware() -> Path:
+    """The firmware compiled to .mpy in a temporary folder, reused while the sources stay."""
+    root = firmware_dir()
+    key = tuple(
+        (str(p.relative_to(root)), p.stat().st_mtime_ns, p.stat().st_size)
+        for p in sorted(root.rglob("*.py"))
+    )
+    if key not in _COMPILED:
+        tree = tempfile.TemporaryDirectory(prefix="drsagent-mpy-")
+        compile_firmware(Path(tree.name))
+        _COMPILED[key] = tree
+    return Path(_COMPILED[key].name)

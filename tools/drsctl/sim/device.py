@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from drsctl.firmware import compile_firmware, firmware_dir, micropython_binary
+from drsctl.firmware import compiled_firmware, firmware_dir, micropython_binary
 
 RUNTIMES = ("cpython", "micropython")
 
@@ -46,9 +46,7 @@ def parse_heap(size: str) -> int:
 class DeviceProcess:
     """The firmware of one device, running as a child process."""
 
-    def __init__(
-        self, runtime: str, flash: Path, heap: str | None = None, from_source: bool = False
-    ) -> None:
+    def __init__(self, runtime: str, flash: Path, heap: str | None = None) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         if heap and runtime != "micropython":
@@ -57,8 +55,6 @@ class DeviceProcess:
         self.flash = flash
         self.heap = heap
         self.boots = 0
-        self.from_source = from_source
-        self._mpy_dir: Path | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
 
@@ -70,19 +66,10 @@ class DeviceProcess:
             if self.heap:
                 parse_heap(self.heap)
                 cmd += ["-X", f"heapsize={self.heap}"]
-            env["MICROPYPATH"] = str(self._module_dir())
+            env["MICROPYPATH"] = str(compiled_firmware())  # .mpy, as on a board
             return cmd + [script], env
         env["PYTHONPATH"] = str(firmware_dir())
         return [sys.executable, "-u", script], env
-
-    def _module_dir(self) -> Path:
-        """Where MicroPython imports drsagent from: .mpy files, as on a board."""
-        if self.from_source:
-            return firmware_dir()
-        if self._mpy_dir is None:
-            self._mpy_dir = self.flash.parent / f".{self.flash.name}-mpy"
-            compile_firmware(self._mpy_dir)
-        return self._mpy_dir
 
     def start(self) -> None:
         """Power the device on (boot from whatever is on its flash)."""
