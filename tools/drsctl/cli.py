@@ -115,7 +115,7 @@ def simulate(
                 sim.run(progress=lambda done, total: bar.update(task, completed=done, total=total))
             summary = summarize(sim, wall_clock() - started)
             if story:
-                for line in tell(sim.timeline, opts.start):
+                for line in tell(sim.timeline, sim.opts.start):
                     err.print(line, highlight=False) if as_json else print(line)
             if plot:
                 write_plot(sim, plot)

@@ -134,6 +134,11 @@ def _out() -> Console:
 # -- option parsing -------------------------------------------------------
 
 
+def _sp_time(moment: datetime) -> str:
+    """``moment`` in SP-API's ``YYYY-MM-DDTHH:MM:SSZ`` form (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _iso(value: str | None, option: str) -> str | None:
     """Normalize an ISO-8601 date or date-time to SP-API's ``YYYY-MM-DDTHH:MM:SSZ`` (UTC)."""
     if value is None:
@@ -148,7 +153,7 @@ def _iso(value: str | None, option: str) -> str | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _sp_time(parsed)
 
 
 def _statuses(values: list[str] | None) -> list[str]:
@@ -290,7 +295,7 @@ def list_orders(
     window_start = "updated_after" if by_update else "created_after"
     if not filters[window_start]:
         since = datetime.now(UTC) - timedelta(days=DEFAULT_WINDOW_DAYS)
-        filters[window_start] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        filters[window_start] = _sp_time(since)
     with _session(config) as client:
         orders, more = client.get_orders(
             limit=limit,
@@ -401,11 +406,11 @@ def confirm_shipment(
     as_json: JsonOpt = False,
 ) -> None:
     """Confirm that an order shipped (confirmShipment)."""
-    if not package_id.isdigit() or int(package_id) < 1:
+    if not (package_id.isascii() and package_id.isdigit()) or int(package_id) < 1:
         raise typer.BadParameter("must be a positive number", param_hint="--package-id")
     if carrier.lower() == "other" and not carrier_name:
         raise typer.BadParameter("needed with --carrier Other", param_hint="--carrier-name")
-    when = _iso(ship_date, "--ship-date") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = _iso(ship_date, "--ship-date") or _sp_time(datetime.now(UTC))
     items = _items(item)
     with _session(config) as client:
         if not items:

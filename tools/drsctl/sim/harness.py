@@ -9,6 +9,7 @@ the real HTTP server; only the physical world is simulated.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import ssl
 import tempfile
@@ -100,6 +101,11 @@ class Simulation:
         ca_pem: str | None = None,
     ) -> None:
         self.control = control
+        # The emulator's clock never goes back: a long-lived one may already be later
+        # than the requested start (this run's copy of the options says when it began).
+        emulator_now = control.now()
+        if emulator_now > opts.start:
+            opts = dataclasses.replace(opts, start=emulator_now - emulator_now % DAY + DAY)
         self.opts = opts
         self.rng = random.Random(opts.seed)
         self.worlds = opts.worlds or default_worlds(opts.slots, self.rng)
@@ -112,10 +118,6 @@ class Simulation:
             workdir = Path(self._tmp.name)
         self.flash = workdir / serial
         self.timeline = Timeline(levels={w.slot_id: [] for w in self.worlds})
-        # The emulator's clock never goes back: a long-lived one may already be later.
-        emulator_now = control.now()
-        if emulator_now > opts.start:
-            opts.start = emulator_now - emulator_now % DAY + DAY
         self.now = opts.start
         self.day0 = opts.start - opts.start % DAY
         self._seen_delivered: set[str] = set()
