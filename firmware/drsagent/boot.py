@@ -103,9 +103,6 @@ def reload(a):
         if not isinstance(d, dict) or "st" not in d:
             d = slots[sid] = new_state(t)
             a.dirty = 2  # a new slot: on flash with the next step
-        e = d.pop("e", None)  # older state files keep the estimator in a dict of its own
-        if isinstance(e, dict):
-            d.update(e)
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
         lanes.append((sid, c, sensors[i], d, new_filter(d.get("l"))))

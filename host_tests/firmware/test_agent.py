@@ -130,7 +130,7 @@ def test_sensor_garbage_never_orders():
         "v": 1,
         "boots": 1,
         "last_device_status": T0,
-        "slots": {"toner": {"st": "idle", "eid": None, "since": T0, "e": {"l": 0.05, "t": T0}}},
+        "slots": {"toner": {"st": "idle", "eid": None, "since": T0, "l": 0.05, "t": T0}},
     }
     store = FakeStore(config(), state=state)
     sensors = {"toner": Noisy(None)}
