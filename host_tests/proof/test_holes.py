@@ -122,3 +122,95 @@ def test_damaged_slot_state_is_repaired_and_reported(make_rig, damage):
     rig.run(3)
     assert rig.events_named("state_repaired"), "the repair is reported"
     assert len(rig.orders()) == 1, rig.slot_state()
+
+
+# -- secrets in clear ----------------------------------------------------------------
+
+
+def _boot_with_endpoints(tmp_path, drs: str, lwa: str, **extra: object) -> list[dict]:
+    """Boot the agent on a flash folder with these endpoints; return its events."""
+    from drsagent.agent import Agent
+    from drsagent.hal.sim import SimClock
+    from drsagent.store import FlashStore
+
+    config = {
+        "device": {"serial": "TLS-1"},
+        "endpoints": {"drs": drs, "lwa": lwa},
+        "slots": [{"id": SLOT, "sensor": {"driver": "sim", "empty": 0, "full": 100}}],
+        **extra,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "ca.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    )
+    secrets = {"lwa": {"client_id": "c", "client_secret": "s", "refresh_token": "r"}}
+    (tmp_path / "secrets.json").write_text(json.dumps(secrets))
+    events: list[dict] = []
+    Agent.from_flash(
+        FlashStore(str(tmp_path)),
+        SimClock(1893456000),
+        make_sensor=lambda c: lambda: None,
+        emit=lambda ev, **kw: events.append({"ev": ev, **kw}),
+    )
+    return events
+
+
+@pytest.mark.parametrize(
+    "drs, lwa, extra",
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080/auth/o2/token", {"ca_file": "ca.pem"}),
+        ("https://drs.example", "http://lwa.example/auth/o2/token", {"ca_file": "ca.pem"}),
+        ("http://drs.example", "http://drs.example/auth/o2/token", {"allow_plain_http": True}),
+        ("http://10.0.0.7:8080", "http://10.0.0.7:8080/auth/o2/token", {"allow_plain_http": True}),
+    ],
+)
+def test_plain_http_endpoints_are_refused(tmp_path, drs, lwa, extra):
+    """Refresh token and client secret never travel in clear: http:// only when the
+    config allows it explicitly, and only to a loopback development emulator."""
+    events = _boot_with_endpoints(tmp_path, drs, lwa, **extra)
+    errors = [e for e in events if e["ev"] == "config_error"]
+    assert errors and "http" in errors[0]["msg"], events
+
+
+def test_plain_http_to_a_loopback_emulator_when_allowed(tmp_path, captured_log):
+    events = _boot_with_endpoints(
+        tmp_path,
+        "http://127.0.0.1:8080",
+        "http://localhost:8080/auth/o2/token",
+        allow_plain_http=True,
+    )
+    assert not [e for e in events if e["ev"] == "config_error"], events
+    assert any("plain HTTP" in line for line in captured_log), captured_log
+
+
+# -- the emulator's control API --------------------------------------------------------
+
+
+def test_control_api_refuses_a_cross_site_simple_request(emulator):
+    """A web page can POST text/plain anywhere without a preflight: control routes
+    accept JSON only."""
+    import httpx
+
+    url, _ = emulator
+    body = json.dumps({"serial": "EVIL-1", "slots": [{"id": "s"}]})
+    r = httpx.post(
+        url + "/_emulator/provision", content=body, headers={"Content-Type": "text/plain"}
+    )
+    assert r.status_code == 415, r.text
+    assert "refresh_token" not in r.text
+
+
+def test_control_api_refuses_a_foreign_host_name(emulator):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1."""
+    import httpx
+
+    url, _ = emulator
+    r = httpx.post(
+        url + "/_emulator/provision",
+        json={"serial": "EVIL-2", "slots": [{"id": "s"}]},
+        headers={"Host": "evil.example:8080"},
+    )
+    assert r.status_code in (403, 421), r.text
+    assert "refresh_token" not in r.text
+    ok = httpx.get(url + "/_emulator/clock", headers={"Host": "localhost:8080"})
+    assert ok.status_code == 200
