@@ -110,6 +110,7 @@ class DeviceRig:
         self.events: list[dict[str, Any]] = []
         self.refills: list[tuple[int, str]] = []
         self.boots = 0
+        self.points_at: list[tuple[int, int]] = []  # (time, I/O points done) per pass
         self.cuts: list[str] = []
         self.off_until: int | None = None
         self.off_s = HOUR
@@ -160,6 +161,7 @@ class DeviceRig:
                 self.cuts.append(f"t={self.now}: {self.switch.cut_label}")
                 self.agent = None
                 self.off_until = self.now + self.off_s
+        self.points_at.append((self.now, self.switch.points))
 
     def cut(self, off_s: int, point: int | None = None, label: str | None = None) -> None:
         """Cut the power at the ``point``-th I/O point from now on (or at the next one
