@@ -82,6 +82,7 @@ class DeviceRig:
         self.world.level = opts.level
         self.now = control.now()
         self.now += DAY - self.now % DAY + 8 * HOUR  # 08:00 of the next day
+        self.day0 = self.now - self.now % DAY
         control.set_clock(self.now)
         control.settings(delivery_days=opts.delivery_days)
         creds = control.provision(serial=serial, slots=[{"id": SLOT}])
@@ -179,7 +180,7 @@ class DeviceRig:
     def advance(self) -> None:
         """One hour passes for the household and Amazon (the device does not run)."""
         t_to = self.now + HOUR
-        self.world.consume(self.now, t_to, self.rng, self.now - self.now % DAY)
+        self.world.consume(self.now, t_to, self.rng, self.day0)
         self.now = t_to
         self.control.set_clock(self.now)
         for order in self.orders():
