@@ -76,15 +76,15 @@ class AmazonModel:
                 "429": errors.Throttled,
                 "400": errors.BadRequest,
                 "404": errors.UnknownSlot,
-            }[fault]("%s HTTP %s" % (op, fault))
+            }[fault](f"{op} HTTP {fault}")
         result = act()
         if fault == "lost":
-            raise errors.NetworkError("%s: timed out" % op)
+            raise errors.NetworkError(f"{op}: timed out")
         if fault == "malformed":
             raise errors.BadResponse("not JSON")
         if fault in ("400-after", "404-after"):
             kind = errors.BadRequest if fault == "400-after" else errors.UnknownSlot
-            raise kind("%s HTTP %s" % (op, fault[:3]))
+            raise kind(f"{op} HTTP {fault[:3]}")
         return result
 
     def replenish(self, slot: str) -> tuple[str, str | None]:
@@ -92,7 +92,7 @@ class AmazonModel:
             for o in self.orders:
                 if o.slot == slot and o.open_at(self.now):
                     return "ORDER_INPROGRESS", None
-            eid = "amzn1.dash.v2.o.model-%d" % (len(self.orders) + 1)
+            eid = f"amzn1.dash.v2.o.model-{len(self.orders) + 1}"
             self.orders.append(ModelOrder(eid, slot, self.now, self.now + self.delivery_s))
             return "STANDARD_ORDER_PLACED", eid
 
