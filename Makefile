@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 DAYS   ?= 60
 PORT   ?= 8080
 
-.PHONY: help demo test lint bench emulator simulate clean
+.PHONY: help demo test lint bench soak emulator simulate clean
 
 help:
 	@echo "make demo      60-day, 2-slot simulation on real MicroPython against the fake Amazon"
 	@echo "make test      lint + the whole test suite"
 	@echo "make bench     measure heap, code size, requests and speed into bench/results.json"
+	@echo "make soak      fault and power-cut campaigns, a table in build/soak (ARGS=--long: a device-year each)"
 	@echo "make emulator  serve the fake Amazon on port $(PORT)"
 	@echo "make clean     remove .venv and build output"
 
@@ -38,6 +39,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m drsctl.bench --out bench/results.json
+
+soak: $(STAMP)
+	$(BIN)/python -m host_tests.proof.soak $(ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/drsctl emulator --port $(PORT) --db emulator.sqlite3
