@@ -37,6 +37,48 @@ def make_sensor(c):
     return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(c)
 
 
+# Keys of a slot's state that hold numbers (times, counts, estimator values; see
+# slot.py and agent.py), and those that hold a string or null.
+_NUMBERS = ("since", "at", "n", "iv", "h", "pe", "rf", "ua", "rp") + (
+    "l", "r", "t", "rl", "rt", "k", "u", "l0", "t0"
+)
+_STRINGS = ("eid", "os")
+
+
+def repair_slot(d, c, t):
+    """Check one slot's persisted state (d, changed in place); return why it was
+    repaired, or None when it was sound. A slot that may have an order out and is
+    damaged becomes possibly_placed (it waits for the refill), never idle."""
+    from drsagent import slot
+
+    bad = []
+    for k in _NUMBERS:
+        v = d.get(k, 0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            bad.append(k)
+            del d[k]
+    for k in _STRINGS:
+        v = d.get(k)
+        if v is not None and not (isinstance(v, str) and v):
+            bad.append(k)
+            d[k] = None
+    st = d.get("st")
+    if st in slot.STATES and not bad:
+        return None
+    if st not in slot.STATES:
+        bad.append("st")
+    out = st in slot.ORDER_STATES or d.get("eid") or "ua" in d
+    if st == "ordered" and d.get("eid"):
+        d["at"] = t  # a sound order id: follow it, poll now
+    elif out:
+        ua = d.get("ua", d.get("since", t))
+        slot._go(d, "possibly_placed", t, min(ua, t) + slot.refill_wait(c))
+        d["ua"] = min(ua, t)
+    elif st not in slot.STATES:
+        slot._go(d, "idle", t)
+    return "bad " + ", ".join(bad)
+
+
 def boot(store, clock, mk, emit):
     """Agent.from_flash: load state (never fails), count the boot, then config/secrets.
     mk is (make_sensor, make_drs), each None for the real one."""
@@ -87,6 +129,11 @@ def reload(a):
     from drsagent.agent import new_filter
     from drsagent.slot import new_state
 
+    if config["endpoints"]["drs"][:5] == "http:" or config["endpoints"]["lwa"][:5] == "http:":
+        log.warn("config: plain HTTP to a loopback development emulator (no TLS)")
+    from drsagent import backoff
+
+    backoff.seed(config.get("jitter_seed"))  # tests: a replayable jitter
     # Keep in the heap only what the loop reads: the network settings live on in drs.
     for k in ("endpoints", "ca_file", "http_timeout_s"):
         config.pop(k, None)
@@ -103,6 +150,12 @@ def reload(a):
         if not isinstance(d, dict) or "st" not in d:
             d = slots[sid] = new_state(t)
             a.dirty = 2  # a new slot: on flash with the next step
+        else:
+            why = repair_slot(d, c, t)
+            if why:
+                log.warn("state.json: slot %s repaired: %s" % (sid, why))
+                a.emit("state_repaired", t=t, slot=sid, why=why, st=d["st"])
+                a.dirty = 2
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
         lanes.append((sid, c, sensors[i], d, new_filter(d.get("l"))))

@@ -91,9 +91,18 @@ def validate_config(d):
         d,
         "device o, device.serial s, device.model S?, endpoints o, endpoints.drs u,"
         " endpoints.lwa u, ca_file s?, loop_interval_s p?, http_timeout_s p?,"
-        " test_orders b?, report_hour_utc h?, slots l",
+        " test_orders b?, report_hour_utc h?, allow_plain_http b?, jitter_seed c?, slots l",
     )
     ep = d["endpoints"]
+    for k in ("drs", "lwa"):
+        # Plain HTTP carries the refresh token and client secret in clear: only when
+        # the config says so, and only to a development emulator on this machine.
+        v = ep[k]
+        if v.startswith("http://"):
+            if d.get("allow_plain_http") is not True:
+                _bad(f, "endpoints." + k, "an https:// URL (http:// needs allow_plain_http)", v)
+            if v.split("/")[2].split(":")[0] not in ("127.0.0.1", "localhost"):
+                _bad(f, "endpoints." + k, "a loopback host for plain http", v)
     if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get(
         "ca_file"
     ):
@@ -110,7 +119,8 @@ def validate_config(d):
             "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
             " sensor.stuck_readings z?, sensor.spike p?, sensor.fault_after c?,"
             " sensor.samples c?, capacity p?, lead_time_days z?, margin_days z?,"
-            " cooldown_days z?, daily_use z?, floor f?, order_ceiling f?, rearm f?",
+            " cooldown_days z?, daily_use z?, floor f?, order_ceiling f?, rearm f?,"
+            " earliest_delivery_h z?, max_lead_time_days z?, refill_grace_days z?",
             p,
         )
         sid = s["id"]

@@ -90,7 +90,12 @@ class DrsClient:
         v = None
         path = self.u + "/" + op + path
         for i in (0, 1):
-            h["Authorization"] = "Bearer " + self.t.token()
+            try:
+                h["Authorization"] = "Bearer " + self.t.token()
+            except errors.DrsError as e:
+                if isinstance(e, errors.AuthError):
+                    raise  # dead credentials: re-provision (nothing was sent either)
+                raise errors.NotSent("%s: %s" % (op, e))  # the DRS request never left
             r = http.request(method, path, h, body, timeout=self.w, cadata=self.k)
             s = r[0]
             if 199 < s < 300:

@@ -93,22 +93,24 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
 
     Result headers: lower-case names -> str values; body: a bytearray (b"" if none).
     body may be bytes/bytearray, str, or a dict/list (sent as JSON).
-    Raises errors.NetworkError for DNS/connect/TLS/timeouts/resets, truncated or
-    oversized bodies; errors.BadResponse for a malformed HTTP response;
-    errors.TimeNotSet for https before the clock is set.
+    Raises errors.NotSent when the request did not leave the device (a bad URL, no CA,
+    DNS, connect, TLS handshake, sending); errors.NetworkError for timeouts, resets,
+    truncated or oversized bodies after it was sent (the server may have acted on
+    it); errors.BadResponse for a malformed HTTP response; errors.TimeNotSet for
+    https before the clock is set.
     """
     global _r
     tls = url[:8] == "https://"
     if tls:
         if not cadata:
-            raise errors.NetworkError("no CA file")  # never an unverified connection
+            raise errors.NotSent("no CA file")  # never an unverified connection
         if time.gmtime()[0] < 2024:  # before NTP the RTC says 1970/2000
             raise errors.TimeNotSet("no clock")
         url, port = url[8:], 443
     elif url[:7] == "http://":
         url, port = url[7:], 80
     else:
-        raise errors.NetworkError("bad URL")
+        raise errors.NotSent("bad URL")
     i = url.find("/")
     if i < 0:
         i = len(url)
@@ -118,7 +120,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if i:  # a port: digits only (int() would raise a bare ValueError), 1..65535
         port = int(p) if p.isdigit() else 0
     if not host or not 0 < port < 65536:
-        raise errors.NetworkError("bad URL")
+        raise errors.NotSent("bad URL")
     js = isinstance(body, (dict, list))
     if js:
         body = json.dumps(body)
@@ -160,9 +162,10 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
             from drsagent.tlsctx import wrap  # only https devices pay for this code
 
             sock = wrap(sock, host, cadata)  # MicroPython: ValueError if not verified
-        stage = None  # from here on a ValueError is the server's malformed answer
+        stage = "send"  # a request cut short is incomplete: the server cannot act on it
         sock.sendall(s)
         s = None
+        stage = None  # from here on the server may have acted; a ValueError is its answer
         _r = getattr(sock, "recv_into", None) or sock.readinto
         _fill()  # also resets the reader
 
@@ -242,7 +245,10 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
             a = "timed out"
         else:  # short and secret-free: socket/TLS errors carry no payload
             a = "%s: %s" % (type(e).__name__, str(e)[:80])
-        raise errors.NetworkError("%s %s: %s" % (stage or method, host, a))
+        # stage set: the request never (completely) left the device
+        raise (errors.NotSent if stage else errors.NetworkError)(
+            "%s %s: %s" % (stage or method, host, a)
+        )
     finally:
         _r = None
         if sock is not None:

@@ -3,13 +3,27 @@
 # idle -> ordering (latch saved BEFORE replenish) -> ordered (eid saved, tracking)
 #   ordered -> delivered (Closed) -> idle on refill
 #   ordered -> cooldown (Canceled) -> idle after cooldown_days or on refill
-#   ordering -> inflight (ORDER_INPROGRESS without eid) -> idle on refill or after 21 days
+#   ordering -> inflight (ORDER_INPROGRESS without eid, or the eid unknown at Amazon)
+#   ordering -> possibly_placed (an attempt's outcome is unknown and retrying is no
+#       longer safe); inflight and possibly_placed -> idle on refill, or when the
+#       longest plausible delivery plus a grace has passed without one
 #   ordered -> idle after 21 days, or after _LOST polls in a row ending in "Unknown"
+#
+# Never twice: a replenish whose answer is lost (timeout, dropped connection, malformed
+# answer, power cut) may have ordered. Amazon answers ORDER_INPROGRESS for that order
+# only until it is delivered, so a retry is safe only before its earliest possible
+# delivery (earliest_delivery_h after the first such attempt, `ua`); after that the slot
+# waits for the refill a placed order would bring. A failure before the request left
+# the device (errors.NotSent, TimeNotSet, AuthError) ordered nothing, nor did a clear
+# 5xx/429 refusal of that attempt: those are retried freely. A 4xx does not settle what
+# an earlier unknown attempt did.
+#
 # Persisted keys (the slot's dict `d` lives in state.json): st state, eid, since (entered
-# st), at (next action: retry/poll/cooldown end), n (attempts; while ordered: polls in a
-# row without a real status, errors or "Unknown"), iv (poll interval), os (last order
-# status), h (no new order before, after a permanent error), pe (their count), rf (a
-# refill was seen while the order was still open).
+# st), at (next action: retry/poll/cooldown end/end of the wait for a refill), n
+# (attempts; while ordered: polls in a row without a real status, errors or "Unknown"),
+# iv (poll interval), os (last order status), h (no new order before, after a permanent
+# error), pe (their count), rf (a refill was seen while the order was still open), ua
+# (time of the first replenish attempt whose outcome is unknown: set before sending).
 #
 # Functions over that dict, no object per slot. `a` is the agent: a.drs (the DRS
 # client), a.save() (persists the whole state: on flash when it returns), a.emit
@@ -23,6 +37,16 @@ _INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely a
 _LOST = const(9)  # "Unknown" (DRS: an error occurred with the order) for ~4 days of polls
 _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
+# Slot config defaults (contracts.md): how soon Amazon can deliver at the earliest (retry
+# an unanswered replenish only before that), the longest plausible lead time in units
+# of lead_time_days, and the grace for the household to put a delivery in.
+_EARLIEST_DELIVERY_H = const(12)
+_MAX_LEAD_FACTOR = const(2)
+_REFILL_GRACE_DAYS = const(1)
+# The states in which an order may be out (a damaged one of these is repaired to
+# possibly_placed), and every state there is.
+ORDER_STATES = ("ordering", "ordered", "inflight", "possibly_placed")
+STATES = ("idle", "delivered", "cooldown") + ORDER_STATES
 
 
 def new_state(t=0):
@@ -51,6 +75,23 @@ def _go(d, st, t, at=None):
         d.pop("iv", None)
         d.pop("os", None)
         d.pop("rf", None)
+    if st != "ordering" and st != "possibly_placed":
+        d.pop("ua", None)
+
+
+def refill_wait(c):
+    """How long a slot waits for the refill an order (possibly) placed would bring:
+    the longest plausible lead time plus a grace, in seconds."""
+    lead = c.get("lead_time_days", 3)
+    longest = c.get("max_lead_time_days", _MAX_LEAD_FACTOR * lead)
+    return int((longest + c.get("refill_grace_days", _REFILL_GRACE_DAYS)) * _DAY)
+
+
+def _possibly_placed(a, sid, c, d, t, ua):
+    # An order may be out since ua and retrying could now order twice: wait for the refill.
+    _go(d, "possibly_placed", t, ua + refill_wait(c))
+    d["ua"] = ua
+    a.emit("possibly_placed", t=t, slot=sid, since=ua, until=d["at"])
 
 
 def tick(a, sid, c, d, t, reason, x):
@@ -75,11 +116,18 @@ def tick(a, sid, c, d, t, reason, x):
     if (
         lost
         or (st == "cooldown" and t >= d.get("at", 0))
-        or (st == "inflight" and t - d.get("since", t) >= _INFLIGHT_MAX)
+        or ((st == "inflight" or st == "possibly_placed") and t >= d.get("at", 0))
     ):
+        if st == "possibly_placed" or st == "inflight":
+            a.emit("refill_overdue", t=t, slot=sid)  # no refill came: order again if low
         _go(d, "idle", t)
         a.save()
         st = "idle"
+    ua = d.get("ua")
+    if st == "ordering" and ua is not None and t >= ua + _window(c):
+        _possibly_placed(a, sid, c, d, t, ua)  # e.g. back from a long power cut
+        a.save()
+        return
     if st == "idle":
         if not reason or t < d.get("h", 0):
             return
@@ -90,7 +138,7 @@ def tick(a, sid, c, d, t, reason, x):
         return
     if st == "ordering":
         if reason is not None:  # a retry is a new order as far as we know: good readings only
-            replenish(a, sid, d, t)
+            replenish(a, sid, c, d, t)
     elif st == "ordered":
         poll(a, sid, c, d, t)
 
@@ -108,14 +156,22 @@ def on_refill(a, d, t):
     a.save()
 
 
-def replenish(a, sid, d, t):
+def _window(c):
+    # Retrying an unanswered replenish is safe this long after the first attempt.
+    return int(c.get("earliest_delivery_h", _EARLIEST_DELIVERY_H) * _HOUR)
+
+
+def replenish(a, sid, c, d, t):
+    earlier = d.get("ua")  # an earlier attempt whose outcome is unknown, if any
+    if earlier is None:
+        d["ua"] = t  # unknown until the answer says otherwise (a power cut, say)
     d["st"] = "ordering"
     d["at"] = t
     a.save()  # THE latch: on flash before the request can reach Amazon
     try:
         code, eid = a.drs.replenish(sid)
     except Exception as e:  # unmapped (OSError etc.): we may or may not have ordered
-        _failed(a, sid, d, t, "replenish", e)
+        _attempt_failed(a, sid, c, d, t, e, earlier)
         return
     if code == "ORDER_INPROGRESS":
         ev = "order_adopted"
@@ -123,9 +179,8 @@ def replenish(a, sid, d, t):
         ev = "order_placed"
         if code == "TEST_ORDER_PLACED" and not a.config.get("test_orders"):
             log.warn("slot %s: Amazon placed a TEST order" % sid)
-    else:
-        # Unknown answer: retrying is safe, Amazon replies ORDER_INPROGRESS if it ordered.
-        _failed(a, sid, d, t, "replenish", errors.BadResponse("detailCode %s" % code))
+    else:  # a malformed answer: Amazon may have ordered
+        _attempt_failed(a, sid, c, d, t, errors.BadResponse("detailCode %s" % code), earlier)
         return
     d.pop("pe", None)
     d.pop("h", None)
@@ -133,35 +188,43 @@ def replenish(a, sid, d, t):
         _go(d, "ordered", t, t + _HOUR)
         d["eid"] = eid
         d["iv"] = _HOUR
-    else:
-        _go(d, "inflight", t)  # wait for the refill (or the safety timeout)
+    else:  # wait for the refill (or the end of the wait)
+        _go(d, "inflight", t, t + refill_wait(c))
+    a.save()  # on flash before anything says an order was placed
     if ev == "order_placed":
         a.emit(ev, t=t, slot=sid, eid=eid, code=code)
     else:
         a.emit(ev, t=t, slot=sid, eid=eid)
-    a.save()
 
 
-def _failed(a, sid, d, t, op, e):
+def _attempt_failed(a, sid, c, d, t, e, earlier):
+    """A replenish attempt failed; `earlier` is the time of an earlier attempt whose
+    outcome is unknown (None: there is none)."""
     if not isinstance(e, errors.DrsError):
         e = errors.NetworkError(str(e))
-    if e.transient:
-        n = d.get("n", 0) + 1
+    if isinstance(e, (errors.NotSent, errors.TimeNotSet, errors.AuthError)) or isinstance(
+        e, (errors.ServerError, errors.Throttled)
+    ):
+        # It never left the device, or Amazon clearly refused it: it ordered nothing.
+        if earlier is None:
+            d.pop("ua", None)
+    ua = d.get("ua")
+    n = d.get("n", 0) + 1
+    retry = t + backoff.delay(n)
+    if ua is not None and (not e.transient or retry >= ua + _window(c)):
+        # An order may be out; a retry after its earliest delivery could order twice.
+        _possibly_placed(a, sid, c, d, t, ua)
+    elif e.transient:
         d["n"] = n
-        d["at"] = t + backoff.delay(n)
+        d["at"] = retry
     else:
-        # Permanent: stop asking for a long while. This request ordered nothing (the
-        # token failed before sending, or Amazon refused it), but an earlier attempt
-        # that timed out may have: if so, the next retry gets ORDER_INPROGRESS.
+        # Permanent, and nothing can be out (dead credentials): stop asking for a long
+        # while, but never give up silently.
         pe = d.get("pe", 0) + 1
         d["pe"] = pe
-        hold = t + backoff.delay(pe, _HOLD_BASE, _HOLD_CAP)
-        if d.get("st") == "ordering":
-            _go(d, "idle", t)
-            d["h"] = hold
-        else:
-            d["at"] = hold  # tracking: poll again much later
-    net_error(a, op, e, t, sid)
+        _go(d, "idle", t)
+        d["h"] = t + backoff.delay(pe, _HOLD_BASE, _HOLD_CAP)
+    net_error(a, "replenish", e, t, sid)
     a.save()
 
 
@@ -170,14 +233,22 @@ def poll(a, sid, c, d, t):
     try:
         items = a.drs.order_info(eid)
     except errors.UnknownSlot:
-        # Amazon does not know this eid (adopted or expired): wait for the refill.
+        # Amazon does not know this eid (adopted or expired): wait for the refill,
+        # unless it was already seen.
         a.emit("order_status", t=t, slot=sid, eid=eid, status="NotFound")
-        _go(d, "inflight", t)
+        if d.pop("rf", None):
+            _go(d, "idle", t)
+        else:
+            _go(d, "inflight", t, t + refill_wait(c))
         a.save()
         return
     except Exception as e:
         if isinstance(e, errors.DrsError) and not e.transient:
-            _failed(a, sid, d, t, "getOrderInfo", e)
+            pe = d.get("pe", 0) + 1  # tracking: poll again much later
+            d["pe"] = pe
+            d["at"] = t + backoff.delay(pe, _HOLD_BASE, _HOLD_CAP)
+            net_error(a, "getOrderInfo", e, t, sid)
+            a.save()
             return
         n = d.get("n", 0) + 1  # transient (or unmapped): back off, hourly to daily
         d["n"] = n

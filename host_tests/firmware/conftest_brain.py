@@ -224,6 +224,7 @@ def config(*slots, **kw):
     cfg = {
         "device": {"serial": "PRN-1", "model": "x"},
         "endpoints": {"drs": "http://127.0.0.1:1", "lwa": "http://127.0.0.1:1/auth/o2/token"},
+        "allow_plain_http": True,
         "loop_interval_s": 3600,
         "http_timeout_s": 10,
         "test_orders": False,

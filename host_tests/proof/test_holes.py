@@ -94,7 +94,8 @@ def test_refill_seen_before_order_unknown_counts(make_rig, emulator):
     assert rig.slot_state()["st"] == "idle", rig.slot_state()
     # Used up at 0.2/day from full: the next order within about 5 days, not 3 weeks.
     rig.run(6 * DAY_H)
-    assert len(rig.orders()) == 2
+    assert len(rig.orders()) >= 2
+    assert rig.duplicates() == 0
 
 
 @pytest.mark.parametrize(
@@ -116,7 +117,7 @@ def test_damaged_slot_state_is_repaired_and_reported(make_rig, damage):
     state["slots"][SLOT].update(damage)
     rig.flash.files["state.json"] = json.dumps(state).encode()
     rig.flash.files["state.bak"] = json.dumps(state).encode()
-    rig.cut(HOUR, point=1)  # reboot onto the damaged file
+    rig.agent = None  # reboot onto the damaged file
     rig.run(2)
     rig.world.level = 0.05
     rig.run(3)

@@ -80,6 +80,8 @@ def device_config(
             for w in worlds
         ],
     }
+    if emulator_url.startswith("http://"):
+        config["allow_plain_http"] = True  # the emulator on this machine, without --tls
     config.update(opts.config_overrides)
     return config
 
