@@ -203,7 +203,7 @@ def _attempt_failed(a, sid, c, d, t, e, earlier):
     if not isinstance(e, errors.DrsError):
         e = errors.NetworkError(str(e))
     if isinstance(e, (errors.NotSent, errors.TimeNotSet, errors.AuthError)) or isinstance(
-        e, (errors.ServerError, errors.Throttled)
+        e, (errors.InvalidToken, errors.ServerError, errors.Throttled)
     ):
         # It never left the device, or Amazon clearly refused it: it ordered nothing.
         if earlier is None:
