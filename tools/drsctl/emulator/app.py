@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import control, drs, ids, lwa, mws, spapi
+from .control_guard import ControlGuard
 from .faults import ConnectionDropped, FaultGate
 from .gateway import ApiError, BodyLimit, DeviceRoute, RequestId
 from .store import Store
@@ -108,8 +109,9 @@ class InternalErrors:
             await edge_error(scope["path"], 500, "Internal server error")(scope, receive, send)
 
 
-def build_app(store: Store) -> Starlette:
-    """Return the emulator application serving ``store``."""
+def build_app(store: Store, control_hosts: tuple[str, ...] = ()) -> Starlette:
+    """Return the emulator application serving ``store``; its control API answers to
+    loopback names and ``control_hosts``."""
     routes = [
         Route("/auth/o2/token", DeviceRoute("token", lwa.token_endpoint), methods=["POST"]),
         *(Route(e.path, DeviceRoute(e.name, e), methods=[e.method]) for e in drs.ENDPOINTS),
@@ -123,6 +125,7 @@ def build_app(store: Store) -> Starlette:
             Middleware(RequestId),
             Middleware(InternalErrors),
             Middleware(BodyLimit, error=edge_error),
+            Middleware(ControlGuard, allowed_hosts=control_hosts),
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from .app import build_app
+from .control_guard import is_loopback
 from .faults import DroppedConnectionFilter
 from .store import Store
 from .tls import ensure_certs
@@ -63,7 +64,17 @@ def serve(
     """Serve the emulator until interrupted."""
     store = Store(db_path)
     certs = _tls_dir(db_path, tls, tls_dir)
-    config = _config(build_app(store), host, port, certs)
+    exposed = not is_loopback(host)
+    # Bound to a reachable address: the control API answers to that name too.
+    control_hosts = (host,) if exposed and host not in ("0.0.0.0", "::") else ()
+    config = _config(build_app(store, control_hosts), host, port, certs)
+    if exposed:
+        print(
+            f"WARNING: serving on {host}, not a loopback address: anyone who can reach it "
+            "can register devices and read their client secrets and refresh tokens "
+            "through /_emulator. Use it on a trusted network only.",
+            file=sys.stderr,
+        )
     scheme = "https" if certs else "http"
     print(f"fake Amazon on {scheme}://{host}:{port}  (state: {db_path})", file=sys.stderr)
     if certs:
