@@ -110,8 +110,10 @@ class InternalErrors:
 
 
 def build_app(store: Store, control_hosts: tuple[str, ...] = ()) -> Starlette:
-    """Return the emulator application serving ``store``; its control API answers to
-    loopback names and ``control_hosts``."""
+    """Return the emulator application serving ``store``.
+
+    Its control API answers to loopback names and ``control_hosts``.
+    """
     routes = [
         Route("/auth/o2/token", DeviceRoute("token", lwa.token_endpoint), methods=["POST"]),
         *(Route(e.path, DeviceRoute(e.name, e), methods=[e.method]) for e in drs.ENDPOINTS),
