@@ -103,7 +103,7 @@ def kill_run(
                 run.held = _wait_for_hold(control)
             elif mode == "between":
                 sim.record(sim.device.read_events())
-            sim.device.kill()  # SIGKILL: no flush, no finally
+            sim.cut_power()  # SIGKILL: no flush, no finally
             control.clear_faults()
             control.release_hangs()
             for _ in range(run.off_h):

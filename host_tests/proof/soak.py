@@ -80,7 +80,7 @@ def _kill(sim: Simulation, rng: random.Random) -> None:
     """kill -9 in the middle of a pass; the device stays off for the window."""
     sim.advance_world(HOUR)
     sim.device.send_tick(sim.now, sim.readings())
-    sim.device.kill()
+    sim.cut_power()
 
 
 def _power_on(sim: Simulation) -> None:

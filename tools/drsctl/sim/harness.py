@@ -233,12 +233,17 @@ class Simulation:
             events = self.device.tick(self.now, self.readings())
         except DeviceCrashed as crash:
             self.timeline.crashes.append(f"t={self.now}: {crash}")
-            self._orders_out = True  # it may have ordered before it died
-            self.device.kill()
+            self.cut_power()
             self.device.start()
             events = []
         self.record(events)
         return events
+
+    def cut_power(self) -> None:
+        """Kill the device process (kill -9); the household keeps an eye on the porch,
+        since it may have ordered before it died."""
+        self._orders_out = True
+        self.device.kill()
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Timeline:
         """Simulate ``opts.days`` days; ``progress(done, total)`` after each tick."""
