@@ -240,8 +240,10 @@ class Simulation:
         return events
 
     def cut_power(self) -> None:
-        """Kill the device process (kill -9); the household keeps an eye on the porch,
-        since it may have ordered before it died."""
+        """Kill the device process (kill -9).
+
+        The household keeps an eye on the porch: it may have ordered before it died.
+        """
         self._orders_out = True
         self.device.kill()
 
