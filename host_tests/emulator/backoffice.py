@@ -52,6 +52,10 @@ class World:
     def now(self) -> int:
         return int(self.http.get("/_emulator/clock").json()["now"])
 
+    def now_iso(self) -> str:
+        """Return the emulator's time as SP-API writes dates (a ship date that is not early)."""
+        return str(self.http.get("/_emulator/clock").json()["iso"])
+
     def advance(self, seconds: float) -> int:
         response = self.http.post("/_emulator/clock", json={"advance": seconds})
         assert response.status_code == 200, response.text

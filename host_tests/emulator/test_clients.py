@@ -92,7 +92,7 @@ def test_python_amazon_sp_api(tls_world: World) -> None:
                 "packageReferenceId": "1",
                 "carrierCode": "UPS",
                 "trackingNumber": "1Z999AA10123456784",
-                "shipDate": "2026-01-02T10:00:00Z",
+                "shipDate": world.now_iso(),
                 "orderItems": [{"orderItemId": items[0]["OrderItemId"], "quantity": 2}],
             },
         )

@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import clock, faults, ids, inputs, lwa, orders, ratelimit, spapi
-from .gateway import bad_request, parse_json
+from . import clock, faults, ids, inputs, lwa, orders, ratelimit
+from .device_route import parse_json
+from .errors import MessageError
+from .marketplaces import MARKETPLACES
 from .store import (
     MARKETPLACE_ID,
     SETTING_LIMITS,
@@ -39,6 +41,11 @@ MAX_QUANTITY = 1_000_000
 """Largest slot quantity and fault count the control API accepts."""
 MAX_LIST_LIMIT = 10000
 """Most request-log entries one /_emulator/requests answer returns."""
+
+
+def bad_request(message: str, status: int = 400) -> MessageError:
+    """Return a control-API error (400 bad input unless ``status`` says otherwise)."""
+    return MessageError(status, message)
 
 
 def _store(request: Request) -> Store:
@@ -283,7 +290,7 @@ async def create_seller(request: Request) -> JSONResponse:
     if not _SELLER_ID.match(seller_id):
         raise bad_request("Field seller_id must be 10 to 20 upper-case letters and digits")
     marketplace_id = _field(body, "marketplace_id", str, None)
-    if marketplace_id is not None and marketplace_id not in spapi.MARKETPLACES:
+    if marketplace_id is not None and marketplace_id not in MARKETPLACES:
         raise bad_request("Unknown marketplace_id")
     with _store(request).tx() as tx:
         now = tx.now()

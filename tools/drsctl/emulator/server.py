@@ -46,6 +46,19 @@ def _config(app: Any, host: str, port: int, tls_dir: Path | None) -> uvicorn.Con
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server that first answers the requests a ``hang`` fault holds when stopping.
+
+    Without this, uvicorn waits for them, cancels them after its graceful timeout and logs
+    "Exception in ASGI application ... CancelledError", and their clients get a plain 500.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Answer held requests with the service's 503, then shut down as uvicorn does."""
+        self.config.app.state.gate.shut_down()
+        await super().shutdown(sockets)
+
+
 def _tls_dir(db_path: str | Path, tls: bool, tls_dir: str | Path | None) -> Path | None:
     """Return the certificate directory (default: ``tls`` next to the database) or None."""
     if not tls:
@@ -70,7 +83,7 @@ def serve(
         print(f"local CA: {certs / 'ca.pem'}  (give it to clients to verify)", file=sys.stderr)
     print("Ctrl-C to stop", file=sys.stderr, flush=True)
     try:
-        uvicorn.Server(config).run()
+        _Server(config).run()
     finally:
         store.close()
 
@@ -91,7 +104,7 @@ class EmulatorThread:
         self.app = build_app(self.store)
         self.url = ""
         self.ca_pem_path: Path | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> "EmulatorThread":
@@ -105,7 +118,7 @@ class EmulatorThread:
         config = _config(self.app, "127.0.0.1", port, self._tls_dir)
         if self._tls_dir is not None:
             self.ca_pem_path = self._tls_dir / "ca.pem"
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="drs-emulator", daemon=True
         )
@@ -121,9 +134,8 @@ class EmulatorThread:
         return self
 
     def stop(self) -> None:
-        """Release held requests, stop the server and close the store."""
+        """Stop the server (held requests get a 503) and close the store."""
         if self._server is not None and self._thread is not None:
-            self.app.state.gate.release_threadsafe()
             self._server.should_exit = True
             self._thread.join()
             self._server = self._thread = None
