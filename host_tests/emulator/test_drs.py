@@ -304,3 +304,34 @@ def test_request_log_resolves_the_device(http, device) -> None:
     limited = http.get("/_emulator/requests", params={"limit": 1}).json()["requests"]
     assert len(limited) == 1
     assert not any(e["path"].startswith("/_emulator") for e in entries)
+
+
+def test_v1_subscription_info_lists_subscribed_flags(provision) -> None:
+    device = provision(
+        slots=[{"id": "toner", "asin": "B00TONERBK"}, {"id": "pods", "subscribed": False}]
+    )
+    headers = {"x-amzn-accept-type": P + "DrsSubscriptionInfoResult@1.0"}
+    response = device.call("subscriptionInfo", "/subscriptionInfo", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-amzn-type-version"] == P + "DrsSubscriptionInfoResult@1.0"
+    assert response.json() == {"slotsSubscriptionStatus": {"toner": True, "pods": False}}
+    # v2 stays the default answer of the v2 header pair
+    v2 = device.call("subscriptionInfo", "/subscriptionInfo").json()
+    assert v2["slotsSubscriptionStatus"]["toner"]["subscribed"] is True
+
+
+def test_v1_deregistration_by_model_and_serial(provision) -> None:
+    device = provision(serial="SER-V1")
+    headers = {"x-amzn-type-version": P + "DrsDeregisterInput@1.0"}
+    path = "/deviceModels/acme-x1/devices/{serial}/registration"
+    # the v2 input type is not accepted on the v1 path, and vice versa
+    v2_on_v1 = device.call("registration", path.format(serial="SER-V1"))
+    assert v2_on_v1.status_code == 400 and "DrsDeregisterInput@1.0" in v2_on_v1.json()["message"]
+    v1_on_v2 = device.call("registration", "/registration", headers=headers)
+    assert v1_on_v2.status_code == 400
+    other = device.call("registration", path.format(serial="SER-OTHER"), headers=headers)
+    assert other.status_code == 404
+    done = device.call("registration", path.format(serial="SER-V1"), headers=headers)
+    assert done.status_code == 200, done.text
+    assert done.headers["x-amzn-type-version"] == P + "DrsDeregisterResult@1.0"
+    assert device.replenish().json() == {"message": "Invalid token"}

@@ -32,7 +32,10 @@ def test_wrong_method_is_json_405(http, device) -> None:
 def test_wrong_method_on_lwa_is_405_in_lwa_shape(http) -> None:
     response = http.get("/auth/o2/token")
     assert response.status_code == 405
-    assert response.json() == {"error": "invalid_request", "error_description": "Method Not Allowed"}
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "Method Not Allowed",
+    }
     assert response.headers["x-amzn-RequestId"]
 
 

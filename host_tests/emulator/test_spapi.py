@@ -5,6 +5,7 @@ declared status, declared headers, body valid against the schema with objects cl
 """
 
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 from drsctl.emulator.store import _SCHEMA, Store
@@ -567,3 +568,20 @@ def test_version_1_database_is_upgraded(tmp_path) -> None:
     finally:
         store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_confirm_shipment_refuses_a_ship_date_before_the_purchase(world: World) -> None:
+    world.refill()
+    device = world.device()
+    seller = world.seller(device["seller_id"])
+    order = world.order(world.replenish(device, "toner"))
+    world.advance(600)
+    oid = order["amazon_order_id"]
+    purchased = order["created_at"]
+    early = datetime.fromtimestamp(purchased - 1, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    refused = confirm(world, seller, oid, shipDate=early)
+    message = check_error("confirmShipment", refused, 400, "InvalidInput")
+    assert "shipDate" in message and "PurchaseDate" in message
+    assert world.order(order["event_instance_id"])["status"] == "Unshipped"  # nothing happened
+    on_time = datetime.fromtimestamp(purchased, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert confirm(world, seller, oid, shipDate=on_time).status_code == 204

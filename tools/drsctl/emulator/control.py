@@ -17,9 +17,8 @@ from starlette.routing import Route
 from . import clock, faults, ids, inputs, lwa, orders, ratelimit
 from .device_route import parse_json
 from .errors import MessageError
-from .marketplaces import MARKETPLACES
+from .marketplaces import DEFAULT_MARKETPLACE_ID, MARKETPLACES
 from .store import (
-    MARKETPLACE_ID,
     SETTING_LIMITS,
     Client,
     Customer,
@@ -193,7 +192,7 @@ def _register_device(
     if not _SELLER_ID.match(seller_id):
         raise bad_request("Field seller_id must be 10 to 20 upper-case letters and digits")
     if tx.seller(seller_id) is None:  # one brand, one seller: created on first provision
-        tx.insert_seller(Seller(seller_id, brand or seller_id, MARKETPLACE_ID, now))
+        tx.insert_seller(Seller(seller_id, brand or seller_id, DEFAULT_MARKETPLACE_ID, now))
     device = Device(
         device_id=device_id,
         customer_id=customer_id,
@@ -296,7 +295,7 @@ async def create_seller(request: Request) -> JSONResponse:
         now = tx.now()
         seller = tx.seller(seller_id)
         if seller is None:
-            seller = Seller(seller_id, name, marketplace_id or MARKETPLACE_ID, now)
+            seller = Seller(seller_id, name, marketplace_id or DEFAULT_MARKETPLACE_ID, now)
             tx.insert_seller(seller)
         elif marketplace_id is not None and marketplace_id != seller.marketplace_id:
             raise bad_request(f"Seller {seller_id} sells in {seller.marketplace_id}", 409)
@@ -440,6 +439,53 @@ async def list_orders(request: Request) -> JSONResponse:
     return JSONResponse({"orders": [orders.as_json(order) for order in found]})
 
 
+def _seller_named(tx: Tx, reference: str) -> Seller:
+    """Return the seller with this id or name (404 naming how to create one)."""
+    seller = tx.seller(reference) or tx.seller(ids.seller_id_for(reference))
+    if seller is None:
+        seller = next((s for s in tx.sellers() if s.name == reference), None)
+    if seller is None:
+        raise bad_request(
+            f"Seller {reference} not found: create it with POST /_emulator/sellers", 404
+        )
+    return seller
+
+
+async def place_order(request: Request) -> JSONResponse:
+    """Place an order for a seller as a customer's device would (a shortcut for back offices).
+
+    Body: ``{"seller": id or name, "asin"?, "title"?, "quantity"?, "price"?, "currency"?,
+    "customer"?, "test"?}``. A new device of the customer, sold by the seller, with one slot
+    of that product replenishes it: the order is created exactly as by DRS ``replenish``.
+    """
+    body = await _body(request)
+    seller_ref = _field(body, "seller", str)
+    customer_ref = _field(body, "customer", str, "Test Customer")
+    product = {name: body[name] for name in _PRODUCT_FIELDS if body.get(name) is not None}
+    with _store(request).tx() as tx:
+        now = tx.now()
+        seller = _seller_named(tx, seller_ref)
+        customer = tx.customer(customer_ref) or _new_customer(tx, customer_ref, None, now)
+        client, _ = _new_client(tx, "https://localhost/lwa/callback", now)
+        device_spec = {
+            "serial": f"ORDER-{secrets.token_hex(6).upper()}",
+            "model": _SHORTCUT_MODEL,
+            "seller_id": seller.seller_id,
+            "test_orders": _field(body, "test", bool, False),
+            "slots": [{"id": _SHORTCUT_SLOT, **product}],
+        }
+        device, slots = _register_device(
+            tx, customer.customer_id, client.client_id, device_spec, now
+        )
+        order, _ = orders.replenish(tx, device, slots[0])
+    return JSONResponse({"order": orders.as_json(order)})
+
+
+_PRODUCT_FIELDS = ("asin", "title", "quantity", "price", "currency")
+_SHORTCUT_MODEL = "control-api-order"
+_SHORTCUT_SLOT = "item"
+
+
 async def cancel_order(request: Request) -> JSONResponse:
     """Cancel an order as its customer would (window and shipping permitting)."""
     event_instance_id = request.path_params["eventInstanceId"]
@@ -564,6 +610,7 @@ ROUTES = [
     Route("/_emulator/settings", get_settings, methods=["GET"]),
     Route("/_emulator/settings", update_settings, methods=["POST"]),
     Route("/_emulator/orders", list_orders, methods=["GET"]),
+    Route("/_emulator/orders", place_order, methods=["POST"]),
     Route("/_emulator/orders/{eventInstanceId}/cancel", cancel_order, methods=["POST"]),
     Route("/_emulator/requests", list_requests, methods=["GET"]),
     Route("/_emulator/slot-status", slot_status, methods=["GET"]),

@@ -137,10 +137,9 @@ def replenish(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     slot = _slot(tx, device, call.params["slotId"])
     if not slot.subscribed:
         raise _validation(f"Unable to place order - slot : {slot.slot_id} is unsubscribed.")
-    current = orders.open_order(tx, device.device_id, slot.slot_id)
-    if current is not None:
-        return {"eventInstanceId": current.event_instance_id, "detailCode": "ORDER_INPROGRESS"}
-    order = orders.place(tx, device, slot, tx.now())
+    order, placed = orders.replenish(tx, device, slot)
+    if not placed:
+        return {"eventInstanceId": order.event_instance_id, "detailCode": "ORDER_INPROGRESS"}
     code = "TEST_ORDER_PLACED" if order.is_test else "STANDARD_ORDER_PLACED"
     return {"eventInstanceId": order.event_instance_id, "detailCode": code}
 

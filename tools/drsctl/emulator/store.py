@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from . import inputs
 
 SCHEMA_VERSION = 2
-MARKETPLACE_ID = "ATVPDKIKX0DER"
 
 _SCHEMA = """
 CREATE TABLE clock (id INTEGER PRIMARY KEY CHECK (id = 1), now INTEGER NOT NULL);
