@@ -33,8 +33,10 @@ def test_place_an_order_refuses_bad_input(world: World) -> None:
     assert unknown.status_code == 404
     assert "POST /_emulator/sellers" in unknown.json()["message"]
     world.seller("ACMESHORTCUT02", name="acme-two")
-    for body in ({}, {"seller": 7}, {"seller": "acme-two", "quantity": 0},
-                 {"seller": "acme-two", "quantity": "2"}, {"seller": "acme-two", "test": "yes"}):  # fmt: skip
+    two = "acme-two"
+    bodies = [{}, {"seller": 7}, {"seller": two, "quantity": 0},
+              {"seller": two, "quantity": "2"}, {"seller": two, "test": "yes"}]  # fmt: skip
+    for body in bodies:
         response = http.post("/_emulator/orders", json=body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["message"]
