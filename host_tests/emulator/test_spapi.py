@@ -8,7 +8,8 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from drsctl.emulator.store import _SCHEMA, Store
+from drsctl.emulator.store import Store
+from drsctl.emulator.store.schema import SCHEMA
 
 from host_tests.emulator.backoffice import ORDERS, US, World
 from host_tests.emulator.spapi_schema import check_error, check_response
@@ -558,7 +559,7 @@ def test_unknown_paths_and_methods_answer_sp_api_errors(shop) -> None:
 def test_version_1_database_is_upgraded(tmp_path) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    conn.executescript(_SCHEMA + "INSERT INTO clock (id, now) VALUES (1, 100);"
+    conn.executescript(SCHEMA + "INSERT INTO clock (id, now) VALUES (1, 100);"
                        "PRAGMA user_version = 1;")  # fmt: skip
     conn.close()
     store = Store(path)
