@@ -21,7 +21,7 @@ from sp_api.api import Orders
 from sp_api.auth import AccessTokenClient
 from sp_api.base import SellingApiException
 
-from host_tests.emulator.backoffice import World
+from host_tests.emulator.seller_world import World
 
 
 @pytest.fixture(scope="module")

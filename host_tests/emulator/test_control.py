@@ -2,7 +2,7 @@
 
 import httpx
 
-from host_tests.emulator.backoffice import ORDERS, World
+from host_tests.emulator.seller_world import ORDERS, World
 
 
 def test_place_an_order_for_a_seller_by_name(world: World) -> None:

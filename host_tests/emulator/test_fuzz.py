@@ -23,7 +23,7 @@ import pytest
 from drsctl.emulator import control, drs, mws, spapi
 from drsctl.emulator.spapi.listing import GET_ORDERS_PARAMS
 
-from host_tests.emulator.backoffice import MWS_NS, US, World
+from host_tests.emulator.seller_world import MWS_NS, US, World
 from host_tests.emulator.conftest import drs_headers
 
 Json = Any

@@ -3,7 +3,7 @@ seen consistently by the device (DRS), the SP-API and MWS through its whole life
 
 import pytest
 
-from host_tests.emulator.backoffice import (
+from host_tests.emulator.seller_world import (
     ORDERS,
     World,
     mws_error,

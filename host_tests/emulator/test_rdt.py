@@ -2,7 +2,7 @@
 
 import pytest
 
-from host_tests.emulator.backoffice import ORDERS, World
+from host_tests.emulator.seller_world import ORDERS, World
 from host_tests.emulator.spapi_schema import check_error, check_response, validate
 
 RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"

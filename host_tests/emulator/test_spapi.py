@@ -11,7 +11,7 @@ import pytest
 from drsctl.emulator.store import Store
 from drsctl.emulator.store.schema import SCHEMA
 
-from host_tests.emulator.backoffice import ORDERS, US, World
+from host_tests.emulator.seller_world import ORDERS, US, World
 from host_tests.emulator.spapi_schema import check_error, check_response
 from host_tests.fake_tokens import ACCESS
 

@@ -32,8 +32,8 @@ _brands = itertools.count(1)
 class Seller:
     """A seller's credentials and a fresh SP-API access token."""
 
-    info: dict[str, Any]
-    token: str = ""
+    info: dict[str, Any] = field(repr=False)  # credentials: never in a failing test's output
+    token: str = field(default="", repr=False)
 
     @property
     def seller_id(self) -> str:
