@@ -23,8 +23,8 @@ import pytest
 from drsctl.emulator import control, drs, mws, spapi
 from drsctl.emulator.spapi.listing import GET_ORDERS_PARAMS
 
-from host_tests.emulator.seller_world import MWS_NS, US, World
 from host_tests.emulator.conftest import drs_headers
+from host_tests.emulator.seller_world import MWS_NS, US, World
 
 Json = Any
 ROUTES: list[tuple[str, str]] = sorted(

@@ -15,8 +15,8 @@ from drsctl.emulator.server import EmulatorThread
 from drsctl.emulator.spapi import dispatch
 from drsctl.emulator.store import Report
 
-from host_tests.emulator.seller_world import ORDERS, US, World, mws_error
 from host_tests.emulator.conftest import Device
+from host_tests.emulator.seller_world import ORDERS, US, World, mws_error
 from host_tests.emulator.spapi_schema import check_error
 
 SLOT_STATUS = {

@@ -93,13 +93,11 @@ class FaultGate:
 
     def __init__(self) -> None:
         self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._shutting_down = False
         self.holding = 0
 
     async def hold(self, receive: Receive) -> Held:
         """Wait for a release, a shutdown or the client's disconnect; say which came first."""
-        self._loop = asyncio.get_running_loop()
         if self._shutting_down:
             return Held.SHUTDOWN
         if self._event is None:

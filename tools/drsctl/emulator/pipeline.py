@@ -34,7 +34,7 @@ MAX_DRAIN = 64 * 1024 * 1024
 """Most bytes of an oversized body read (and dropped) before answering 413."""
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("drsctl.emulator.access")
+_access_logger = logging.getLogger("drsctl.emulator.access")
 
 EdgeError = Callable[[str, int, str], ServiceError]
 """``(path, status, message) -> ServiceError``: an error shaped for the path's service."""
@@ -76,7 +76,7 @@ class Pipeline:
             await self._serve(scope, receive, send_with_id, rid, lambda: status is not None)
         finally:
             if self.access_log:
-                access_log.info(
+                _access_logger.info(
                     "%s %s %s %.1fms %s",
                     scope.get("method"),
                     scope["path"],

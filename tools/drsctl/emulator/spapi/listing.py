@@ -24,10 +24,6 @@ EASY_SHIP_STATUSES = (
     "Damaged",
 )  # fmt: skip
 INVOICE_STATUSES = ("NotRequired", "NotFound", "Processing", "Errored", "Accepted")
-LIST_PARAMS = (
-    "OrderStatuses", "MarketplaceIds", "FulfillmentChannels", "PaymentMethods",
-    "EasyShipShipmentStatuses", "ElectronicInvoiceStatuses", "AmazonOrderIds",
-)  # fmt: skip
 GET_ORDERS_PARAMS = (
     "CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore", "OrderStatuses",
     "MarketplaceIds", "FulfillmentChannels", "PaymentMethods", "BuyerEmail", "SellerOrderId",
