@@ -6,12 +6,10 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from drsctl.emulator.app import build_app
 from drsctl.emulator.pipeline import MAX_BODY
 from drsctl.emulator.server import EmulatorThread
-from drsctl.emulator.store import Store
-from starlette.testclient import TestClient
 
 
 def _post_with_connection_close(url: str, ca_pem: Path, body: bytes) -> bytes:
@@ -43,24 +41,19 @@ def test_an_oversized_body_over_tls_always_gets_the_413(tmp_path: Path, size: in
 
 
 def test_the_access_log_is_off_by_default(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    store = Store(tmp_path / "db.sqlite3")
-    try:
-        with caplog.at_level(logging.INFO, logger="drsctl.emulator.access"):
-            with TestClient(build_app(store)) as client:
-                assert client.get("/_emulator/clock").status_code == 200
-        assert not [r for r in caplog.records if r.name == "drsctl.emulator.access"]
-    finally:
-        store.close()
+    with caplog.at_level(logging.INFO, logger="drsctl.emulator.access"):
+        with EmulatorThread(tmp_path / "db.sqlite3") as emulator:
+            assert httpx.get(emulator.url + "/_emulator/clock").status_code == 200
+    assert not [r for r in caplog.records if r.name == "drsctl.emulator.access"]
 
 
 def test_the_access_log_names_requests_but_no_secret(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = Store(tmp_path / "db.sqlite3")
     secret = "SECRETVALUE1234567890"
-    try:
-        with caplog.at_level(logging.INFO, logger="drsctl.emulator.access"):
-            with TestClient(build_app(store, access_log=True)) as client:
+    with caplog.at_level(logging.INFO, logger="drsctl.emulator.access"):
+        with EmulatorThread(tmp_path / "db.sqlite3", access_log=True) as emulator:
+            with httpx.Client(base_url=emulator.url) as client:
                 client.get("/_emulator/clock")
                 client.get(
                     "/Orders/2013-09-01",
@@ -72,12 +65,10 @@ def test_the_access_log_names_requests_but_no_secret(
                     headers={"Authorization": f"Bearer {secret}"},
                 )
                 client.get("/orders/v0/orders", headers={"x-amz-access-token": secret})
-        lines = [r.getMessage() for r in caplog.records if r.name == "drsctl.emulator.access"]
-        assert len(lines) == 4
-        assert lines[0].startswith("GET /_emulator/clock 200 ")
-        assert lines[1].startswith("GET /Orders/2013-09-01 400 ")
-        assert lines[2].startswith("POST /auth/o2/token 400 ")
-        assert lines[3].startswith("GET /orders/v0/orders 403 ")
-        assert not any(secret in line for line in lines)
-    finally:
-        store.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "drsctl.emulator.access"]
+    assert len(lines) == 4
+    assert lines[0].startswith("GET /_emulator/clock 200 ")
+    assert lines[1].startswith("GET /Orders/2013-09-01 400 ")
+    assert lines[2].startswith("POST /auth/o2/token 400 ")
+    assert lines[3].startswith("GET /orders/v0/orders 403 ")
+    assert not any(secret in line for line in lines)

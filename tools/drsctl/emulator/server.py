@@ -96,12 +96,16 @@ class EmulatorThread:
     """
 
     def __init__(
-        self, db_path: str | Path, tls: bool = False, tls_dir: str | Path | None = None
+        self,
+        db_path: str | Path,
+        tls: bool = False,
+        tls_dir: str | Path | None = None,
+        access_log: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
         self._tls_dir = _tls_dir(db_path, tls, tls_dir)
         self.store = Store(self.db_path)
-        self.app = build_app(self.store)
+        self.app = build_app(self.store, access_log=access_log)
         self.url = ""
         self.ca_pem_path: Path | None = None
         self._server: _Server | None = None
