@@ -28,8 +28,10 @@ _DROP_FILTER = DroppedConnectionFilter()
 
 
 class StartupError(RuntimeError):
-    """The emulator cannot start (database, certificates, port); ``str()`` says why and what
-    to do, in one line."""
+    """The emulator cannot start (database, certificates, port).
+
+    ``str()`` says why and what to do, in one line.
+    """
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

@@ -57,8 +57,10 @@ class SimOptions:
 
     @property
     def model(self) -> str:
-        """The simulated device's model; its first part names the seller (one brand, one
-        seller, as the emulator files orders)."""
+        """The simulated device's model.
+
+        Its first part names the seller (one brand, one seller, as the emulator files orders).
+        """
         return f"{self.seller}-sim-appliance"
 
 
@@ -109,11 +111,11 @@ def slot_ids_of(maker_config: dict[str, Any]) -> list[str]:
     """The slot ids of a maker's ``config.json``; ``ValueError`` says what is wrong with it."""
     slots = maker_config.get("slots") if isinstance(maker_config, dict) else None
     if not isinstance(slots, list) or not 1 <= len(slots) <= 8:
-        raise ValueError("needs a \"slots\" list of 1 to 8 slots")
+        raise ValueError('needs a "slots" list of 1 to 8 slots')
     ids = []
     for index, slot in enumerate(slots):
         if not isinstance(slot, dict) or not isinstance(slot.get("id"), str) or not slot["id"]:
-            raise ValueError(f"slots[{index}] needs an \"id\" string")
+            raise ValueError(f'slots[{index}] needs an "id" string')
         ids.append(slot["id"])
     if len(set(ids)) != len(ids):
         raise ValueError("slot ids must be unique")
@@ -313,8 +315,10 @@ class Simulation:
 def emulator_for(
     url: str | None, workdir: Path, tls: bool = False, ca_file: Path | None = None
 ) -> Iterator[tuple[str, EmulatorControl, str | None]]:
-    """Use the emulator at ``url`` (verified with ``ca_file``), or start a private one in
-    ``workdir``; yield (url, control client, CA bundle the device must trust or None)."""
+    """Use the emulator at ``url`` (verified with ``ca_file``), or start a private one.
+
+    Yields (url, control client, CA bundle the device must trust or None).
+    """
     if url:
         verify: ssl.SSLContext | bool = True
         if ca_file is not None:
