@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import ssl
 import sys
 import tempfile
 from pathlib import Path
@@ -277,6 +278,61 @@ def simulate(
 
 
 _SELLER_NAME = re.compile(r"[a-z0-9]{1,30}")
+
+
+@app.command("place-order")
+def place_order(
+    emulator_url: Annotated[
+        str, typer.Option("--emulator", help="The running emulator's URL.")
+    ] = "http://127.0.0.1:8080",
+    seller: Annotated[str, typer.Option(help="Seller (brand) the order belongs to.")] = "acme",
+    slot: Annotated[str, typer.Option(help="DRS slot id of the ordering device.")] = "toner-black",
+    ca_file: Annotated[
+        Path | None, typer.Option(help="CA of an https emulator (its tls/ca.pem).")
+    ] = None,
+    spapi_config: Annotated[
+        Path | None,
+        typer.Option(help="Also write the seller's credentials here, for drsctl orders --config."),
+    ] = None,
+) -> None:
+    """Place one order at the emulator as a device would; print its Amazon order id.
+
+    A shortcut for trying the back office: a device of the seller's brand is registered,
+    gets its LwA token and calls DRS replenish; then the emulator's clock moves on until
+    the payment is authorized, so the order is Unshipped and ready to ship.
+    """
+    from drsctl.control_client import ControlError, EmulatorControl
+
+    _check_emulator_url(emulator_url, ca_file)
+    if not _SELLER_NAME.fullmatch(seller):
+        usage_error("--seller", f"{seller!r}: use lower-case letters and digits, e.g. acme")
+    if ca_file is not None and not ca_file.is_file():
+        usage_error("--ca-file", f"{ca_file} is not a file")
+    if spapi_config is not None and not spapi_config.parent.is_dir():
+        usage_error("--spapi-config", f"folder {spapi_config.parent} does not exist")
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with EmulatorControl(emulator_url, verify=verify) as control:
+            order = control.place_order(seller, slot)
+            credentials = control.create_seller(seller) if spapi_config else None
+    except httpx.TransportError as exc:
+        runtime_error(f"cannot reach the emulator at {emulator_url}: {exc}")
+    except ControlError as exc:
+        runtime_error(f"the emulator at {emulator_url} refused: {exc}")
+    if spapi_config is not None and credentials is not None:
+        config: dict[str, object] = {"endpoint": emulator_url, "lwa": credentials["lwa"]}
+        if ca_file is not None:
+            config["ca_bundle"] = str(ca_file.resolve())
+        spapi_config.touch(mode=0o600)
+        spapi_config.write_text(json.dumps(config, indent=1) + "\n")
+        err.print(f"SP-API credentials of seller {seller}: {spapi_config}", highlight=False)
+    err.print(
+        f"order {order['amazon_order_id']} placed for seller {seller} (slot {slot})",
+        highlight=False,
+    )
+    print(order["amazon_order_id"])
 
 
 def _progress(label: str) -> Progress:
