@@ -24,6 +24,7 @@ from .store import Store
 from .tls import ensure_certs
 
 _STARTUP_TIMEOUT_S = 10.0
+_BACKLOG = 2048  # uvicorn's default
 _DROP_FILTER = DroppedConnectionFilter()
 
 
@@ -46,6 +47,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.listen(_BACKLOG)  # from here on clients queue up: the banner may say "ready"
     return sock
 
 
