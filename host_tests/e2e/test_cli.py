@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import socket
 import ssl
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-DRSCTL = str(Path(sys.executable).with_name("drsctl"))
+from host_tests.e2e.helpers import DRSCTL, running_emulator
 
 
 def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -114,27 +111,6 @@ def one_line_error(done: subprocess.CompletedProcess[str], code: int, *needles: 
     assert len(lines) == 1, lines
     for needle in needles:
         assert needle in lines[0]
-
-
-@contextlib.contextmanager
-def running_emulator(*args: str) -> Iterator[tuple[str, str]]:
-    """``drsctl emulator --port 0 ARGS`` as a user starts it; yield (URL, its banner)."""
-    proc = subprocess.Popen(
-        [DRSCTL, "emulator", "--port", "0", *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        banner = proc.stderr.readline()  # printed once the port is bound and listening
-        match = re.search(r"(https?://127\.0\.0\.1:(\d+))", banner)
-        assert match, banner
-        assert match.group(2) != "0", "the banner names the port really bound"
-        yield match.group(1), banner
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_emulator_port_0_prints_the_bound_port_and_serves_on_it(tmp_path: Path) -> None:
