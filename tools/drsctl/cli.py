@@ -30,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(orders_app, name="orders")
 err = Console(stderr=True)
+_SELLER_NAME = re.compile(r"[a-z0-9]{1,30}")
 
 _typed_option_display = typer.core.TyperOption.display_type_rich
 
@@ -125,6 +126,17 @@ def _check_emulator_url(url: str, ca_file: Path | None) -> None:
             "an https emulator needs its CA (drsctl emulator --tls prints its path, "
             "e.g. tls/ca.pem): the device verifies TLS against it",
         )
+    if ca_file is not None:
+        if parts.scheme != "https":
+            usage_error("--ca-file", "only with an https:// emulator")
+        if not ca_file.is_file():
+            usage_error("--ca-file", f"{ca_file} is not a file")
+
+
+def _check_seller(seller: str) -> None:
+    """A seller (brand) name as the emulator derives it from a device model."""
+    if not _SELLER_NAME.fullmatch(seller):
+        usage_error("--seller", f"{seller!r}: use lower-case letters and digits, e.g. acme")
 
 
 def _maker_config(path: Path) -> dict[str, object]:
@@ -191,7 +203,8 @@ def simulate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
     plot: Annotated[
-        Path | None, typer.Option(help="Write a PNG of the levels here (.png is added).")
+        Path | None,
+        typer.Option(help="Write a PNG of the levels here (.png added to a name without one)."),
     ] = None,
     story: Annotated[bool, typer.Option(help="Print what happened, day by day.")] = False,
 ) -> None:
@@ -210,15 +223,11 @@ def simulate(
     _check_days("--delivery-days", delivery_days)
     _check_days("--lead-time-days", lead_time_days)
     _check_days("--margin-days", margin_days)
-    if not _SELLER_NAME.fullmatch(seller):
-        usage_error("--seller", f"{seller!r}: use lower-case letters and digits, e.g. acme")
+    _check_seller(seller)
     if tls and emulator_url:
         usage_error("--tls", "--tls starts a private emulator; omit --emulator")
-    if ca_file is not None:
-        if not (emulator_url or "").startswith("https://"):
-            usage_error("--ca-file", "only with --emulator https://...")
-        if not ca_file.is_file():
-            usage_error("--ca-file", f"{ca_file} is not a file")
+    if ca_file is not None and not emulator_url:
+        usage_error("--ca-file", "only with --emulator https://...")
     if emulator_url:
         _check_emulator_url(emulator_url, ca_file)
     if plot is not None:
@@ -279,9 +288,6 @@ def simulate(
         raise typer.Exit(code=1)
 
 
-_SELLER_NAME = re.compile(r"[a-z0-9]{1,30}")
-
-
 @app.command("place-order")
 def place_order(
     emulator_url: Annotated[
@@ -306,10 +312,7 @@ def place_order(
     from drsctl.control_client import ControlError, EmulatorControl
 
     _check_emulator_url(emulator_url, ca_file)
-    if not _SELLER_NAME.fullmatch(seller):
-        usage_error("--seller", f"{seller!r}: use lower-case letters and digits, e.g. acme")
-    if ca_file is not None and not ca_file.is_file():
-        usage_error("--ca-file", f"{ca_file} is not a file")
+    _check_seller(seller)
     if spapi_config is not None and not spapi_config.parent.is_dir():
         usage_error("--spapi-config", f"folder {spapi_config.parent} does not exist")
     verify: ssl.SSLContext | bool = True
