@@ -32,6 +32,7 @@ from typing import Any
 from drsctl.control_client import EmulatorControl
 from drsctl.emulator.server import EmulatorThread
 from drsctl.sim.consumption import SlotWorld
+from drsctl.sim.device import DeviceCrashed
 from drsctl.sim.harness import SimOptions, Simulation
 from drsctl.sim.report import duplicate_orders
 
@@ -57,19 +58,22 @@ class Row:
 
 class FaultWindow:
     """A fault scenario: every ``every_days`` a window of ``hours`` opens at a random
-    hour; ``start`` arms it, ``stop`` clears it."""
+    hour; ``start`` arms it, ``stop`` clears it; ``skew_s``: the device's clock is off
+    by that much while it is open (a clock jump forward or back)."""
 
     def __init__(
         self,
         every_days: float,
         hours: int,
-        start: Callable[[Simulation, random.Random], None],
+        start: Callable[[Simulation, random.Random], None] | None = None,
         stop: Callable[[Simulation], None] | None = None,
+        skew_s: int = 0,
     ) -> None:
         self.every_h = int(every_days * 24)
         self.hours = hours
-        self.start = start
+        self.start = start or (lambda sim, rng: None)
         self.stop = stop or (lambda sim: sim.control.clear_faults())
+        self.skew_s = skew_s
 
 
 def _fault(route: str, kind: str, count: int = 1000, **extra: Any) -> Callable[..., None]:
@@ -102,6 +106,10 @@ SCENARIOS: dict[str, list[FaultWindow]] = {
     ],
     "deleted slot (404)": [FaultWindow(30, 48, _fault("*", "status", status=404))],
     "power cuts (kill -9)": [FaultWindow(6, 12, _kill, _power_on)],
+    "clock jumps": [
+        FaultWindow(12, 6, skew_s=2 * 86400),
+        FaultWindow(17, 6, skew_s=-86400),
+    ],
 }
 SCENARIOS["mix"] = [w for name, ws in SCENARIOS.items() if name != "no faults" for w in ws]
 
@@ -168,10 +176,14 @@ def run_scenario(name: str, days: float, runtime: str, workdir: Path, seed: int 
                             w.start(sim, rng)
                             open_until[i] = hour + w.hours
                             next_at[i] = hour + w.every_h + rng.randrange(0, 24)
-                    if sim.device.running:
-                        sim.step()
-                    else:
+                    skew = sum(windows[i].skew_s for i in open_until)
+                    if not sim.device.running:
                         sim.advance_world(HOUR)
+                    elif skew:
+                        sim.advance_world(HOUR)
+                        _skewed_pass(sim, skew)
+                    else:
+                        sim.step()
                 for i in list(open_until):
                     windows[i].stop(sim)
             finally:
@@ -200,6 +212,16 @@ def run_scenario(name: str, days: float, runtime: str, workdir: Path, seed: int 
     finally:
         logging.getLogger().removeHandler(capture)
     return row
+
+
+def _skewed_pass(sim: Simulation, skew: int) -> None:
+    """One loop pass with the device's clock ``skew`` seconds off."""
+    try:
+        sim.record(sim.device.tick(sim.now + skew, sim.readings()))
+    except DeviceCrashed as crash:
+        sim.timeline.crashes.append(f"t={sim.now}: {crash}")
+        sim.cut_power()
+        sim.device.start()
 
 
 def _recovery_hours(ends: list[int], requests: list[dict[str, Any]]) -> float:
