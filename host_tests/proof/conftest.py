@@ -30,14 +30,3 @@ def make_rig(emulator: tuple[str, EmulatorControl]) -> Callable[..., DeviceRig]:
         return DeviceRig(control, url, f"PROOF-{next(serials):04d}", RigOptions(**opts))  # type: ignore[arg-type]
 
     return build
-
-
-@pytest.fixture
-def captured_log() -> Iterator[list[str]]:
-    """The firmware's log lines while the test runs."""
-    from drsagent import log
-
-    lines: list[str] = []
-    log.set_log_sink(lines.append)
-    yield lines
-    log.set_log_sink(None)

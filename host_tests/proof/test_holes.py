@@ -173,15 +173,22 @@ def test_plain_http_endpoints_are_refused(tmp_path, drs, lwa, extra):
     assert errors and "http" in errors[0]["msg"], events
 
 
-def test_plain_http_to_a_loopback_emulator_when_allowed(tmp_path, captured_log):
-    events = _boot_with_endpoints(
-        tmp_path,
-        "http://127.0.0.1:8080",
-        "http://localhost:8080/auth/o2/token",
-        allow_plain_http=True,
-    )
+def test_plain_http_to_a_loopback_emulator_when_allowed(tmp_path):
+    from drsagent import log
+
+    lines: list[str] = []
+    log.set_log_sink(lines.append)
+    try:
+        events = _boot_with_endpoints(
+            tmp_path,
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/auth/o2/token",
+            allow_plain_http=True,
+        )
+    finally:
+        log.set_log_sink(None)
     assert not [e for e in events if e["ev"] == "config_error"], events
-    assert any("plain HTTP" in line for line in captured_log), captured_log
+    assert any("plain HTTP" in line for line in lines), lines
 
 
 # -- the emulator's control API --------------------------------------------------------
