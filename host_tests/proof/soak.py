@@ -228,7 +228,11 @@ def _recovery_hours(ends: list[int], requests: list[dict[str, Any]]) -> float:
     """The longest wait from the end of a fault window to the next 2xx request."""
     worst = 0.0
     for end in ends:
-        after = [int(r["t"]) for r in requests if int(r["t"]) >= end and int(r["status"]) < 300]
+        after = [
+            int(r["t"])
+            for r in requests
+            if int(r["t"]) >= end and r["status"] is not None and int(r["status"]) < 300
+        ]
         if after:
             worst = max(worst, (min(after) - end) / HOUR)
     return round(worst, 1)
