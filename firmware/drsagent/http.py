@@ -11,10 +11,10 @@
 # (literals of up to 10 characters are shared, interned strings).
 import json
 import socket
-import time
 
 from drsagent import errors
 from drsagent.compat import collect
+from drsagent.hal import clock
 
 # The receive buffer, allocated when the module loads (while the heap is still in
 # one piece): a fresh chunk per recv() is what fails first in a fragmented heap.
@@ -41,10 +41,10 @@ def quote(s, b=None):
     return o if b is not None else o.decode()
 
 
-def load(r):
-    """The JSON body of a response (status, headers, body); BadResponse if it is not JSON."""
+def parse_json(body):
+    """A response body parsed as JSON; BadResponse if it is not JSON."""
     try:
-        return json.loads(r[2])
+        return json.loads(body)
     except ValueError:  # includes UnicodeError and CPython's JSONDecodeError
         raise errors.BadResponse("not JSON")
 
@@ -102,7 +102,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if tls:
         if not cadata:
             raise errors.NetworkError("no CA file")  # never an unverified connection
-        if time.gmtime()[0] < 2024:  # before NTP the RTC says 1970/2000
+        if not clock.is_set(clock.system_now()):  # before NTP the RTC says 1970/2000
             raise errors.TimeNotSet("no clock")
         url, port = url[8:], 443
     elif url[:7] == "http://":

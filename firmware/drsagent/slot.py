@@ -169,7 +169,7 @@ def poll(a, sid, c, d, t):
     eid = d.get("eid")
     try:
         items = a.drs.order_info(eid)
-    except errors.UnknownSlot:
+    except errors.UnknownOrder:
         # Amazon does not know this eid (adopted or expired): wait for the refill.
         a.emit("order_status", t=t, slot=sid, eid=eid, status="NotFound")
         _go(d, "inflight", t)

@@ -146,7 +146,7 @@ class FakeAmazon:
         if entry is not None:
             return entry
         if eid not in self.orders:
-            raise errors.UnknownSlot("404")
+            raise errors.UnknownOrder("getOrderInfo HTTP 400 unknown eventInstanceId")
         o = self.orders[eid]
         status = self.status_of(eid)
         return self._post(

@@ -47,16 +47,7 @@ def assert_versions(req, type_version, accept_type):
 
 
 def test_version_pairs_match_the_contract():
-    full = {
-        "replenish": drs.versions("replenish"),
-        "getOrderInfo": drs.versions("getOrderInfo", "OrderInfo"),
-        "slotStatus": drs.versions("slotStatus"),
-        "deviceStatus": drs.versions("deviceStatus"),
-        "subscriptionInfo": drs.versions("subscriptionInfo", None, "12"),
-        "registration": drs.versions("registration", "Deregister", "21"),
-        "testOrders": drs.versions("testOrders", "CancelTestOrders"),
-    }
-    assert full == {
+    assert drs.VERSION_HEADERS == {
         "replenish": (NS + "DrsReplenishInput@1.0", NS + "DrsReplenishResult@1.0"),
         "getOrderInfo": (NS + "DrsOrderInfoInput@1.0", NS + "DrsOrderInfoResult@1.0"),
         "slotStatus": (NS + "DrsSlotStatusInput@1.0", NS + "DrsSlotStatusResult@1.0"),
@@ -146,6 +137,24 @@ def test_order_info(server, client):
     req = server.requests[0]
     assert (req.method, req.path) == ("GET", "/getOrderInfo/amzn1.dash.v2.o.abc")
     assert_versions(req, "DrsOrderInfoInput@1.0", "DrsOrderInfoResult@1.0")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # what DRS answers (seed 000 lists only 400 and 500 for getOrderInfo) ...
+        json_reply(400, {"message": "Invalid eventInstanceId"}),
+        # ... and what older emulators answered
+        json_reply(404, {"message": "order not found"}),
+    ],
+)
+def test_order_info_unknown_order(server, client, tokens, raw):
+    server.add(raw)
+    with pytest.raises(errors.UnknownOrder) as ei:
+        client.order_info("amzn1.dash.v2.o.gone")
+    assert ei.value.transient is False
+    assert tokens.invalidated == 0
+    assert len(server.requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -328,7 +337,7 @@ def test_status_mapping(server, client, tokens, raw, exc, transient):
 def test_bad_request_message_is_kept_and_scrubbed(server, client):
     server.add(json_reply(400, {"message": f"Bad header near Bearer {ACCESS}t1"}))
     with pytest.raises(errors.BadRequest) as ei:
-        client.order_info("e")
+        client.replenish("s")
     assert "Bad header near Bearer ***" in str(ei.value)
     assert f"{ACCESS}t1" not in str(ei.value)
 

@@ -160,7 +160,7 @@ def test_error_mapping(server, make, raw, exc, captured_log):
     with pytest.raises(exc) as ei:
         tm.token()
     assert type(ei.value) is exc
-    assert tm.a is None  # no access token kept
+    assert tm.access_token is None  # no access token kept
     assert_no_secrets(str(ei.value), captured_log)
 
 

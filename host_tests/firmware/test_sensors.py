@@ -175,11 +175,23 @@ def test_sim_clock():
 
 
 def test_system_clock_is_epoch_seconds():
-    from drsagent.hal.clock import SystemClock
+    import time
 
-    c = SystemClock()
-    assert c.offset == 0  # CPython and the unix port count from 1970
+    from drsagent.hal import clock
+
+    c = clock.SystemClock()
+    assert abs(c.now() - time.time()) < 5  # CPython and the unix port count from 1970
     assert c.is_set()  # the test host's clock is synced
+
+
+def test_one_definition_of_a_set_clock():
+    from drsagent.hal import clock, sim
+
+    assert not clock.is_set(1704067199)  # before 2024-01-01: never synced
+    assert clock.is_set(1704067200)
+    assert not sim.SimClock(1704067199).is_set()
+    assert sim.SimClock(1704067200).is_set()
+    assert not sim.SimClock().is_set()
 
 
 # -- HX711 with a fake machine module ---------------------------------------------

@@ -579,3 +579,11 @@ def test_store_on_micropython(mpy, tmp_path):
     ]
     assert "W store: state.json is corrupt" in r["log"]
     assert "I store: state loaded from state.bak" in r["log"]
+
+
+def test_boot_call_typo_is_an_attribute_error_at_the_call(tmp_path):
+    # No forwarding of unknown names into config.py: a typo fails where it is made,
+    # not later as a config-file error.
+    fs = FlashStore(str(tmp_path))
+    with pytest.raises(AttributeError):
+        fs.load_confg()
