@@ -1,4 +1,4 @@
-"""Fixtures for the firmware tests: firmware on sys.path, the MicroPython runner,
+"""Fixtures for the firmware tests: the MicroPython runner,
 a scripted local HTTP(S) server that records requests, and a local test CA."""
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+from script_server import FIRMWARE, MICROPYTHON, ScriptServer
 
-from fwhelpers import FIRMWARE, MICROPYTHON, FakeClock, ScriptServer  # noqa: E402
-
-from drsctl.firmware import compiled_firmware  # noqa: E402
+from drsctl.firmware import compiled_firmware
+from host_tests.fakes import FakeClock
 
 # -- TLS material --------------------------------------------------------------------
 

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest_brain import (  # noqa: E402
+from host_tests.fakes import (
     DAY,
     HOUR,
     T0,
@@ -16,9 +15,9 @@ from conftest_brain import (  # noqa: E402
     config,
     slot_cfg,
 )
-from drsagent import errors  # noqa: E402
-from drsagent.agent import Agent  # noqa: E402
-from host_tests.fake_tokens import REFRESH  # noqa: E402
+from drsagent import errors
+from drsagent.agent import Agent
+from host_tests.fake_tokens import REFRESH
 
 
 class Noisy:

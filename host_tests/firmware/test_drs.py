@@ -4,7 +4,7 @@ import pytest
 from drsagent import drs, errors
 from drsagent.drs import DrsClient
 from host_tests.fake_tokens import ACCESS, REFRESH
-from fwhelpers import json_reply, needs_micropython, reply
+from script_server import json_reply, needs_micropython, reply
 
 NS = "com.amazon.dash.replenishment."
 INVALID = json_reply(

@@ -5,7 +5,7 @@ import types
 import pytest
 from drsagent import errors, http
 from host_tests.fake_tokens import REFRESH
-from fwhelpers import (
+from script_server import (
     HANG,
     chunked_reply,
     needs_micropython,

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 import pytest
 from drsagent import errors, log
 from drsagent.lwa import TokenManager
-from fwhelpers import json_reply, needs_micropython, reply
+from script_server import json_reply, needs_micropython, reply
 from host_tests.fake_tokens import ACCESS, REFRESH
 
 SECRETS = {
