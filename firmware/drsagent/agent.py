@@ -128,9 +128,7 @@ class Agent:
         """deviceStatus once per UTC day, with the slotStatus of slots that changed."""
         last = self.state.get("last_device_status", 0)
         hour = self.config["report_hour_utc"]
-        if t < self.report_not_before or (
-            last and t < (last // _DAY + 1) * _DAY + hour * _HOUR
-        ):
+        if t < self.report_not_before or (last and t < (last // _DAY + 1) * _DAY + hour * _HOUR):
             return
         drs = self.drs
         collect()

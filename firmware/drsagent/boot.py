@@ -78,8 +78,8 @@ def reload(a):
             log.error(msg)
             a.emit("config_error", t=a.clock.now(), msg=msg)
         return False
-    from drsagent.reading import new_filter
     from drsagent.estimator import level
+    from drsagent.reading import new_filter
     from drsagent.slot import OrderMachine, new_state, order_state
 
     # Keep in the heap only what the loop reads: the network settings live on in drs.
@@ -108,4 +108,3 @@ def reload(a):
             del slots[sid]
             a.save_soon()
     return True
-

@@ -116,9 +116,7 @@ def validate_config(d):
         _bad(f, "(top level)", "a JSON object", d)
     _check(f, d, _CONFIG_KEYS)
     ep = d["endpoints"]
-    if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get(
-        "ca_file"
-    ):
+    if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get("ca_file"):
         _bad(f, "ca_file", "a non-empty string")
     seen = []
     for i, s in enumerate(d["slots"]):

@@ -58,4 +58,3 @@ def main():
         # time.sleep keeps Wi-Fi associated; machine.lightsleep would save power but
         # drops the connection on ESP32, costing a reconnect + DHCP per loop.
         time.sleep(interval)
-

@@ -6,7 +6,6 @@ from drsagent import errors, http, log
 from drsagent.compat import run_once
 from drsagent.timefmt import iso
 
-
 _PREFIX = "com.amazon.dash.replenishment."
 # Each endpoint's exact (x-amzn-type-version, x-amzn-accept-type) pair (DRS docs,
 # contracts.md section 2): fixed strings, looked up per request, never built.
@@ -42,7 +41,9 @@ class DrsClient:
         checks detailCode (STANDARD_ORDER_PLACED, TEST_ORDER_PLACED, ORDER_INPROGRESS)."""
         answer = self._call("replenish", "POST", "/" + http.quote(slot))
         event_id = answer.get("eventInstanceId")
-        return answer.get("detailCode"), event_id if isinstance(event_id, str) and event_id else None
+        if not (isinstance(event_id, str) and event_id):
+            event_id = None
+        return answer.get("detailCode"), event_id
 
     def order_info(self, eid):
         """Items of an order as DRS sends them: [{asin, quantity, slotId, status,

@@ -46,7 +46,7 @@ def parse_json(body):
     try:
         return json.loads(body)
     except ValueError:  # includes UnicodeError and CPython's JSONDecodeError
-        raise errors.BadResponse("not JSON")
+        raise errors.BadResponse("not JSON") from None
 
 
 def _fill():
@@ -232,17 +232,17 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     except errors.DrsError:
         raise
     except MemoryError:
-        raise errors.NetworkError("no memory")
+        raise errors.NetworkError("no memory") from None
     except (OSError, ValueError, IndexError) as e:
         if stage is None and not isinstance(e, OSError):
             # int(), decode(), index() and the like on what the server sent
-            raise errors.BadResponse("bad HTTP")
+            raise errors.BadResponse("bad HTTP") from None
         a = e.args
         if a and a[0] in (11, 110, 116):  # EAGAIN, ETIMEDOUT (Linux, lwIP)
             a = "timed out"
         else:  # short and secret-free: socket/TLS errors carry no payload
             a = "%s: %s" % (type(e).__name__, str(e)[:80])
-        raise errors.NetworkError("%s %s: %s" % (stage or method, host, a))
+        raise errors.NetworkError("%s %s: %s" % (stage or method, host, a)) from None
     finally:
         _r = None
         if sock is not None:

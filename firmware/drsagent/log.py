@@ -13,7 +13,15 @@ _sv = {}
 # is masked ("earer " covers "Bearer " and "bearer "). Then key names whose value
 # is masked in "key: value", "key=value" and '"key": "value"' ("passw": password, passwd).
 _PK = (
-    "Atza|", "Atzr|", "Atza%7C", "Atzr%7C", "earer ", "amzn1.oa2-cs.", "secret", "token", "passw"
+    "Atza|",
+    "Atzr|",
+    "Atza%7C",
+    "Atzr%7C",
+    "earer ",
+    "amzn1.oa2-cs.",
+    "secret",
+    "token",
+    "passw",
 )
 
 

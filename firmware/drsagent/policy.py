@@ -14,6 +14,9 @@ def decide(level, daily_rate, settings):
         return None
     if daily_rate <= 0:  # nothing measured yet: an optional prior from config
         daily_rate = settings["daily_use"]
-    if daily_rate > 0 and level / daily_rate <= settings["lead_time_days"] + settings["margin_days"]:
+    if (
+        daily_rate > 0
+        and level / daily_rate <= settings["lead_time_days"] + settings["margin_days"]
+    ):
         return "forecast"
     return None
