@@ -16,6 +16,7 @@ import json
 import os
 
 from drsagent import log
+from drsagent.compat import const
 from drsagent.errors import ConfigError
 
 # Kinds (a letter of "olsSubhnpzfci"): o object, l non-empty list, s non-empty string,
@@ -23,14 +24,14 @@ from drsagent.errors import ConfigError
 # 0..23, n number, p number > 0, z number >= 0, f number in [0, 1], c integer >= 1,
 # i integer >= 0 (a GPIO pin number). After the kind: "?" optional (absent or null),
 # or "=<JSON value>" optional with that default, filled in when absent or null.
-_KINDS = "olsSubhnpzfci"
+_KINDS = const("olsSubhnpzfci")
 
-_CONFIG_KEYS = (
+_CONFIG_KEYS = const(
     "device o, device.serial s, device.model S?, endpoints o, endpoints.drs u,"
     " endpoints.lwa u, ca_file s?, loop_interval_s p=3600, http_timeout_s p=10,"
     " test_orders b=false, report_hour_utc h=3, slots l"
 )
-_SLOT_KEYS = (
+_SLOT_KEYS = const(
     "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
     " sensor.stuck_readings z=48, sensor.spike p=0.3, sensor.fault_after c=3,"
     " capacity p=1.0, lead_time_days z=3, margin_days z=1, cooldown_days z=2,"

@@ -6,25 +6,36 @@ from drsagent import errors, http, log
 from drsagent.compat import run_once
 from drsagent.timefmt import iso
 
-_PREFIX = "com.amazon.dash.replenishment."
 # Each endpoint's exact (x-amzn-type-version, x-amzn-accept-type) pair (DRS docs,
 # contracts.md section 2): fixed strings, looked up per request, never built.
 VERSION_HEADERS = {
-    "replenish": (_PREFIX + "DrsReplenishInput@1.0", _PREFIX + "DrsReplenishResult@1.0"),
-    "getOrderInfo": (_PREFIX + "DrsOrderInfoInput@1.0", _PREFIX + "DrsOrderInfoResult@1.0"),
-    "slotStatus": (_PREFIX + "DrsSlotStatusInput@1.0", _PREFIX + "DrsSlotStatusResult@1.0"),
+    "replenish": (
+        "com.amazon.dash.replenishment.DrsReplenishInput@1.0",
+        "com.amazon.dash.replenishment.DrsReplenishResult@1.0",
+    ),
+    "getOrderInfo": (
+        "com.amazon.dash.replenishment.DrsOrderInfoInput@1.0",
+        "com.amazon.dash.replenishment.DrsOrderInfoResult@1.0",
+    ),
+    "slotStatus": (
+        "com.amazon.dash.replenishment.DrsSlotStatusInput@1.0",
+        "com.amazon.dash.replenishment.DrsSlotStatusResult@1.0",
+    ),
     "deviceStatus": (
-        _PREFIX + "DrsDeviceStatusInput@1.0",
-        _PREFIX + "DrsDeviceStatusResult@1.0",
+        "com.amazon.dash.replenishment.DrsDeviceStatusInput@1.0",
+        "com.amazon.dash.replenishment.DrsDeviceStatusResult@1.0",
     ),
     "subscriptionInfo": (
-        _PREFIX + "DrsSubscriptionInfoInput@1.0",
-        _PREFIX + "DrsSubscriptionInfoResult@2.0",
+        "com.amazon.dash.replenishment.DrsSubscriptionInfoInput@1.0",
+        "com.amazon.dash.replenishment.DrsSubscriptionInfoResult@2.0",
     ),
-    "registration": (_PREFIX + "DrsDeregisterInput@2.0", _PREFIX + "DrsDeregisterResult@1.0"),
+    "registration": (
+        "com.amazon.dash.replenishment.DrsDeregisterInput@2.0",
+        "com.amazon.dash.replenishment.DrsDeregisterResult@1.0",
+    ),
     "testOrders": (
-        _PREFIX + "DrsCancelTestOrdersInput@1.0",
-        _PREFIX + "DrsCancelTestOrdersResult@1.0",
+        "com.amazon.dash.replenishment.DrsCancelTestOrdersInput@1.0",
+        "com.amazon.dash.replenishment.DrsCancelTestOrdersResult@1.0",
     ),
 }
 
