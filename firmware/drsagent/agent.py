@@ -25,10 +25,10 @@ class Agent:
     config/drs/orders/lanes are None/() while the config is unusable (`error` says
     why); make_sensor/make_drs are None for the real ones (tests pass fakes)."""
 
-    def __init__(self, store, clock, state, emit=None, make_sensor=None, make_drs=None):
+    def __init__(self, store, clock, emit=None, make_sensor=None, make_drs=None):
         self.store = store
         self.clock = clock
-        self.state = state
+        self.state = None  # loaded by the boot
         self.emit = emit or log.emit
         self.make_sensor = make_sensor
         self.make_drs = make_drs
@@ -54,7 +54,9 @@ class Agent:
 
         A bad config leaves the agent running in a no-order mode that re-reads the
         files every step and emits config_error once per distinct message."""
-        return run_once("boot", "boot", store, clock, make_sensor, make_drs, emit)
+        agent = Agent(store, clock, emit, make_sensor, make_drs)
+        run_once("boot", "boot", agent)
+        return agent
 
     def reload(self):
         """(Re)read config and secrets; True when the agent can run."""

@@ -32,17 +32,16 @@ def make_sensor(slot_config):
     return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(slot_config)
 
 
-def boot(store, clock, make_sensor_fn, make_drs_fn, emit):
-    """Agent.from_flash: load state (never fails), count the boot, then config/secrets.
-    make_sensor_fn/make_drs_fn: None for the real ones."""
-    from drsagent.agent import Agent
-
+def boot(a):
+    """Agent.from_flash, for the new agent a: load state (never fails), count the
+    boot, then config/secrets."""
+    store = a.store
+    clock = a.clock
     try:
         store.remove_stale_tmp()  # leftovers of a write cut by a power loss
     except Exception:
         pass
-    state = store.load_state()
-    a = Agent(store, clock, state, emit, make_sensor_fn, make_drs_fn)
+    state = a.state = store.load_state()
     state["boots"] = state.get("boots", 0) + 1
     a.emit("boot", t=clock.now(), boots=state["boots"])
     try:
@@ -53,7 +52,6 @@ def boot(store, clock, make_sensor_fn, make_drs_fn, emit):
         reload(a)
     except MemoryError as e:  # step() tries again; the boot is not repeated
         log.error("boot: out of memory: %s" % e)
-    return a
 
 
 def reload(a):

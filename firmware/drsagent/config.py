@@ -18,6 +18,7 @@ import os
 from drsagent import log
 from drsagent.compat import const
 from drsagent.errors import ConfigError
+from drsagent.hal import SENSOR_DRIVERS
 
 # Kinds (a letter of "olsSubhnpzfci"): o object, l non-empty list, s non-empty string,
 # S string, u http(s) URL (a host, an optional port 1..65535), b true/false, h hour
@@ -126,7 +127,13 @@ def validate_config(d):
             _bad(f, p, "a JSON object", s)
         p += "."
         _check(f, s, _SLOT_KEYS, p)
-        _check(f, s["sensor"], _sensor_keys(s["sensor"]["driver"], p), p + "sensor.")
+        driver = s["sensor"]["driver"]
+        if driver not in SENSOR_DRIVERS:
+            _bad(f, p + "sensor.driver", "one of " + ", ".join(SENSOR_DRIVERS), driver)
+        # The driver's own keys; fromlist makes __import__ return the leaf module on
+        # MicroPython and CPython alike.
+        driver = __import__("drsagent.hal." + driver, None, None, ("SENSOR_KEYS",), 0)
+        _check(f, s["sensor"], driver.SENSOR_KEYS, p + "sensor.")
         sid = s["id"]
         if sid in seen:
             what = "a unique slot id (also used by slots[%d])" % seen.index(sid)
@@ -143,21 +150,6 @@ def validate_config(d):
         if v <= lo:
             _bad(f, p + "rearm", "a value > floor (%s)" % lo, v)
     return d
-
-
-def _sensor_keys(driver, path):
-    """The driver module's SENSOR_KEYS; ConfigError for a driver hal does not list."""
-    from drsagent.hal import SENSOR_DRIVERS
-
-    if driver not in SENSOR_DRIVERS:
-        _bad(
-            "config.json",
-            path + "sensor.driver",
-            "one of " + ", ".join(SENSOR_DRIVERS),
-            driver,
-        )
-    # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
-    return __import__("drsagent.hal." + driver, None, None, ("SENSOR_KEYS",), 0).SENSOR_KEYS
 
 
 def validate_secrets(d):

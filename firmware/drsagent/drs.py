@@ -42,7 +42,7 @@ VERSION_HEADERS = {
 
 class DrsClient:
     def __init__(self, url, tokens, timeout=10, cadata=None):
-        self.base_url = url[:-1] if url[-1:] == "/" else url
+        self.url = url[:-1] if url[-1:] == "/" else url
         self.tokens = tokens
         self.timeout = timeout
         self.cadata = cadata  # CA bundle for https
@@ -120,7 +120,7 @@ class DrsClient:
             "x-amzn-type-version": type_version,
             "x-amzn-accept-type": accept_type,
         }
-        url = self.base_url + "/" + op + path
+        url = self.url + "/" + op + path
         for attempt in (0, 1):
             headers["Authorization"] = "Bearer " + self.tokens.token()
             status, response_headers, response_body = http.request(

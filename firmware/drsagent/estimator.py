@@ -16,46 +16,45 @@ _K_LEARN_TIME = const("t0")  # time where learning started
 _DAY = const(86400)
 _WINDOW = const(21600)  # measure drops over >= 6 h so sensor noise averages out
 _COLD = const(3600)  # until the first use is measured: hourly windows, to learn fast
-_NEVER = 1e9  # days left when nothing is being used
 # Floats, inline below: level EMA weight 0.3 (hourly readings: ~3 h lag), rate EMA
 # weight 0.3 per window, a first rate only from a drop > 0.01 (well above noise),
 # a rise > 0.3 is a refill whatever the level, crossing `rearm` needs a rise > 0.05.
 
 
-def level(estimate):
+def level(state):
     """The smoothed level 0..1, or None before the first accepted reading."""
-    return estimate.get(_K_LEVEL)
+    return state.get(_K_LEVEL)
 
 
-def daily_rate(estimate):
+def daily_rate(state):
     """Use per day as a fraction of the container (0.0 until measured)."""
-    return estimate.get(_K_RATE, 0.0)
+    return state.get(_K_RATE, 0.0)
 
 
-def last_use(estimate):
+def last_use(state):
     """The last time a rate window showed use, or None."""
-    return estimate.get(_K_LAST_USE)
+    return state.get(_K_LAST_USE)
 
 
-def days_left(estimate):
+def days_left(state):
     """Days until empty at the measured rate (1e9 when nothing is being used)."""
-    rate = estimate.get(_K_RATE, 0.0)
-    lvl = estimate.get(_K_LEVEL)
+    rate = state.get(_K_RATE, 0.0)
+    lvl = state.get(_K_LEVEL)
     if lvl is None or rate <= 0:
-        return _NEVER
+        return 1e9  # never
     return lvl / rate
 
 
-def update(estimate, slot_config, x, t):
+def update(state, config, x, t):
     """Take an accepted reading x at time t; return True when it is a refill."""
-    d = estimate
+    d = state  # the slot's record in state.json
     lvl = d.get(_K_LEVEL)
     if lvl is None:
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = d[_K_LEARN_LEVEL] = x
         d[_K_TIME] = d[_K_WINDOW_TIME] = d[_K_LEARN_TIME] = t
         return False
     rise = x - lvl
-    if rise > 0.3 or (lvl < slot_config["rearm"] <= x and rise > 0.05):
+    if rise > 0.3 or (lvl < config["rearm"] <= x and rise > 0.05):
         # New cartridge: jump straight to it and restart the rate window so the
         # jump is not read as negative use. Keep the rate: the usage habit is the same.
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = x

@@ -14,7 +14,7 @@ import socket
 
 from drsagent import errors
 from drsagent.compat import collect
-from drsagent.hal import clock
+from drsagent.hal import clock_is_set, rtc_now
 
 # The receive buffer, allocated when the module loads (while the heap is still in
 # one piece): a fresh chunk per recv() is what fails first in a fragmented heap.
@@ -102,7 +102,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if tls:
         if not cadata:
             raise errors.NetworkError("no CA file")  # never an unverified connection
-        if not clock.is_set(clock.system_now()):  # before NTP the RTC says 1970/2000
+        if not clock_is_set(rtc_now()):  # before NTP the RTC says 1970/2000
             raise errors.TimeNotSet("no clock")
         url, port = url[8:], 443
     elif url[:7] == "http://":

@@ -18,12 +18,12 @@ class TokenManager:
         self.clock = clock
         self.timeout = timeout
         self.cadata = cadata
-        self.credentials = secrets["lwa"] if "lwa" in secrets else secrets
+        self.lwa = secrets["lwa"] if "lwa" in secrets else secrets
         self.access_token = None
         self.expires_at = 0
         self.refresh_token_unsaved = False  # a new refresh token is not on flash yet
-        log.secret("c", self.credentials.get("client_secret"))
-        log.secret("r", self.credentials.get("refresh_token"))
+        log.secret("c", self.lwa.get("client_secret"))
+        log.secret("r", self.lwa.get("refresh_token"))
 
     def invalidate(self):
         """Forget the access token (DRS said it is invalid); the next token() refreshes."""
@@ -47,7 +47,7 @@ class TokenManager:
         return self.access_token
 
     def _refresh(self):
-        credentials = self.credentials
+        credentials = self.lwa
         # The form body, percent-encoded straight into one buffer.
         form = bytearray(b"grant_type=refresh_token")
         for key in ("refresh_token", "client_id", "client_secret"):

@@ -124,9 +124,9 @@ class OrderMachine:
             return
         if st == "ordering":
             if reason is not None:  # a retry is a new order as far as we know: good readings only
-                self._replenish(sid, d, t)
+                self.replenish(sid, d, t)
         elif st == "ordered":
-            self._poll(sid, c, d, t)
+            self.poll(sid, c, d, t)
 
     def on_refill(self, d, t):
         """A refill was seen. An order still being tracked stays tracked, but is marked:
@@ -140,7 +140,7 @@ class OrderMachine:
             return
         self.persist()
 
-    def _replenish(self, sid, d, t):
+    def replenish(self, sid, d, t):
         d[_K_STATE] = "ordering"
         d[_K_NEXT_AT] = t
         self.persist()  # THE latch: on flash before the request can reach Amazon
@@ -195,7 +195,7 @@ class OrderMachine:
         emit_failure(self.emit, op, e, t, sid)
         self.persist()
 
-    def _poll(self, sid, c, d, t):
+    def poll(self, sid, c, d, t):
         eid = d.get(_K_EVENT_ID)
         try:
             items = self.drs.order_info(eid)

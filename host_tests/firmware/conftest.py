@@ -7,16 +7,14 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
+from drsctl.firmware import compiled_firmware
 from script_server import FIRMWARE, MICROPYTHON, ScriptServer
 
-from drsctl.firmware import compiled_firmware
 from host_tests.fakes import FakeClock
 
 # -- TLS material --------------------------------------------------------------------

@@ -3,7 +3,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from drsagent import errors
+from drsagent.agent import Agent
 
+from host_tests.fake_tokens import REFRESH
 from host_tests.fakes import (
     DAY,
     HOUR,
@@ -15,9 +18,6 @@ from host_tests.fakes import (
     config,
     slot_cfg,
 )
-from drsagent import errors
-from drsagent.agent import Agent
-from host_tests.fake_tokens import REFRESH
 
 
 class Noisy:

@@ -3,8 +3,9 @@ import json
 import pytest
 from drsagent import drs, errors
 from drsagent.drs import DrsClient
-from host_tests.fake_tokens import ACCESS, REFRESH
 from script_server import json_reply, needs_micropython, reply
+
+from host_tests.fake_tokens import ACCESS, REFRESH
 
 NS = "com.amazon.dash.replenishment."
 INVALID = json_reply(
@@ -369,7 +370,8 @@ class Clock:
         return 1767225600
 lines = []
 log.set_log_sink(lines.append)
-secrets = {"lwa": {"client_id": "cid", "client_secret": "csecret-1", "refresh_token": REFRESH + "r1"}}
+secrets = {"lwa": {"client_id": "cid", "client_secret": "csecret-1",
+                   "refresh_token": REFRESH + "r1"}}
 tm = TokenManager(URL + "/auth/o2/token", secrets, lambda s: None, Clock(), cadata=CA)
 c = DrsClient(URL, tm, cadata=CA)
 gc.collect()

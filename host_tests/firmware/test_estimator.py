@@ -1,9 +1,9 @@
 import json
 
 import pytest
-
 from drsagent import estimator
 from drsagent.policy import decide
+
 from host_tests.fakes import HOUR, T0, slot_cfg
 
 ALPHA = 0.3  # the level EMA weight

@@ -4,7 +4,6 @@ import types
 
 import pytest
 from drsagent import errors, http
-from host_tests.fake_tokens import REFRESH
 from script_server import (
     HANG,
     chunked_reply,
@@ -12,6 +11,8 @@ from script_server import (
     reply,
     to_close_reply,
 )
+
+from host_tests.fake_tokens import REFRESH
 
 # -- CPython ------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
+from drsagent import config as config_schema
 from drsagent import estimator
 from drsagent.policy import decide
+
 from host_tests.fakes import DAY, HOUR, T0, config, slot_cfg
-from drsagent import config as config_schema
+
 
 def test_decide_floor():
     assert decide(0.08, 0.0, slot_cfg()) == "floor"

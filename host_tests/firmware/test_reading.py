@@ -1,9 +1,9 @@
 import math
 
 import pytest
-
 from drsagent import reading
 from drsagent.reading import feed, new_filter
+
 from host_tests.fakes import slot_cfg
 
 

@@ -1,6 +1,9 @@
 import json
 
 import pytest
+from drsagent import errors, slot
+from drsagent.slot import new_state
+from script_server import needs_micropython
 
 from host_tests.fakes import (
     DAY,
@@ -12,9 +15,6 @@ from host_tests.fakes import (
     PowerCut,
     slot_cfg,
 )
-from drsagent import errors, slot
-from drsagent.slot import new_state
-from script_server import needs_micropython
 
 SID = "toner"
 

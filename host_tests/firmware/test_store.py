@@ -7,6 +7,7 @@ from drsagent import errors, store
 from drsagent.config import validate_config, validate_secrets
 from drsagent.store import FlashStore
 from script_server import needs_micropython
+
 from host_tests.fake_tokens import REFRESH
 
 CONFIG = {

@@ -93,6 +93,6 @@ class HX711:
 SENSOR_KEYS = "dout i, sck i, samples c=5"
 
 
-def make(slot_config):
-    sensor = slot_config["sensor"]
+def make(config):
+    sensor = config["sensor"]
     return HX711(sensor["dout"], sensor["sck"], samples=sensor["samples"]).read

@@ -1,5 +1,5 @@
 # Simulator drivers: the harness injects the raw reading and the time per tick.
-from drsagent.hal import clock
+from drsagent.hal import clock_is_set
 
 # slot id -> raw value of the current tick (number, None or junk such as "nan").
 RAW = {}
@@ -7,8 +7,8 @@ RAW = {}
 SENSOR_KEYS = ""  # the harness supplies the readings: no wiring to configure
 
 
-def make(slot_config):
-    slot_id = slot_config["id"]
+def make(config):
+    slot_id = config["id"]
     return lambda: RAW.get(slot_id)
 
 
@@ -25,4 +25,4 @@ class SimClock:
         return self.t or 0
 
     def is_set(self):
-        return clock.is_set(self.t or 0)
+        return clock_is_set(self.t or 0)
