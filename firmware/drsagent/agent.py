@@ -63,7 +63,7 @@ class Agent:
         return run_once("boot", "reload", self)
 
     def save(self):
-        """Persist the whole state (the order machine's persist callable)."""
+        """Persist the whole state (the order machine's save callable)."""
         self.store.save_state(self.state)
         self.saved = self.clock.now()
         self.dirty = _CLEAN
@@ -92,11 +92,11 @@ class Agent:
                 state_before = order_state(d)
                 fault_before = fault(reading_filter)
                 x = feed(reading_filter, c["sensor"], raw)  # None: rejected
-                sensor_fault = fault(reading_filter)  # an accepted reading clears it
-                report = sensor_fault != fault_before
+                fault_now = fault(reading_filter)  # an accepted reading clears it
+                report = fault_now != fault_before
                 if report:
-                    if sensor_fault:
-                        self.emit("sensor_fault", t=t, slot=sid, reason=sensor_fault)
+                    if fault_now:
+                        self.emit("sensor_fault", t=t, slot=sid, reason=fault_now)
                     else:
                         self.emit("sensor_ok", t=t, slot=sid)
                 why = None  # no accepted reading: no order, no retry

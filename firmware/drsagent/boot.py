@@ -23,13 +23,13 @@ def make_drs(config, secrets, store, clock):
     return DrsClient(ep["drs"], tokens, timeout=timeout, cadata=cadata)
 
 
-def make_sensor(slot_config):
+def make_sensor(config):
     """One slot's raw sensor: a callable returning a raw number or None. Drivers are
     modules of drsagent.hal imported by name (a board only loads what it uses); the
     validator (config.py) has checked the name against hal.SENSOR_DRIVERS."""
-    name = slot_config["sensor"]["driver"]
+    name = config["sensor"]["driver"]
     # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
-    return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(slot_config)
+    return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(config)
 
 
 def boot(a):
@@ -86,7 +86,7 @@ def reload(a):
     config["device"] = {"serial": config["device"]["serial"]}
     a.config = config
     a.drs = drs
-    a.orders = OrderMachine(drs, a.save, a.emit, config["test_orders"])
+    a.orders = OrderMachine(drs, a.save, a.emit, config)
     a.error = None
     slots = a.state.setdefault("slots", {})
     lanes = []

@@ -71,7 +71,7 @@ def _check(f, d, text, path=""):
         i = _KINDS.index(kind[0])
         if v is None:
             if len(kind) > 1:  # optional
-                if kind[1] == "=" and isinstance(parent, dict):
+                if kind[1] != "?" and isinstance(parent, dict):  # "=<default>"
                     parent[key] = json.loads(kind[2:])
                 continue
             ok = False
@@ -129,7 +129,12 @@ def validate_config(d):
         _check(f, s, _SLOT_KEYS, p)
         driver = s["sensor"]["driver"]
         if driver not in SENSOR_DRIVERS:
-            _bad(f, p + "sensor.driver", "one of " + ", ".join(SENSOR_DRIVERS), driver)
+            _bad(
+                f,
+                p + "sensor.driver",
+                "a driver of hal.SENSOR_DRIVERS (%s)" % ", ".join(SENSOR_DRIVERS),
+                driver,
+            )
         # The driver's own keys; fromlist makes __import__ return the leaf module on
         # MicroPython and CPython alike.
         driver = __import__("drsagent.hal." + driver, None, None, ("SENSOR_KEYS",), 0)

@@ -111,9 +111,9 @@ class DrsClient:
         """Cancel test orders -> [{slotId, orderStatus}]."""
         return run_once("drsadmin", "cancel_test_orders", self, slot)
 
-    def _call(self, op, method, path="", body=None, want_json=True):
+    def _call(self, op, method, path="", body=None, json=True):
         # One call of endpoint op ("/<op><path>") -> its JSON object, or None when
-        # want_json is False.
+        # json is False.
         type_version, accept_type = VERSION_HEADERS[op]
         headers = {
             "Authorization": "",
@@ -127,7 +127,7 @@ class DrsClient:
                 method, url, headers, body, timeout=self.timeout, cadata=self.cadata
             )
             if 199 < status < 300:
-                if not want_json:
+                if not json:
                     return None
                 answer = http.parse_json(response_body)
                 if not isinstance(answer, dict):

@@ -8,7 +8,7 @@
 #
 # The machine works on the slot's persisted dict (state.json) under the short keys
 # below (a file format: docs/contracts.md). It has narrow collaborators, never the
-# agent: the DRS client, a persist callable (the whole state is on flash when it
+# agent: the DRS client, a save callable (the whole state is on flash when it
 # returns), an event sink and its own settings. One machine serves every slot.
 from drsagent import backoff, errors, log
 from drsagent.compat import const
@@ -71,14 +71,15 @@ def _go(d, st, t, at=None):
 
 
 class OrderMachine:
-    """drs: the DrsClient; persist(): save the whole state; emit(event, **fields);
-    test_orders: config.json's test_orders (a TEST order is then expected)."""
+    """drs: the DrsClient; save(): persist the whole state (on flash when it returns);
+    emit(event, **fields); config: the device's settings (reads "test_orders": a TEST
+    order is then expected)."""
 
-    def __init__(self, drs, persist, emit, test_orders=False):
+    def __init__(self, drs, save, emit, config):
         self.drs = drs
-        self.persist = persist
+        self.save = save
         self.emit = emit
-        self.test_orders = test_orders
+        self.config = config
 
     def tick(self, sid, c, d, t, reason, x):
         """Advance the machine at time t. reason: None without a fresh accepted reading
@@ -112,7 +113,7 @@ class OrderMachine:
             or (st == "inflight" and t - d.get(_K_SINCE, t) >= _INFLIGHT_MAX)
         ):
             _go(d, "idle", t)
-            self.persist()
+            self.save()
             st = "idle"
         if st == "idle":
             if not reason or t < d.get(_K_HOLD_UNTIL, 0):
@@ -138,12 +139,12 @@ class OrderMachine:
             _go(d, "idle", t)
         else:
             return
-        self.persist()
+        self.save()
 
     def replenish(self, sid, d, t):
         d[_K_STATE] = "ordering"
         d[_K_NEXT_AT] = t
-        self.persist()  # THE latch: on flash before the request can reach Amazon
+        self.save()  # THE latch: on flash before the request can reach Amazon
         try:
             code, eid = self.drs.replenish(sid)
         except Exception as e:  # unmapped (OSError etc.): we may or may not have ordered
@@ -153,7 +154,7 @@ class OrderMachine:
             ev = "order_adopted"
         elif code == "STANDARD_ORDER_PLACED" or code == "TEST_ORDER_PLACED":
             ev = "order_placed"
-            if code == "TEST_ORDER_PLACED" and not self.test_orders:
+            if code == "TEST_ORDER_PLACED" and not self.config["test_orders"]:
                 log.warn("slot %s: Amazon placed a TEST order" % sid)
         else:
             # Unknown answer: retrying is safe, Amazon replies ORDER_INPROGRESS if it ordered.
@@ -171,7 +172,7 @@ class OrderMachine:
             self.emit(ev, t=t, slot=sid, eid=eid, code=code)
         else:
             self.emit(ev, t=t, slot=sid, eid=eid)
-        self.persist()
+        self.save()
 
     def _failed(self, sid, d, t, op, e):
         if not isinstance(e, errors.DrsError):
@@ -193,7 +194,7 @@ class OrderMachine:
             else:
                 d[_K_NEXT_AT] = hold  # tracking: poll again much later
         emit_failure(self.emit, op, e, t, sid)
-        self.persist()
+        self.save()
 
     def poll(self, sid, c, d, t):
         eid = d.get(_K_EVENT_ID)
@@ -203,7 +204,7 @@ class OrderMachine:
             # Amazon does not know this eid (adopted or expired): wait for the refill.
             self.emit("order_status", t=t, slot=sid, eid=eid, status="NotFound")
             _go(d, "inflight", t)
-            self.persist()
+            self.save()
             return
         except Exception as e:
             if isinstance(e, errors.DrsError) and not e.transient:
@@ -213,7 +214,7 @@ class OrderMachine:
             d[_K_ATTEMPTS] = n
             d[_K_NEXT_AT] = t + backoff.delay(n, _HOUR, _DAY)
             emit_failure(self.emit, "getOrderInfo", e, t, sid)
-            self.persist()  # hourly to daily: the backoff survives a reboot (no poll at once)
+            self.save()  # hourly to daily: the backoff survives a reboot (no poll at once)
             return
         status = "Unknown"
         for item in items or ():
@@ -246,4 +247,4 @@ class OrderMachine:
         # reboot (no poll storm from a boot loop). Cheap: unchanged polls are hours to a
         # day apart.
         items = item = None
-        self.persist()
+        self.save()

@@ -30,9 +30,9 @@ def test_unknown_driver_is_a_config_error_naming_the_known_ones():
     with pytest.raises(errors.ConfigError) as e:
         _validated_sensor(driver="lidar9000")
     assert str(e.value) == (
-        "config.json: slots[0].sensor.driver: expected one of "
+        "config.json: slots[0].sensor.driver: expected a driver of hal.SENSOR_DRIVERS ("
         + ", ".join(hal.SENSOR_DRIVERS)
-        + ", got 'lidar9000'"
+        + "), got 'lidar9000'"
     )
 
 

@@ -21,11 +21,11 @@ SID = "toner"
 
 class Slot:
     """One slot (id, config, persisted dict) on an OrderMachine with its narrow
-    collaborators: the DRS client, a persist callable, an event sink, test_orders."""
+    collaborators: the DRS client, a save callable, an event sink, the settings."""
 
     def __init__(self, sid, cfg, d, drs, save, emit, test_orders=False):
         self.sid, self.cfg, self.d = sid, cfg, d
-        self.machine = slot.OrderMachine(drs, save, emit, test_orders)
+        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders})
 
     def tick(self, now, want=None, ok=False, level=None):
         # the agent passes None without a good reading, else the reason or ""
@@ -578,7 +578,7 @@ def test_untracking_on_micropython(mpy):
                 Drs.polls += 1
                 return [{"slotId": "x", "status": "Authorized"}]
         a = Sink()
-        machine = slot.OrderMachine(Drs(), a.save, a.emit)
+        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False})
         d = slot.new_state(0)
         for h in range(21 * 24 + 1):
             machine.tick("x", {"cooldown_days": 2}, d, 1767225600 + h * 3600, "floor", 0.05)
