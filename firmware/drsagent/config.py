@@ -68,12 +68,10 @@ def _check(f, d, text, path=""):
         for key in k.split("."):
             parent = v
             v = v.get(key) if isinstance(v, dict) else None
-        # Slices, not kind[0]: MicroPython interns a one-character string made by
-        # indexing, and interned names stay in the heap for good.
-        i = _KINDS.index(kind[:1])
+        i = _KINDS.index(kind[0])
         if v is None:
             if len(kind) > 1:  # optional
-                if kind[1:2] != "?" and isinstance(parent, dict):  # "=<default>"
+                if kind[1] != "?" and isinstance(parent, dict):  # "=<default>"
                     parent[key] = json.loads(kind[2:])
                 continue
             ok = False
