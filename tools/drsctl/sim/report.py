@@ -119,7 +119,9 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         "crashes": len(timeline.crashes),
         "crash_reasons": timeline.crashes[:5],
         "device_errors": device_errors,
-        "failure": _failure(device_errors, timeline.crashes, duplicates, out_of_memory, sim.opts.heap),
+        "failure": _failure(
+            device_errors, timeline.crashes, duplicates, out_of_memory, sim.opts.heap
+        ),
         "seller": sim.opts.seller,
         "peak_mem_alloc": max(mem_alloc) if mem_alloc else None,
         "wall_seconds": round(wall_seconds, 2),
