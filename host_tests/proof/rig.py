@@ -103,6 +103,7 @@ class DeviceRig:
             "endpoints": {"drs": url, "lwa": url + "/auth/o2/token"},
             "allow_plain_http": True,  # the loopback development emulator
             "http_timeout_s": 5,
+            "jitter_seed": opts.seed,  # a replayable jitter
             "slots": [slot],
         }
         config.update(opts.config)
@@ -124,14 +125,12 @@ class DeviceRig:
         self.events.append({"ev": ev, **fields})
 
     def _boot(self) -> None:
-        from drsagent import backoff
         from drsagent.agent import Agent
         from drsagent.hal.sim import SimClock
         from drsagent.store import FlashStore
 
         self.boots += 1
         self.check_flash()
-        backoff.seed(self.opts.seed * 1000 + self.boots)  # a replayable jitter
         self.clock = SimClock(self.now)
         self.agent = Agent.from_flash(
             FlashStore(FLASH_ROOT),

@@ -45,6 +45,7 @@ class ModelDevice:
             "device": {"serial": "PROP-1"},
             "endpoints": {"drs": "http://127.0.0.1:9", "lwa": "http://127.0.0.1:9/t"},
             "allow_plain_http": True,
+            "jitter_seed": seed,  # a replayable jitter
             "slots": [
                 {
                     "id": SLOT,
@@ -60,7 +61,6 @@ class ModelDevice:
         self.seen: set[str] = set()
 
     def hour(self) -> None:
-        from drsagent import backoff
         from drsagent.agent import Agent
         from drsagent.hal.sim import SimClock
         from drsagent.store import FlashStore
@@ -82,11 +82,10 @@ class ModelDevice:
                         if name in self.flash.files:
                             json.loads(self.flash.files[name])
                     self.clock = SimClock(t)
-                    backoff.seed(self.rng.randrange(1, 1 << 30))
                     self.agent = Agent.from_flash(
                         FlashStore(FLASH_ROOT),
                         self.clock,
-                        make_sensor=lambda c: lambda: self.world.level * 1000,
+                        make_sensor=lambda c: self.reading,
                         make_drs=lambda *args: self.model,
                         emit=lambda ev, **kw: None,
                     )
@@ -94,6 +93,10 @@ class ModelDevice:
                 self.agent.step()
             except PowerCut:
                 self.agent = None
+
+    def reading(self) -> float:
+        """The sensor: the level with a little noise (a constant value reads as stuck)."""
+        return self.world.level * 1000 + self.rng.uniform(-0.5, 0.5)
 
     def duplicates(self) -> int:
         return duplicate_orders(self.model.order_json(), self.refills)
