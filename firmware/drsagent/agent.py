@@ -14,6 +14,7 @@ _HOUR = const(3600)
 _DAY = const(86400)
 _SAVE_EVERY = const(21600)  # estimator-only changes reach flash at most every 6 h (wear)
 _K_REPORT_PENDING = const("rp")  # state.json: a slotStatus worth sending is pending
+NUMBER_KEYS = (_K_REPORT_PENDING,)  # checked after a boot (boot.repair_slot)
 _CLEAN = const(0)  # nothing to save
 _ESTIMATE_CHANGED = const(1)  # estimator changes: saved within _SAVE_EVERY
 _SAVE_NOW = const(2)  # order or report state changed: saved at the end of this step

@@ -32,6 +32,37 @@ def make_sensor(config):
     return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(config)
 
 
+def repair_slot(d, c, t):
+    """Check one slot's persisted state (d, changed in place) after a boot; return why
+    it was repaired, or None when it was sound. A damaged slot that may have an order
+    out becomes possibly_placed (it waits for the refill), never idle."""
+    from drsagent import agent, estimator, slot
+
+    bad = []
+    for k in slot.NUMBER_KEYS + estimator.NUMBER_KEYS + agent.NUMBER_KEYS:
+        v = d.get(k, 0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            bad.append(k)
+            del d[k]
+    for k in slot.TEXT_KEYS:
+        v = d.get(k)
+        if v is not None and not (isinstance(v, str) and v):
+            bad.append(k)
+            d[k] = None
+    st = slot.order_state(d)
+    known = st in slot.STATES
+    if known and not bad:
+        return None
+    if not known:
+        bad.append("state %r" % (st,))
+    out_since = slot.open_since(d)
+    if out_since is not None:
+        slot.possibly_placed(d, c, t, min(out_since or t, t))
+    elif not known:
+        d.update(slot.new_state(t))
+    return "bad " + ", ".join(bad)
+
+
 def boot(a):
     """Agent.from_flash, for the new agent a: load state (never fails), count the
     boot, then config/secrets."""
@@ -77,9 +108,9 @@ def reload(a):
             a.emit("config_error", t=a.clock.now(), msg=msg)
         return False
     from drsagent import backoff
-    from drsagent.estimator import NUMBER_KEYS, level
+    from drsagent.estimator import level
     from drsagent.reading import new_filter
-    from drsagent.slot import OrderMachine, new_state, order_state, repair
+    from drsagent.slot import OrderMachine, new_state, order_state
 
     if config["endpoints"]["drs"][:5] == "http:" or config["endpoints"]["lwa"][:5] == "http:":
         log.warn("config: plain HTTP to a loopback development emulator (no TLS)")
@@ -103,7 +134,7 @@ def reload(a):
             d = slots[sid] = new_state(t)
             a.save_soon()  # a new slot: on flash after the next step
         else:
-            why = repair(d, c, t, NUMBER_KEYS + ("rp",))
+            why = repair_slot(d, c, t)
             if why:
                 log.warn("state.json: slot %s repaired: %s" % (sid, why))
                 a.emit("state_repaired", t=t, slot=sid, why=why, st=order_state(d))

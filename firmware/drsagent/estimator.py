@@ -12,7 +12,7 @@ _K_WINDOWS = const("k")  # rate windows seen (capped at 99)
 _K_LAST_USE = const("u")  # the last time a window showed use
 _K_LEARN_LEVEL = const("l0")  # level where learning started (until the first rate)
 _K_LEARN_TIME = const("t0")  # time where learning started
-# The keys above, all numbers (checked after a boot: slot.repair)
+# The keys above, all numbers (checked after a boot: boot.repair_slot)
 NUMBER_KEYS = (
     _K_LEVEL,
     _K_RATE,

@@ -45,11 +45,12 @@ _LOST = const(9)  # "Unknown" (DRS: an error occurred with the order) for ~4 day
 _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
 _MAX_LEAD_FACTOR = const(2)  # the longest plausible delivery, unless configured: 2 x lead time
-# The states in which an order may be out (a damaged one is repaired to possibly_placed),
-# and every state there is.
+# The states in which an order may be out (a damaged one is repaired to possibly_placed,
+# boot.repair_slot), and every state there is.
 ORDER_STATES = ("ordering", "ordered", "inflight", "possibly_placed")
-# The keys above that hold numbers (checked after a boot, repair())
-_NUMBER_KEYS = (
+# The keys above that hold numbers, and those that hold a string or null (checked
+# after a boot: boot.repair_slot)
+NUMBER_KEYS = (
     _K_SINCE,
     _K_NEXT_AT,
     _K_ATTEMPTS,
@@ -59,6 +60,7 @@ _NUMBER_KEYS = (
     _K_REFILLED,
     _K_UNKNOWN_SINCE,
 )
+TEXT_KEYS = (_K_EVENT_ID, _K_ORDER_STATUS)
 # Failures of a replenish attempt that ordered nothing: it never left the device, or
 # Amazon clearly refused it.
 _ORDERED_NOTHING = (
@@ -124,40 +126,21 @@ def retry_window(c):
     return int(c["earliest_delivery_h"] * _HOUR)
 
 
+def open_since(d):
+    """When an order may have gone out for this slot (the first attempt with an unknown
+    outcome, else when its order state began), or None when none can be out."""
+    first_unknown = d.get(_K_UNKNOWN_SINCE)
+    if first_unknown is not None:
+        return first_unknown
+    if d.get(_K_STATE) in ORDER_STATES or d.get(_K_EVENT_ID):
+        return d.get(_K_SINCE, 0)
+    return None
+
+
 def possibly_placed(d, c, t, since):
     """Enter possibly_placed: an order may be out since `since`; wait for its refill."""
     _go(d, "possibly_placed", t, since + refill_wait(c))
     d[_K_UNKNOWN_SINCE] = since
-
-
-def repair(d, c, t, number_keys=()):
-    """Check one slot's persisted state (d, changed in place) after a boot; return why
-    it was repaired, or None when it was sound. number_keys: the other modules' keys of
-    d that hold numbers. A damaged slot that may have an order out becomes
-    possibly_placed, never idle. Called from boot.py (boot-only)."""
-    bad = []
-    for k in _NUMBER_KEYS + number_keys:
-        v = d.get(k, 0)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
-            bad.append(k)
-            del d[k]
-    for k in (_K_EVENT_ID, _K_ORDER_STATUS):
-        v = d.get(k)
-        if v is not None and not (isinstance(v, str) and v):
-            bad.append(k)
-            d[k] = None
-    st = d.get(_K_STATE)
-    if st in STATES and not bad:
-        return None
-    if st not in STATES:
-        bad.append(_K_STATE)
-    if st == "ordered" and d.get(_K_EVENT_ID):
-        d[_K_NEXT_AT] = t  # a sound order id: follow it, poll now
-    elif st in ORDER_STATES or d.get(_K_EVENT_ID) or _K_UNKNOWN_SINCE in d:
-        possibly_placed(d, c, t, min(d.get(_K_UNKNOWN_SINCE, d.get(_K_SINCE, t)), t))
-    elif st not in STATES:
-        _go(d, "idle", t)
-    return "bad " + ", ".join(bad)
 
 
 class OrderMachine:
