@@ -2,8 +2,6 @@
 # compiles this from source in its heap): Wi-Fi and time first, then the agent loop
 # forever. Nothing here may raise out of the loop: a crash would reboot into the same
 # crash (a crash loop).
-import time
-
 from drsagent import log
 from drsagent.compat import collect, const
 
@@ -33,11 +31,13 @@ def _network(store, clock, last_sync):
 
 def main():
     from drsagent.agent import Agent
+    from drsagent.console import Console
     from drsagent.hal.clock import SystemClock
     from drsagent.store import FlashStore
 
     store = FlashStore()
     clock = SystemClock()
+    console = Console(store, clock)
     agent = None
     last_sync = 0
     while True:
@@ -55,7 +55,8 @@ def main():
             except Exception:
                 pass
         collect()
-        # time.sleep keeps Wi-Fi associated; machine.lightsleep would save power but
-        # drops the connection on ESP32, costing a reconnect + DHCP per loop.
-        time.sleep(interval)
+        # The setup console owns the port while we wait (a sleep that answers frames;
+        # it keeps Wi-Fi associated, unlike machine.lightsleep). Changed files: reload.
+        if console.serve(interval, agent) and agent is not None:
+            agent.config = None
 

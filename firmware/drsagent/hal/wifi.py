@@ -29,3 +29,17 @@ def connect(secrets, timeout_s=20):
 
 def is_connected():
     return network.WLAN(network.STA_IF).isconnected()
+
+
+def disconnect():
+    """Leave the current network (before trying new settings from the setup console)."""
+    network.WLAN(network.STA_IF).disconnect()
+
+
+def scan():
+    """[(ssid, rssi, secured)] of the networks in range, strongest first."""
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    found = [(n[0].decode(), n[3], n[4] != 0) for n in wlan.scan() if n[0]]
+    found.sort(key=lambda n: -n[1])
+    return found
