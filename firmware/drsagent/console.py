@@ -79,7 +79,7 @@ class Console:
         self.poller = select.poll()
         self.poller.register(sys.stdin, select.POLLIN)
         self.agent = None
-        self.changed = False
+        self.changes = 0  # files written by this serve() call
 
     # -- the port ---------------------------------------------------------------
     def serve(self, seconds, agent=None):
@@ -87,7 +87,7 @@ class Console:
 
         Returns early, _SETTLE_MS after the last change, so the agent reloads soon."""
         self.agent = agent
-        self.changed = False
+        self.changes = 0
         now = time.ticks_ms
         deadline = time.ticks_add(now(), int(seconds * 1000))
         reader = self.reader
@@ -115,13 +115,17 @@ class Console:
                     raise KeyboardInterrupt
                 frame = reader.feed(b)
                 if frame is not None:
-                    self._dispatch(frame)
-                    if self.changed:
+                    changes = self.changes
+                    try:
+                        self._dispatch(frame)
+                    except Exception as e:  # the console must not stop the device loop
+                        log.error("console: %s: %s" % (type(e).__name__, e))
+                    if self.changes != changes:  # more may follow: then reload
                         deadline = time.ticks_add(now(), _SETTLE_MS)
         finally:
             _keyboard_interrupt(_CTRL_C)
             self.agent = None
-        return self.changed
+        return self.changes > 0
 
     def _send(self, header, kind, data):
         self.stdout.write(improv.encode(header, kind, data))
@@ -237,7 +241,7 @@ class Console:
             log.error("console: cannot save Wi-Fi settings: %s" % e)
             self._improv_error(_ERROR_UNKNOWN)
             return
-        self.changed = True
+        self.changes += 1
         log.info("console: Wi-Fi %r saved" % ssid)
         self._send(improv.IMPROV, improv.TYPE_STATE, bytes((_STATE_PROVISIONED,)))
         self._improv_result(_RPC_WIFI, ())
@@ -281,7 +285,7 @@ class Console:
     def _write_config(self, config):
         run_once("config", "validate_config", config)  # ConfigError says what is wrong
         self.store.write_json(_CONFIG, config)
-        self.changed = True
+        self.changes += 1
 
     def _current_config(self):
         config = self._read(_CONFIG, None)
@@ -335,7 +339,7 @@ class Console:
         secrets["lwa"] = lwa
         run_once("config", "validate_secrets", secrets)  # names a key, never a value
         self.store.write_json(_SECRETS, secrets)
-        self.changed = True
+        self.changes += 1
         log.info("console: LwA credentials saved")
 
     def status(self, request):
@@ -355,7 +359,7 @@ class Console:
         try:
             run_once("config", "validate_config", config)
         except Exception as e:
-            error = str(e)
+            error = str(e) if config else "config.json: missing (not provisioned)"
         free = getattr(gc, "mem_free", None)  # MicroPython only
         return {
             "serial": self._serial(),
@@ -398,7 +402,7 @@ class Console:
                 os.remove(self.store.path(name))
             except OSError:
                 pass
-        self.changed = True
+        self.changes += 1
         log.warn("console: factory reset")
 
 

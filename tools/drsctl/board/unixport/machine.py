@@ -39,7 +39,7 @@ def soft_reset():
 
 def deepsleep(ms=0):
     """Sleep, then boot again (virtual-board waits ``ms`` before the restart)."""
-    _tell_board("deepsleep %d" % ms)
+    _tell_board("deepsleep " + str(int(ms)))
 
 
 def unique_id():
@@ -144,6 +144,7 @@ class Pin:
         return None
 
     def __call__(self, level=None):
+        """``pin()`` reads, ``pin(1)`` drives, as on a board."""
         return self.value(level)
 
 

@@ -1,0 +1,50 @@
+"""Shared by the board tests: the bench, the device's configuration, emulator set-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+WIFI = {"bench-ap": "bench-password-1"}
+SERIAL = "VB-000001"
+EMPTY_RAW, FULL_RAW = 12000, 845000
+
+
+def write_bench(path: Path, raw: float | None) -> None:
+    """Put a load cell with this raw reading on the bench (None: disconnected)."""
+    chips = [] if raw is None else [{"dout": 16, "sck": 17, "raw": raw}]
+    path.write_text(json.dumps({"hx711": chips}))
+
+
+def device_config(url: str, slots: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """config.json for a device on the virtual board talking to the emulator."""
+    return {
+        "device": {"serial": SERIAL, "model": "acme-x1"},
+        "endpoints": {"drs": url, "lwa": url + "/auth/o2/token"},
+        "loop_interval_s": 1,
+        "test_orders": True,
+        "slots": slots
+        or [
+            {
+                "id": "toner",
+                "sensor": {
+                    "driver": "hx711",
+                    "dout": 16,
+                    "sck": 17,
+                    "samples": 1,
+                    "empty": EMPTY_RAW,
+                    "full": FULL_RAW,
+                },
+            }
+        ],
+    }
+
+
+def control_call(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST to one of the emulator's control routes (what the maker's back office does)."""
+    response = httpx.post(f"{url}/_emulator{path}", json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
