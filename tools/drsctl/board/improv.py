@@ -148,7 +148,8 @@ class StreamSplitter:
             newline = self._buffer.rfind(b"\n", 0, text_end)
             if newline >= 0:  # whole log lines before the next frame
                 for line in self._buffer[:newline].split(b"\n"):
-                    out.append(line.rstrip(b"\r").decode(errors="replace"))
+                    if line.rstrip(b"\r"):  # a frame's closing newline is no log line
+                        out.append(line.rstrip(b"\r").decode(errors="replace"))
                 self._buffer = self._buffer[newline + 1 :]
                 continue
             if start < 0:  # a line (or a header) still arriving
