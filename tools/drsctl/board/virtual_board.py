@@ -70,6 +70,11 @@ class VirtualBoard:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running MicroPython (None between two boots)."""
+        return self._process.pid if self._process is not None else None
+
     # -- the micropython process ---------------------------------------------------
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
