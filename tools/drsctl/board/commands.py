@@ -28,7 +28,7 @@ from drsctl.board.provision import (
 )
 from drsctl.board.serial_link import DeviceTimeout, PortError, SerialLink
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 PortOption = Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyUSB0.")]
 
 
