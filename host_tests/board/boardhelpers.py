@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +49,12 @@ def control_call(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = httpx.post(f"{url}/_emulator{path}", json=body, timeout=10)
     response.raise_for_status()
     return response.json()
+
+
+def wait_for_boot(board: Any, link: Any, boots: int, timeout: float = 15) -> None:
+    """Read the port until the virtual board has booted `boots` times (bytes sent while
+    it resets are lost, as on a board)."""
+    deadline = time.monotonic() + timeout
+    while board.boots < boots and time.monotonic() < deadline:
+        link.poll()
+    assert board.boots >= boots, f"the board did not boot again within {timeout} s"

@@ -156,18 +156,13 @@ class VirtualBoard:
     def _from_port(self, data: bytes) -> None:
         if _CTRL_B in data:
             self._raw_repl = False
-        if self._board_master >= 0:
-            os.write(self._board_master, data)
+        os.write(self._board_master, data)
 
     def _relay_once(self, timeout: float) -> None:
-        watched = [self._port_master, self._control_read]
-        if self._board_master >= 0:
-            watched.append(self._board_master)
+        watched = [self._control_read]
+        if self._board_master >= 0:  # between two boots the port keeps what it is sent
+            watched += [self._board_master, self._port_master]
         ready, _, _ = select.select(watched, [], [], timeout)
-        if self._control_read in ready:
-            request = os.read(self._control_read, 256).decode(errors="replace").strip()
-            self._board_ended(request.splitlines()[-1] if request else "reset")
-            return
         if self._board_master >= 0 and self._board_master in ready:
             try:
                 data = os.read(self._board_master, _READ_SIZE)
@@ -177,7 +172,20 @@ class VirtualBoard:
                 self._from_board(data)
             else:
                 self._board_ended()
-        if self._port_master in ready:
+        if self._control_read in ready:
+            # Its output so far (mpremote waits for the raw REPL's last \x04) goes first.
+            while self._board_master >= 0 and select.select([self._board_master], [], [], 0)[0]:
+                try:
+                    data = os.read(self._board_master, _READ_SIZE)
+                except OSError:
+                    break
+                if not data:
+                    break
+                self._from_board(data)
+            request = os.read(self._control_read, 256).decode(errors="replace").strip()
+            self._board_ended(request.splitlines()[-1] if request else "reset")
+            return
+        if self._port_master in ready and self._board_master >= 0:
             try:
                 data = os.read(self._port_master, _READ_SIZE)
             except (BlockingIOError, OSError):
