@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -28,22 +28,29 @@ from drsctl.board.provision import (
 )
 from drsctl.board.serial_link import DeviceTimeout, PortError, SerialLink
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # progress and device log
 PortOption = Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyUSB0.")]
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False)
-    return typer.Exit(code=1)
+def _usage(option: str, message: str) -> NoReturn:
+    from drsctl.cli import usage_error  # cli imports this module: look it up when needed
+
+    usage_error(option, message)
+
+
+def _fail(message: str) -> NoReturn:
+    from drsctl.cli import runtime_error
+
+    runtime_error(message)
 
 
 def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text())
     except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint=what) from None
+        _usage(what, f"cannot read {path}: {exc.strerror}")
     except ValueError as exc:
-        raise typer.BadParameter(f"{path} is not valid JSON: {exc}", param_hint=what) from None
+        _usage(what, f"{path} is not valid JSON: {exc}")
 
 
 def _parse_wifi(values: list[str]) -> dict[str, str]:
@@ -51,7 +58,7 @@ def _parse_wifi(values: list[str]) -> dict[str, str]:
     for value in values:
         ssid, sep, password = value.partition("=")
         if not sep or not ssid:
-            raise typer.BadParameter(f"expected SSID=PASSWORD, got {value!r}", param_hint="--wifi")
+            _usage("--wifi", f"expected SSID=PASSWORD, got {value!r}")
         networks[ssid] = password
     return networks
 
@@ -77,7 +84,7 @@ def virtual_board(
     with tempfile.TemporaryDirectory(prefix="drsctl-flash-") as tmp:
         folder = flash or Path(tmp)
         if not folder.is_dir():
-            raise typer.BadParameter(f"{folder} is not a folder", param_hint="--flash")
+            _usage("--flash", f"{folder} is not a folder")
         board = VirtualBoard(folder, wifi=networks, bench=bench, heap=heap)
         print(f"port: {board.port}", flush=True)
         err.print(f"flash: {folder}  (Ctrl-C to stop)")
@@ -109,11 +116,9 @@ def deploy_command(
 ) -> None:
     """Compile firmware/ to .mpy and copy what changed to the board (main.py last)."""
     if (port is None) == (bundle is None):
-        raise typer.BadParameter(
-            "give --port (deploy) or --bundle (build only)", param_hint="--port"
-        )
+        _usage("--port", "give --port (deploy) or --bundle (build only)")
     if ca_bundle is not None and not ca_bundle.is_file():
-        raise typer.BadParameter(f"{ca_bundle} is not a file", param_hint="--ca-bundle")
+        _usage("--ca-bundle", f"{ca_bundle} is not a file")
     config_data = _read_json(config, "--config") if config else None
     secrets_data = _read_json(secrets, "--secrets") if secrets else None
     with tempfile.TemporaryDirectory(prefix="drsctl-bundle-") as tmp:
@@ -121,14 +126,14 @@ def deploy_command(
         try:
             files = build_bundle(out, ca_bundle, config_data, secrets_data)
         except (OSError, RuntimeError) as exc:
-            raise _fail(f"build: {exc}") from None
+            _fail(f"build: {exc}")
         if port is None:
             print(f"bundle: {len(files)} files in {out}")
             return
         try:
             changed = deploy(port, out, files, overwrite_provisioned, say=err.print)
         except (DeployError, PortError, DeviceTimeout) as exc:
-            raise _fail(str(exc)) from None
+            _fail(str(exc))
     print(f"deployed: {len(changed)} of {len(files)} files changed")
 
 
@@ -143,7 +148,7 @@ def _plan(
     """The provisioning plan from the --config file, overridden by the options."""
     spec = _read_json(config_file, "--config") if config_file else {}
     if not isinstance(spec, dict):
-        raise typer.BadParameter("expected a JSON object", param_hint="--config")
+        _usage("--config", "expected a JSON object")
     plan = Plan(config=spec.get("config"), calibration=spec.get("calibration") or [])
     wifi = spec.get("wifi") or {}
     ssid = ssid or wifi.get("ssid")
@@ -154,13 +159,13 @@ def _plan(
             password = wifi.get("password")
         if password is None:
             if not sys.stdin.isatty():
-                raise typer.BadParameter("no Wi-Fi password given", param_hint="--password")
+                _usage("--password", "no Wi-Fi password given")
             password = typer.prompt("Wi-Fi password", hide_input=True, default="")
         plan.wifi = (ssid, password or "")
     if slots_file is not None:
         slots = _read_json(slots_file, "--slots")
         if not isinstance(slots, list):
-            raise typer.BadParameter("expected a JSON list of slots", param_hint="--slots")
+            _usage("--slots", "expected a JSON list of slots")
         plan.slots = slots
     lwa = spec.get("lwa")
     if authorization_code or refresh_token or lwa:
@@ -168,10 +173,10 @@ def _plan(
         client_id = lwa.get("client_id")
         client_secret = os.environ.get("DRSCTL_LWA_CLIENT_SECRET") or lwa.get("client_secret")
         if not client_id or not client_secret:
-            raise typer.BadParameter(
+            _usage(
+                "--config",
                 "LwA needs lwa.client_id and lwa.client_secret in the --config file "
                 "(or DRSCTL_LWA_CLIENT_SECRET)",
-                param_hint="--config",
             )
         plan.lwa = LwaCredentials(
             client_id=client_id,
@@ -181,9 +186,7 @@ def _plan(
             refresh_token=refresh_token or lwa.get("refresh_token"),
         )
         if not plan.lwa.authorization_code and not plan.lwa.refresh_token:
-            raise typer.BadParameter(
-                "give --auth-code (or a refresh token)", param_hint="--auth-code"
-            )
+            _usage("--auth-code", "give --auth-code (or a refresh token)")
     return plan
 
 
@@ -223,7 +226,7 @@ def provision_command(
     except (ProvisionError, PortError, DeviceTimeout) as exc:
         if record is not None:
             write_record(record, port, status, f"failed: {exc}")
-        raise _fail(str(exc)) from None
+        _fail(str(exc))
     if record is not None:
         write_record(record, port, status, "ok")
     print(json.dumps(status, indent=1))
@@ -243,7 +246,7 @@ def monitor_command(
     except KeyboardInterrupt:
         pass
     except (PortError, DeviceTimeout) as exc:
-        raise _fail(str(exc)) from None
+        _fail(str(exc))
 
 
 def register(app: typer.Typer) -> None:
