@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from drsctl.board.provision import LwaCredentials, Plan
 
 WIFI = {"bench-ap": "bench-password-1"}
 SERIAL = "VB-000001"
@@ -58,3 +59,16 @@ def wait_for_boot(board: Any, link: Any, boots: int, timeout: float = 15) -> Non
     while board.boots < boots and time.monotonic() < deadline:
         link.poll()
     assert board.boots >= boots, f"the board did not boot again within {timeout} s"
+
+
+def lwa_plan(registered: dict[str, Any], code: dict[str, str]) -> Plan:
+    """A provisioning plan: the device's configuration and an authorization code."""
+    return Plan(
+        config=device_config(registered["url"]),
+        lwa=LwaCredentials(
+            client_id=registered["client_id"],
+            client_secret=registered["client_secret"],
+            authorization_code=code["code"],
+            redirect_uri=code["redirect_uri"],
+        ),
+    )

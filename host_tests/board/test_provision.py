@@ -6,31 +6,19 @@ import time
 from typing import Any
 
 from drsctl.board.monitor import format_status, watch
-from drsctl.board.provision import LwaCredentials, Plan, SetupConsole, provision
+from drsctl.board.provision import SetupConsole, provision
 from drsctl.board.virtual_board import VirtualBoard
 
-from host_tests.board.boardhelpers import WIFI, device_config
-
-
-def _plan(registered: dict[str, Any], code: dict[str, str]) -> Plan:
-    ssid, password = next(iter(WIFI.items()))
-    return Plan(
-        wifi=(ssid, password),
-        config=device_config(registered["url"]),
-        lwa=LwaCredentials(
-            client_id=registered["client_id"],
-            client_secret=registered["client_secret"],
-            authorization_code=code["code"],
-            redirect_uri=code["redirect_uri"],
-        ),
-    )
+from host_tests.board.boardhelpers import WIFI, lwa_plan
 
 
 def test_provision_then_the_device_places_a_test_order(
     board: VirtualBoard, console: SetupConsole, registered: dict[str, Any], new_code
 ) -> None:
     said: list[str] = []
-    status = provision(console, _plan(registered, new_code()), say=said.append)
+    plan = lwa_plan(registered, new_code())
+    plan.wifi = next(iter(WIFI.items()))
+    status = provision(console, plan, say=said.append)
     assert status["serial"] == "VB-000001"
     assert status["wifi"] == {"ssid": "bench-ap", "connected": True}
     assert status["lwa"] == {"client_id": "present", "refresh_token": "present"}

@@ -9,25 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drsctl.board.provision import LwaCredentials, Plan, ProvisionError, SetupConsole, provision
+from drsctl.board.provision import Plan, ProvisionError, SetupConsole, provision
 from drsctl.board.serial_link import DeviceTimeout, SerialLink
 from drsctl.board.virtual_board import VirtualBoard
 from drsctl.cli import app
 from typer.testing import CliRunner
 
-from host_tests.board.boardhelpers import WIFI, device_config
-
-
-def _lwa_plan(registered: dict[str, Any], code: dict[str, str]) -> Plan:
-    return Plan(
-        config=device_config(registered["url"]),
-        lwa=LwaCredentials(
-            client_id=registered["client_id"],
-            client_secret=registered["client_secret"],
-            authorization_code=code["code"],
-            redirect_uri=code["redirect_uri"],
-        ),
-    )
+from host_tests.board.boardhelpers import WIFI, device_config, lwa_plan
 
 
 def test_expired_code_is_refused_and_the_device_gets_no_credentials(
@@ -36,7 +24,7 @@ def test_expired_code_is_refused_and_the_device_gets_no_credentials(
     code = new_code()
     registered["control"].advance(301)  # codes live 5 minutes (the emulator's clock)
     with pytest.raises(ProvisionError, match="expired .* or was used already"):
-        provision(console, _lwa_plan(registered, code), say=lambda line: None)
+        provision(console, lwa_plan(registered, code), say=lambda line: None)
     assert console.request("status")["lwa"]["refresh_token"] == "missing"
 
 
@@ -44,7 +32,7 @@ def test_reused_code_is_refused(
     board: VirtualBoard, console: SetupConsole, registered: dict[str, Any], new_code
 ) -> None:
     code = new_code()
-    plan = _lwa_plan(registered, code)
+    plan = lwa_plan(registered, code)
     plan.check = False
     provision(console, plan, say=lambda line: None)
     with pytest.raises(ProvisionError, match="expired .* or was used already"):
