@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -63,6 +64,10 @@ def _parse_wifi(values: list[str]) -> dict[str, str]:
     return networks
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def virtual_board(
     flash: Annotated[
         Path | None, typer.Option(help="Folder that plays the board's flash (default: a temp dir).")
@@ -86,6 +91,7 @@ def virtual_board(
         if not folder.is_dir():
             _usage("--flash", f"{folder} is not a folder")
         board = VirtualBoard(folder, wifi=networks, bench=bench, heap=heap)
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` stops it as Ctrl-C does
         print(f"port: {board.port}", flush=True)
         err.print(f"flash: {folder}  (Ctrl-C to stop)")
         try:
