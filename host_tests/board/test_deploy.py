@@ -43,7 +43,7 @@ def test_bundle_is_the_compiled_sources_byte_for_byte(tmp_path: Path) -> None:
 def test_bundle_with_ca_and_config_only_when_asked(tmp_path: Path) -> None:
     ca = tmp_path / "roots.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-    files = build_bundle(tmp_path / "b", ca_bundle=ca, config={"device": {"serial": "S"}})
+    files = build_bundle(tmp_path / "b", ca_pem=ca.read_bytes(), config={"device": {"serial": "S"}})
     assert "amazon_roots.pem" in files and "config.json" in files
     assert "secrets.json" not in files
     assert (tmp_path / "b" / "amazon_roots.pem").read_bytes() == ca.read_bytes()

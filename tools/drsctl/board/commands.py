@@ -130,7 +130,8 @@ def deploy_command(
     with tempfile.TemporaryDirectory(prefix="drsctl-bundle-") as tmp:
         out = bundle or Path(tmp) / "bundle"
         try:
-            files = build_bundle(out, ca_bundle, config_data, secrets_data)
+            ca_pem = ca_bundle.read_bytes() if ca_bundle else None
+            files = build_bundle(out, ca_pem, config_data, secrets_data)
         except (OSError, RuntimeError) as exc:
             _fail(f"build: {exc}")
         if port is None:

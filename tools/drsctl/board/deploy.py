@@ -33,15 +33,15 @@ class DeployError(RuntimeError):
 
 def build_bundle(
     out: Path,
-    ca_bundle: Path | None = None,
+    ca_pem: bytes | None = None,
     config: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> list[str]:
     """Write the device's file tree to ``out``; return its files, ``main.py`` last.
 
-    ``ca_bundle`` is the PEM file to ship as ``amazon_roots.pem`` (the board support
-    builds it from the pinned certifi bundle); ``config``/``secrets`` are written only
-    when given.
+    ``ca_pem`` is the CA bundle to ship as ``amazon_roots.pem`` (the Amazon roots, taken
+    from the pinned certifi bundle by the board support); ``config``/``secrets`` are
+    written only when given.
     """
     compiled = compiled_firmware()
     if out.exists():
@@ -55,8 +55,8 @@ def build_bundle(
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(module, out / rel)
         files.append(rel.as_posix())
-    if ca_bundle is not None:
-        shutil.copyfile(ca_bundle, out / CA_FILE)
+    if ca_pem is not None:
+        (out / CA_FILE).write_bytes(ca_pem)
         files.append(CA_FILE)
     for name, content in (("config.json", config), ("secrets.json", secrets)):
         if content is not None:
