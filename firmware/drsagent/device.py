@@ -48,7 +48,7 @@ def main():
                 agent = Agent.from_flash(store, clock)
             agent.step()
             if agent.config is not None:
-                interval = agent.config.get("loop_interval_s", 3600)
+                interval = agent.config["loop_interval_s"]
         except Exception as e:  # includes MemoryError: log it and try again next loop
             try:
                 log.error("main: %s: %s" % (type(e).__name__, e))
@@ -59,4 +59,3 @@ def main():
         # it keeps Wi-Fi associated, unlike machine.lightsleep). Changed files: reload.
         if console.serve(interval, agent) and agent is not None:
             agent.config = None
-

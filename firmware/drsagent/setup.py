@@ -186,8 +186,14 @@ def _setup(c, data):
     c.send(improv.SETUP, improv.TYPE_REPLY, json.dumps(reply).encode())
 
 
+def _validated(config):
+    """A validated copy of config, defaults filled in (ConfigError says what is wrong);
+    config itself stays as given, so the file keeps only what was provisioned."""
+    return run_once("config", "validate_config", json.loads(json.dumps(config)))
+
+
 def _write_config(c, config):
-    run_once("config", "validate_config", config)  # ConfigError says what is wrong
+    _validated(config)
     c.store.write_json(_CONFIG, config)
     c.changes += 1
 
@@ -223,20 +229,23 @@ def _calibrate(c, request):
     if point not in ("empty", "full"):
         raise SetupError("point must be 'empty' or 'full'")
     config = _current_config(c)
-    slot = None
-    for s in config.get("slots") or ():
-        if isinstance(s, dict) and s.get("id") == request.get("slot"):
-            slot = s
-    if slot is None:
-        raise SetupError("no slot %r" % (request.get("slot"),))
+    slot_id = request.get("slot")
+    index = -1
+    for i, s in enumerate(config.get("slots") or ()):
+        if isinstance(s, dict) and s.get("id") == slot_id:
+            index = i
+    if index < 0:
+        raise SetupError("no slot %r" % (slot_id,))
     raw = request.get("value")
-    if raw is None:
+    if raw is None:  # the driver needs its settings with their defaults: a valid copy
+        slot = _validated(config)["slots"][index]
         raw = run_once("boot", "make_sensor", slot)()
         if raw is None:
-            raise SetupError("the sensor of slot %r does not answer" % slot["id"])
+            raise SetupError("the sensor of slot %r does not answer" % slot_id)
+    slot = config["slots"][index]
     slot["sensor"][point] = raw
     _write_config(c, config)
-    log.info("console: slot %s %s = %s" % (slot["id"], point, raw))
+    log.info("console: slot %s %s = %s" % (slot_id, point, raw))
     return {"raw": raw}
 
 
@@ -261,13 +270,17 @@ def _status(c, request):
     agent = c.agent
     state = agent.state.get("slots", {}) if agent is not None else {}
     slots = []
+    from drsagent import estimator, slot
+
     for s in config.get("slots") or ():
         if isinstance(s, dict):
             d = state.get(s.get("id")) or {}
-            slots.append({"id": s.get("id"), "state": d.get("st"), "level": d.get("l")})
+            slots.append(
+                {"id": s.get("id"), "state": slot.order_state(d), "level": estimator.level(d)}
+            )
     error = agent.error if agent is not None else None
     try:
-        run_once("config", "validate_config", config)
+        _validated(config)
     except Exception as e:
         error = str(e) if config else "config.json: missing (not provisioned)"
     free = getattr(gc, "mem_free", None)  # MicroPython only
