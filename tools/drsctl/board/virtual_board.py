@@ -108,6 +108,7 @@ class VirtualBoard:
         os.close(slave)
         self._board_master = master
         self._raw_repl = False
+        self._tail = b""
         self._started_at = time.monotonic()
         self.boots += 1
         if raw_repl:
@@ -156,7 +157,10 @@ class VirtualBoard:
     def _from_port(self, data: bytes) -> None:
         if _CTRL_B in data:
             self._raw_repl = False
-        os.write(self._board_master, data)
+        try:
+            os.write(self._board_master, data)
+        except OSError:
+            pass  # the process is ending (a reset): lost, as bytes sent to a resetting board
 
     def _relay_once(self, timeout: float) -> None:
         watched = [self._control_read]
