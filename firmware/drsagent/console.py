@@ -18,6 +18,7 @@ _FRAME_GAP_MS = const(500)  # a frame quiet this long is dropped as truncated
 _SETTLE_MS = const(2000)  # after a change, wait this long for more before the reload
 _CTRL_C = const(3)
 _IMPROV_INVALID_RPC = const(0x01)
+_RECENT_LINES = const(8)  # warnings and errors kept for the "log" command
 
 
 def _keyboard_interrupt(char):
@@ -42,6 +43,18 @@ class Console:
         self.poller.register(sys.stdin, select.POLLIN)
         self.agent = None  # the running agent (status), during serve() only
         self.changes = 0  # files written by this serve() call
+        self.recent = []  # the last warnings and errors (scrubbed), for "log"
+        log.set_log_sink(self.log_line)
+
+    def log_line(self, line):
+        """Every log line goes to the port; warnings and errors are also kept, so a
+        desktop that connects later still sees what went wrong."""
+        sys.stderr.write(line + "\n")
+        if line[:1] in ("W", "E"):
+            recent = self.recent
+            if len(recent) >= _RECENT_LINES:
+                recent.pop(0)
+            recent.append(line)
 
     def serve(self, seconds, agent=None):
         """Answer frames for `seconds` (the loop's wait); True when the files changed.

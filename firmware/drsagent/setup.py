@@ -316,6 +316,11 @@ def _check(c, request):
     return {"subscribed": run_once("drsadmin", "subscription_info", drs)}
 
 
+def _log(c, request):
+    """The last warnings and errors, oldest first (already scrubbed of secrets)."""
+    return {"lines": c.recent}
+
+
 def _factory_reset(c, request):
     import os
 
@@ -335,5 +340,6 @@ _COMMANDS = {
     "lwa": _lwa,
     "status": _status,
     "check": _check,
+    "log": _log,
     "factory_reset": _factory_reset,
 }

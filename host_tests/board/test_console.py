@@ -65,6 +65,11 @@ def test_bad_checksum_and_unknown_rpc(link: SerialLink) -> None:
     assert _logged(link, "bad checksum")
     link.send(improv.rpc(0x42))
     assert _improv_error(link) == ImprovError.UNKNOWN_RPC
+    lines = SetupConsole(link).request("log")["lines"]  # kept for a later desktop
+    assert lines[-2:] == [
+        "W console: bad checksum, frame dropped",
+        "W console: unknown Improv RPC 0x42",
+    ]
 
 
 def test_malformed_and_truncated_setup_frames(console: SetupConsole, link: SerialLink) -> None:

@@ -49,4 +49,4 @@ def test_cli_monitor_prints_log_and_status(board: VirtualBoard) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert any(line.startswith("status: (no serial) firmware") for line in lines)
-    assert any("config.json: missing" in line for line in lines)
+    assert "earlier: E config.json: missing" in lines  # logged at boot, before we looked

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drsctl.board.provision import ProvisionError, SetupConsole
-from drsctl.board.serial_link import DeviceTimeout
+from drsctl.board.serial_link import DeviceTimeout, redact
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -45,6 +45,11 @@ def watch(
     (it may be rebooting).
     """
     end = None if duration is None else time.monotonic() + duration
+    try:  # what went wrong before we connected
+        for line in console.request("log").get("lines") or ():
+            say(f"earlier: {redact(line)}")
+    except (ProvisionError, DeviceTimeout) as exc:
+        say(f"log: {exc}")
     next_status = time.monotonic()
     while not stop() and (end is None or time.monotonic() < end):
         if time.monotonic() >= next_status:
