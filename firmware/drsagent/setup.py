@@ -171,18 +171,22 @@ def _setup(c, data):
         return
     command = request.get("cmd")
     handler = _COMMANDS.get(command)
+    why = None
     if handler is None:
-        c.refuse(improv.SETUP, "setup frame: unknown command %r" % (command,))
-        return
-    try:
-        reply = handler(c, request) or {}
-    except SetupError as e:
-        c.refuse(improv.SETUP, "%s: %s" % (command, e))
-        return
-    except Exception as e:  # ConfigError, OSError, network errors: say why, go on
-        c.refuse(improv.SETUP, "%s: %s: %s" % (command, type(e).__name__, e))
-        return
-    reply["ok"] = True
+        why = "setup frame: unknown command %r" % (command,)
+    else:
+        try:
+            reply = handler(c, request) or {}
+        except SetupError as e:
+            why = "%s: %s" % (command, e)
+        except Exception as e:  # ConfigError, OSError, network errors: say why, go on
+            why = "%s: %s: %s" % (command, type(e).__name__, e)
+    if why is None:
+        reply["ok"] = True
+    else:
+        log.warn("console: " + why)
+        reply = {"ok": False, "error": why}
+    reply["id"] = request.get("id")  # the desktop matches the answer to its request
     c.send(improv.SETUP, improv.TYPE_REPLY, json.dumps(reply).encode())
 
 

@@ -85,6 +85,11 @@ def test_malformed_and_truncated_setup_frames(console: SetupConsole, link: Seria
         console.request("format_flash")
 
 
+def test_a_late_answer_to_an_earlier_request_is_skipped(console: SetupConsole) -> None:
+    console.link.send(improv.setup_request("log", id=-7))  # as if sent, then given up on
+    assert "firmware" in console.request("status")
+
+
 def test_duplicate_slot_ids_keep_the_previous_config(
     board: VirtualBoard, console: SetupConsole
 ) -> None:

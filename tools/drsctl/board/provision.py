@@ -65,6 +65,7 @@ class SetupConsole:
     def __init__(self, link: SerialLink, timeout: float = 10.0) -> None:
         self.link = link
         self.timeout = timeout
+        self._last_id = 0
 
     def device_info(self) -> list[str]:
         """Improv device info: firmware, version, platform, device name."""
@@ -84,17 +85,31 @@ class SetupConsole:
         _raise_improv_error(frame, "Wi-Fi")
 
     def request(self, command: str, timeout: float | None = None, **fields: Any) -> dict[str, Any]:
-        """One setup command; its reply, or ProvisionError with the device's reason."""
-        self.link.send(improv.setup_request(command, **fields))
-        frame = self.link.wait_for(
-            lambda f: f.header == improv.SETUP, timeout or self.timeout, f"'{command}'"
-        )
-        if not frame.valid:
-            raise ProvisionError(f"{command}: garbled reply from the device (bad checksum)")
-        try:
-            reply = json.loads(frame.data)
-        except ValueError:
-            raise ProvisionError(f"{command}: the device's reply is not JSON") from None
+        """One setup command; its reply, or ProvisionError with the device's reason.
+
+        Each request carries an id the device echoes, so a late answer to an earlier
+        request (one that timed out) is skipped; errors about a dropped frame carry none.
+        """
+        self._last_id += 1
+        request_id = self._last_id
+        self.link.send(improv.setup_request(command, id=request_id, **fields))
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            frame = self.link.wait_for(
+                lambda f: f.header == improv.SETUP,
+                max(deadline - time.monotonic(), 0.0),
+                f"'{command}'",
+            )
+            if not frame.valid:
+                raise ProvisionError(f"{command}: garbled reply from the device (bad checksum)")
+            try:
+                reply = json.loads(frame.data)
+            except ValueError:
+                raise ProvisionError(f"{command}: the device's reply is not JSON") from None
+            if not isinstance(reply, dict):
+                raise ProvisionError(f"{command}: the device's reply is not a JSON object")
+            if reply.pop("id", None) in (None, request_id):
+                break  # ours, or an error about a dropped frame (it carries no id)
         if not reply.get("ok"):
             raise ProvisionError(f"the device refused {reply.get('error') or command}")
         return reply

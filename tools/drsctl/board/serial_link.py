@@ -67,6 +67,7 @@ class SerialLink:
         self.port = port
         self.on_log = on_log
         self._splitter = StreamSplitter()
+        self._frames: list[Frame] = []  # read but not yet asked for, oldest first
         try:
             self._serial = serial.Serial(port, baudrate, timeout=_POLL_S, exclusive=True)
         except serial.SerialException as exc:
@@ -94,12 +95,15 @@ class SerialLink:
             raise DeviceTimeout(f"{self.port}: the device went away: {exc}") from None
 
     def poll(self) -> list[Frame]:
-        """Read what arrived; log lines go to ``on_log``, frames are returned."""
+        """Read what arrived: log lines go to ``on_log``, frames are returned.
+
+        Frames read earlier but not taken by wait_for come first.
+        """
         try:
             data = self._serial.read(max(1, self._serial.in_waiting))
         except (OSError, serial.SerialException) as exc:
             raise DeviceTimeout(f"{self.port}: the device went away: {exc}") from None
-        frames: list[Frame] = []
+        frames, self._frames = self._frames, []
         for item in self._splitter.feed(data):
             if isinstance(item, Frame):
                 frames.append(item)
@@ -111,8 +115,10 @@ class SerialLink:
         """The first frame ``accept`` takes; DeviceTimeout naming ``what`` after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for frame in self.poll():
+            frames = self.poll()
+            for i, frame in enumerate(frames):
                 if accept(frame):
+                    self._frames = frames[i + 1 :] + self._frames  # keep the rest
                     return frame
         raise DeviceTimeout(
             f"{self.port}: no answer to {what} within {timeout:g} s "
