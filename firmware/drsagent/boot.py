@@ -27,11 +27,13 @@ def make_sensor(c):
     """One slot's raw sensor: a callable returning a raw number or None. Drivers are
     modules of drsagent.hal imported by name (a board only loads what it uses), each
     with make(slot_cfg)."""
+    from drsagent.hal import SENSOR_DRIVERS
+
     name = c["sensor"].get("driver")
-    if name not in ("sim", "hx711"):
+    if name not in SENSOR_DRIVERS:
         raise ConfigError(
-            "config.json: slots[%s].sensor.driver: unknown driver %r (expected one of sim, hx711)"
-            % (c.get("id"), name)
+            "config.json: slots[%s].sensor.driver: unknown driver %r (expected one of %s)"
+            % (c.get("id"), name, ", ".join(SENSOR_DRIVERS))
         )
     # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
     return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(c)

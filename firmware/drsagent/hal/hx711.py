@@ -6,6 +6,8 @@ from drsagent.compat import const
 _PULSES = const(25)  # 24 data bits + 1 pulse selecting channel A / gain 128 next time
 _READY_MS = const(500)  # at 10 SPS a sample is ready within 100 ms; 500 ms means no chip
 
+SENSOR_KEYS = "dout z, sck z, samples c?"
+
 
 try:
     from time import ticks_diff, ticks_ms
