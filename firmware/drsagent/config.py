@@ -91,7 +91,8 @@ def validate_config(d):
         d,
         "device o, device.serial s, device.model S?, endpoints o, endpoints.drs u,"
         " endpoints.lwa u, ca_file s?, loop_interval_s p?, http_timeout_s p?,"
-        " test_orders b?, report_hour_utc h?, slots l",
+        " test_orders b?, report_hour_utc h?, slots l, board o?, board.status_led z?,"
+        " board.status_led_active_low b?, board.watchdog_s z?, board.deep_sleep b?",
     )
     ep = d["endpoints"]
     if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get(

@@ -1,0 +1,223 @@
+"""Board service scenarios (Wi-Fi backoff and status LED, NTP before the agent, the
+watchdog, deep sleep with the schedule kept), MicroPython-compatible: run under
+CPython and the MicroPython unix binary by test_board_services.py. The services are
+the real firmware modules; `machine`, `network` and `ntptime` are fakehw's."""
+
+from fakehw import FakeClock, FakeMachine, FakeNetwork, FakeNtptime, Patch, installed_modules
+
+T0 = 1767225600  # 2026-01-01T00:00:00Z
+
+
+def _wifi(network, clock):
+    """drsagent.hal.wifi on the fake network, its ticks and sleeps on the fake clock
+    (patched in the module too: CPython keeps it imported from an earlier check)."""
+    with installed_modules(network=network):
+        from drsagent.hal import wifi
+    wifi._failures = 0
+    wifi._auth_reported = False
+    return wifi, Patch(wifi, time=clock, network=network)
+
+
+SECRETS = {"wifi": {"ssid": "home", "password": "hunter2-wifi"}}
+
+
+def check_wifi_backoff_is_capped_and_resets():
+    clock = FakeClock()
+    network = FakeNetwork(clock, attempts_needed=12)
+    wifi, patch = _wifi(network, clock)
+    waits = []
+    with patch:
+        for _ in range(11):
+            assert not wifi.connect(SECRETS)
+            waits.append(wifi.retry_in_s())
+        assert wifi.connect(SECRETS)
+    assert network.attempts == 12 and network.ssids == ["home"] * 12
+    assert 5 <= waits[0] < 10, waits  # the first retry within the base of 10 s
+    assert waits[3] >= 40  # growing
+    assert max(waits) <= 600 and waits[-1] >= 300, waits  # capped at 10 minutes
+    assert wifi.retry_in_s() == 0  # connected: no backoff left
+    assert clock.ms >= 11 * 20000  # each failed attempt waited its 20 s (virtual)
+
+
+def check_wifi_status_led_hook():
+    from drsagent.hal.status_led import StatusLed
+
+    clock = FakeClock()
+    machine = FakeMachine(clock)
+    led = StatusLed(2, machine=machine)
+    levels = []
+    pin = machine.pins[2]
+    pin.on_change = levels.append
+    network = FakeNetwork(clock, attempts_needed=2)
+    wifi, patch = _wifi(network, clock)
+    with patch:
+        assert not wifi.connect(SECRETS, status=led)
+        assert pin.level == 0  # offline: off
+        assert 0 in levels and 1 in levels  # blinked while connecting
+        assert wifi.connect(SECRETS, status=led)
+        assert pin.level == 1  # connected: on
+    inverted = StatusLed(5, active_low=True, machine=machine)
+    inverted("connected")
+    assert machine.pins[5].level == 0  # an LED to 3V3 lights on a low pin
+
+
+def check_wifi_wrong_password_reported_once_without_the_password():
+    from drsagent import log
+
+    clock = FakeClock()
+    network = FakeNetwork(clock, attempts_needed=99, wrong_password=True)
+    wifi, patch = _wifi(network, clock)
+    lines = []
+    log.set_log_sink(lines.append)
+    try:
+        with patch:
+            assert not wifi.connect(SECRETS)
+            assert not wifi.connect(SECRETS)
+    finally:
+        log.set_log_sink(None)
+    auth = [line for line in lines if "authentication failed" in line]
+    assert len(auth) == 1, lines
+    assert "home" in auth[0]
+    assert "hunter2" not in "".join(lines)
+
+
+def check_ntp_sets_the_clock_before_the_agent_runs():
+    from drsagent import device
+    from drsagent.board import Board
+    from drsagent.hal import ntp, sim
+
+    clock = sim.SimClock()  # not set: the RTC of a fresh boot
+    network = FakeNetwork(FakeClock())
+    network.connected = True
+    ntptime = FakeNtptime(failures=3, on_set=lambda: clock.set(T0))
+
+    class Store:
+        def load_secrets(self):
+            return SECRETS
+
+    with installed_modules(network=network, ntptime=ntptime):
+        with Patch(ntp, time=FakeClock()):
+            assert device._network(Store(), clock, 0) == 0  # 3 tries, all lost
+            assert not clock.is_set()
+            board = Board(Store(), clock, {"watchdog_s": 0})
+            assert board.next_wait(3600) == 60  # clock not set: try again in a minute
+            assert device._network(Store(), clock, 0) == T0
+    assert clock.is_set()
+    assert ntptime.calls == 4
+    assert board.next_wait(3600) == 3600
+
+
+def _board(options, machine, clock, config_extra=None):
+    from drsagent.board import Board
+    from drsagent.store import FlashStore
+
+    store = FlashStore()
+    config = {"board": options}
+    store.write_json("config.json", config)
+    return Board.start(store, clock, machine)
+
+
+def check_watchdog_fed_while_waiting():
+    from drsagent.hal import sim
+
+    clock = FakeClock()
+    machine = FakeMachine(clock)
+    board = _board({"watchdog_s": 60}, machine, sim.SimClock(T0))
+    assert machine.watchdog.timeout == 60000
+    gaps = []
+    board.pause(3600, wait=gaps.append)
+    assert sum(gaps) == 3600 and max(gaps) <= 30, gaps  # never longer than half the timeout
+    assert machine.watchdog.feeds == len(gaps)
+    short = _board({"watchdog_s": 5}, FakeMachine(clock), sim.SimClock(T0))
+    assert short.watchdog.timeout == 30000  # raised to the minimum a TLS handshake needs
+    off = _board({"watchdog_s": 0}, FakeMachine(clock), sim.SimClock(T0))
+    assert off.watchdog is None
+    waited = []
+    off.pause(3600, wait=waited.append)
+    assert waited == [3600]
+
+
+def check_deep_sleep_keeps_the_schedule():
+    import json
+
+    from drsagent.hal import sim
+
+    machine = FakeMachine()
+    clock = sim.SimClock(T0)
+    board = _board({"deep_sleep": True}, machine, clock)
+    board.last_sync = T0 - 600
+    board.pause(3600)
+    assert machine.deepsleep_ms == 3600000
+    assert json.loads(machine.rtc_memory) == {"next": T0 + 3600, "sync": T0 - 600}
+    # the timer wakes the chip: a boot that resumes the schedule
+    woken = FakeMachine()
+    woken.cause = woken.DEEPSLEEP_RESET
+    woken.rtc_memory = machine.rtc_memory
+    board = _board({"deep_sleep": True}, woken, sim.SimClock(T0 + 3600))
+    assert board.last_sync == T0 - 600  # no NTP at every wake
+    assert woken.deepsleep_ms is None  # due: the pass runs now
+    # woken 10 minutes early (a reset button): back to sleep for the rest
+    early = FakeMachine()
+    early.cause = early.DEEPSLEEP_RESET
+    early.rtc_memory = machine.rtc_memory
+    _board({"deep_sleep": True}, early, sim.SimClock(T0 + 3000))
+    assert early.deepsleep_ms == 600000
+    # a power-on is not a wake: the schedule is ignored
+    cold = FakeMachine()
+    cold.rtc_memory = machine.rtc_memory
+    board = _board({"deep_sleep": True}, cold, sim.SimClock(T0 + 3000))
+    assert board.last_sync == 0 and cold.deepsleep_ms is None
+    # short pauses stay awake
+    board.pause(30, wait=lambda s: None)
+    assert cold.deepsleep_ms is None
+
+
+def check_deep_sleep_schedule_on_flash_without_rtc_memory():
+    from drsagent.hal import sim
+    from drsagent.store import FlashStore
+
+    machine = FakeMachine()
+    machine.RTC = None
+    board = _board({"deep_sleep": True}, machine, sim.SimClock(T0))
+    board.pause(900)
+    assert FlashStore().read_json("schedule.json") == {"next": T0 + 900, "sync": 0}
+    woken = FakeMachine()
+    woken.RTC = None
+    woken.cause = woken.DEEPSLEEP_RESET
+    _board({"deep_sleep": True}, woken, sim.SimClock(T0 + 300))
+    assert woken.deepsleep_ms == 600000
+
+
+def check_services_skipped_on_a_port_without_them():
+    """No fake machine: the unix port's own (no WDT, no deep sleep) or none (CPython)."""
+    from drsagent.board import Board
+    from drsagent.hal import sim
+
+    board = Board(None, sim.SimClock(T0), {"deep_sleep": True, "watchdog_s": 60})
+    assert board.watchdog is None and board.deep_sleep is False and board.status is None
+    waited = []
+    board.pause(120, wait=waited.append)
+    assert waited == [120]
+
+
+def check_bad_board_options_fall_back_to_defaults():
+    from drsagent import log
+    from drsagent.hal import sim
+
+    machine = FakeMachine()
+
+    class NoSuchPin:
+        OUT = 1
+
+        def __call__(self, *args):
+            raise ValueError("invalid pin")
+
+    machine.Pin = NoSuchPin()
+    lines = []
+    log.set_log_sink(lines.append)
+    try:
+        board = _board({"status_led": 99}, machine, sim.SimClock(T0))
+    finally:
+        log.set_log_sink(None)
+    assert board.status is None and board.watchdog is not None
+    assert any("invalid pin" in line for line in lines), lines
