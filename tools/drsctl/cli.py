@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from drsctl.backoffice.orders_cli import app as orders_app
+from drsctl.board.flash import flash
 from drsctl.sim.device import RUNTIMES, parse_heap
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(orders_app, name="orders")
+app.command()(flash)
 err = Console(stderr=True)
 
 
