@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from drsctl.board.flash import CHIP_OFFSETS, FlashError, image_chip
 
 DRSCTL = Path(sys.executable).parent / "drsctl"

@@ -1,5 +1,8 @@
-"""Board support on the desktop: the CA bundle for the device, flashing MicroPython,
-and the project-wide MicroPython version (``boards/micropython-version.txt``)."""
+"""Board support on the desktop.
+
+The CA bundle for the device, flashing MicroPython, and the project-wide MicroPython
+version (``boards/micropython-version.txt``).
+"""
 
 from __future__ import annotations
 

@@ -49,9 +49,12 @@ def _is_self_signed_ca(cert: x509.Certificate) -> bool:
 
 
 def load_certificates(pem: bytes) -> list[x509.Certificate]:
-    """All certificates of a PEM bundle. Starfield Services Root G2 has serial number 0,
-    which RFC 5280 disallows: cryptography still loads it, with a deprecation warning
-    that is silenced here (if a future release refuses it, this is where it shows)."""
+    """All certificates of a PEM bundle.
+
+    Starfield Services Root G2 has serial number 0, which RFC 5280 disallows:
+    cryptography still loads it, with a deprecation warning that is silenced here (if a
+    future release refuses it, this is where it shows).
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parsed a serial number")
         return x509.load_pem_x509_certificates(pem)

@@ -47,8 +47,11 @@ def image_chip(image: bytes) -> str:
 
 
 def check_port(port: str) -> None:
-    """FlashError when the port does not exist, cannot be opened, or is held by
-    another program (an exclusive lock, as pyserial, mpremote and esptool take)."""
+    """Raise FlashError when the port is missing, cannot be opened, or is busy.
+
+    Busy: another program holds an exclusive lock on it, as pyserial, mpremote and
+    esptool take.
+    """
     if not os.path.exists(port):
         raise FlashError(f"{port}: no such serial port (is the board plugged in?)")
     try:
@@ -57,7 +60,9 @@ def check_port(port: str) -> None:
         if exc.errno == errno.EBUSY:
             raise FlashError(f"{port} is busy: another program has it open") from None
         if exc.errno == errno.EACCES:
-            raise FlashError(f"{port}: permission denied (add yourself to the port's group)")
+            raise FlashError(
+                f"{port}: permission denied (add yourself to the port's group)"
+            ) from None
         raise FlashError(f"{port}: cannot open: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -70,7 +75,7 @@ def check_port(port: str) -> None:
 
 
 def _first_line(exc: Exception) -> str:
-    """esptool's messages add a troubleshooting link on further lines."""
+    """The first line of an esptool error (a troubleshooting link follows it)."""
     return str(exc).strip().splitlines()[0].rstrip(".")
 
 
@@ -122,12 +127,11 @@ def _esptool_logger(progress: Progress) -> Any:
     return Logger()
 
 
-def flash_firmware(
-    port: str, firmware: Path, chip: str | None = None, baud: int = 460800
-) -> str:
+def flash_firmware(port: str, firmware: Path, chip: str | None = None, baud: int = 460800) -> str:
     """Erase the board on port and write firmware at its chip's offset; return the chip.
 
-    FlashError (one line) for everything the user can fix."""
+    FlashError (one line) for everything the user can fix.
+    """
     if chip is not None and chip not in CHIP_OFFSETS:
         raise FlashError(f"unknown chip {chip!r}: choose one of {', '.join(CHIP_OFFSETS)}")
     try:
