@@ -1,6 +1,9 @@
-"""Wiring pictures for docs/hardware.md: one SVG per sensor, drawn from the pins that
-``boards/ESP32_GENERIC/board.json`` gives slot 0, so the pictures and the pin map
-cannot disagree. Regenerate with ``python -m drsctl.board.wiring docs/wiring``."""
+"""Wiring pictures for docs/hardware.md.
+
+One SVG per sensor, drawn from the pins that ``boards/ESP32_GENERIC/board.json`` gives
+slot 0, so the pictures and the pin map cannot disagree. Regenerate with
+``python -m drsctl.board.wiring docs/wiring``.
+"""
 
 from __future__ import annotations
 
