@@ -8,22 +8,12 @@
 # the current loop pass. A refill (the setup console, or an optional refill switch
 # that pulls refill_pin low while the container is open) starts again at 0.
 from drsagent.compat import const
+from drsagent.hal import ticks_diff, ticks_ms
 
 _FILE = "counter.json"  # {slot id: doses since the refill}
 _DEBOUNCE_MS = const(20)
 
 SENSOR_KEYS = "pin z, refill_pin z?, debounce_ms z?"
-
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython (host tests)
-    import time
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
 
 
 # slot id -> its live DoseCounter, so refill() from the setup console reaches it

@@ -6,10 +6,8 @@
 # stop variable, the interrupt, the default step sequence, the VHV and phase
 # reference calibrations). It keeps the factory SPAD map and tuning the chip boots
 # with: fine for the 3-120 cm of a container; long-range tuning is not used here.
-import time
-
 from drsagent.compat import const
-from drsagent.hal import median
+from drsagent.hal import median, ticks_diff, ticks_ms
 
 _DEFAULT_ADDRESS = const(0x29)
 _SYSRANGE_START = const(0x00)
@@ -30,16 +28,6 @@ _SEQUENCE_DEFAULT = const(0xE8)  # DSS, pre-range and final-range steps
 _OUT_OF_RANGE_MM = const(8190)  # 8190/8191: no target within range
 _TIMEOUT_MS = const(100)  # a single-shot range takes ~33 ms with the default budget
 _SAMPLES = const(3)
-
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython (host tests)
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
 
 
 SENSOR_KEYS = "sda z, scl z, bus z?, address c?, samples c?"
