@@ -127,3 +127,109 @@ def test_flash_error_is_raised_in_process_too(tmp_path):
 
     with pytest.raises(FlashError, match="no such serial port"):
         flash_firmware("/dev/ttyNOSUCH0", fw)
+
+
+def test_web_tools_manifest_for_frozen_builds(tmp_path):
+    import json
+
+    from drsctl.board.webtools import write_site
+
+    images = []
+    for chip in ("esp32", "esp32s3"):
+        images.append(tmp_path / f"{chip}.bin")
+        images[-1].write_bytes(image(chip))
+    path = write_site(images, tmp_path / "site")
+    manifest = json.loads(path.read_text())
+    assert manifest["new_install_prompt_erase"] is True
+    assert manifest["builds"] == [
+        {"chipFamily": "ESP32", "improv": True, "parts": [{"path": "esp32.bin", "offset": 4096}]},
+        {"chipFamily": "ESP32-S3", "improv": True, "parts": [{"path": "esp32s3.bin", "offset": 0}]},
+    ]
+    assert (tmp_path / "site" / "esp32s3.bin").read_bytes() == image("esp32s3")
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(FlashError, match="not an ESP firmware image"):
+        write_site([bad], tmp_path / "site2")
+
+
+class FakeEsp32RomLoader:
+    """The ESP32's ROM serial bootloader behind a pty, as far as chip detection goes:
+    SLIP frames; SYNC answered (8 times, as the ROM does); GET_SECURITY_INFO refused
+    (the ESP32 ROM predates it); READ_REG of the chip-magic register answers the
+    ESP32's magic value. Enough for esptool to tell which chip it talks to."""
+
+    SYNC, READ_REG, GET_SECURITY_INFO = 0x08, 0x0A, 0x14
+    MAGIC_REG, ESP32_MAGIC = 0x40001000, 0x00F01D83
+
+    def __init__(self, master: int) -> None:
+        import threading
+
+        self.master = master
+        self.requests: list[int] = []
+        self.stopped = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def reply(self, op: int, value: int = 0, status: bytes = b"\x00\x00\x00\x00") -> None:
+        import struct
+
+        packet = struct.pack("<BBHI", 1, op, len(status), value) + status
+        escaped = packet.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc")
+        os.write(self.master, b"\xc0" + escaped + b"\xc0")
+
+    def handle(self, frame: bytes) -> None:
+        import struct
+
+        frame = frame.replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb")
+        if len(frame) < 8 or frame[0] != 0:
+            return
+        op = frame[1]
+        self.requests.append(op)
+        if op == self.SYNC:
+            for _ in range(8):
+                self.reply(op, 0x20120707)
+        elif op == self.READ_REG:
+            (address,) = struct.unpack("<I", frame[8:12])
+            self.reply(op, self.ESP32_MAGIC if address == self.MAGIC_REG else 0)
+        else:  # an unsupported command: status 1, error 0x05
+            self.reply(op, 0, b"\x01\x05\x00\x00")
+
+    def serve(self) -> None:
+        import select
+
+        buffer = b""
+        while not self.stopped:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                buffer += os.read(self.master, 4096)
+            except OSError:  # the other side closed
+                return
+            while buffer.count(b"\xc0") >= 2:
+                start = buffer.index(b"\xc0")
+                end = buffer.index(b"\xc0", start + 1)
+                if end == start + 1:  # two delimiters in a row: the next frame starts
+                    buffer = buffer[end:]
+                    continue
+                self.handle(buffer[start + 1 : end])
+                buffer = buffer[end + 1 :]
+
+
+def test_board_is_another_chip_than_the_image(tmp_path):
+    """esptool detects an ESP32 on the port; the image is for the ESP32-S3."""
+    master, slave = pty.openpty()
+    port = os.ttyname(slave)
+    rom = FakeEsp32RomLoader(master)
+    fw = tmp_path / "s3.bin"
+    fw.write_bytes(image("esp32s3"))
+    try:
+        line = one_line_error(drsctl_flash("--port", port, "--firmware", str(fw)))
+    finally:
+        rom.stopped = True
+        rom.thread.join(2)
+        os.close(master)
+        os.close(slave)
+    assert f"the board on {port} is an ESP32, not esp32s3" in line
+    assert rom.requests[0] == FakeEsp32RomLoader.SYNC
+    assert FakeEsp32RomLoader.READ_REG in rom.requests
