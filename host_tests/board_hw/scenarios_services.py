@@ -221,3 +221,40 @@ def check_bad_board_options_fall_back_to_defaults():
         log.set_log_sink(None)
     assert board.status is None and board.watchdog is not None
     assert any("invalid pin" in line for line in lines), lines
+
+
+class _StopLoop(BaseException):
+    """Ends device.main() after its first pass (not an Exception: the loop's handler
+    must not swallow it)."""
+
+
+def check_device_main_runs_a_pass_with_the_board_services():
+    """device.main() itself: board services started, Wi-Fi and NTP before the agent,
+    the watchdog fed, then the pause (a config error: retry in a minute)."""
+    from drsagent import device
+    from drsagent.board import Board
+    from drsagent.store import FlashStore
+
+    # Wi-Fi and LwA provisioned, config.json not yet (values made up at run time)
+    lwa = {"client_id": "client-%d" % 1, "client_secret": "cs-%d" % 2, "refresh_token": "rt-%d" % 3}
+    FlashStore().save_secrets({"wifi": SECRETS["wifi"], "lwa": lwa})
+    machine = FakeMachine()
+    network = FakeNetwork(FakeClock())
+    network.connected = True
+    ntptime = FakeNtptime()
+    pauses = []
+
+    def pause(board, seconds, wait=None):
+        pauses.append(seconds)
+        raise _StopLoop()
+
+    with installed_modules(machine=machine, network=network, ntptime=ntptime):
+        wifi, patch = _wifi(network, FakeClock())
+        with patch, Patch(Board, pause=pause):
+            try:
+                device.main()
+            except _StopLoop:
+                pass
+    assert pauses == [60], pauses  # no config.json yet: look again in a minute
+    assert machine.watchdog is not None and machine.watchdog.feeds >= 2
+    assert ntptime.calls == 1  # the clock synced before the agent's first pass
