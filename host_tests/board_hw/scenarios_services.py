@@ -235,8 +235,8 @@ def check_device_main_runs_a_pass_with_the_board_services():
     from drsagent.board import Board
     from drsagent.store import FlashStore
 
-    # Wi-Fi and LwA provisioned, config.json not yet (values made up at run time)
-    lwa = {"client_id": "client-%d" % 1, "client_secret": "cs-%d" % 2, "refresh_token": "rt-%d" % 3}
+    # Wi-Fi and LwA provisioned, config.json not yet (nothing here is token-shaped)
+    lwa = {"client_id": "test-client", "client_secret": "not-used", "refresh_token": "not-used"}
     FlashStore().save_secrets({"wifi": SECRETS["wifi"], "lwa": lwa})
     machine = FakeMachine()
     network = FakeNetwork(FakeClock())
