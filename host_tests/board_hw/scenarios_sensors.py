@@ -209,6 +209,10 @@ def check_counter_refill_from_console_and_switch():
         assert dose_counter.read() == 1
         switch.level = 0  # lid open: refilling
         assert dose_counter.read() == 0
+        writes = []
+        dose_counter._persist = writes.append
+        assert dose_counter.read() == 0  # still open: nothing new to write
+        assert writes == []
 
 
 def check_counter_corrupt_file_and_make():

@@ -61,7 +61,8 @@ class DoseCounter:
 
     def refill(self):
         self.offset = -self.pulses
-        self._persist(0)
+        if self.saved != 0:  # a lid switch held open: one write, not one per pass
+            self._persist(0)
 
     def _persist(self, doses):
         _save(self.store, self.slot_id, doses)
