@@ -171,7 +171,14 @@ def remove_stale_tmp(store):
     except OSError:
         return removed
     for n in names:
-        if n in ("state.json.tmp", "state.bak.tmp", "secrets.json.tmp", "config.json.tmp"):
+        if n in (
+            "state.json.tmp",
+            "state.bak.tmp",
+            "secrets.json.tmp",
+            "config.json.tmp",
+            "counter.json.tmp",
+            "schedule.json.tmp",
+        ):
             try:
                 os.remove(store.path(n))
                 removed.append(n)
