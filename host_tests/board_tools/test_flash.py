@@ -233,3 +233,59 @@ def test_board_is_another_chip_than_the_image(tmp_path):
     assert f"the board on {port} is an ESP32, not esp32s3" in line
     assert rom.requests[0] == FakeEsp32RomLoader.SYNC
     assert FakeEsp32RomLoader.READ_REG in rom.requests
+
+
+def test_erase_then_write_at_the_offset_with_a_progress_bar(tmp_path, pty_port, monkeypatch):
+    """The flashing sequence through esptool's API, with esptool's device layer faked
+    (the chip object and the serial protocol): erase, write at the chip's offset,
+    progress shown on a terminal, reset, port closed."""
+    import io
+
+    from drsctl.board import flash as flash_module
+    from esptool import cmds
+    from esptool.logger import log
+    from rich.console import Console
+
+    calls = []
+
+    class Port:
+        def close(self):
+            calls.append("close")
+
+    class Chip:
+        CHIP_NAME = "ESP32-C3"
+        _port = Port()
+
+        def change_baud(self, baud):
+            calls.append(("baud", baud))
+
+    def write_flash(esp, addr_data, **kwargs):
+        offset, path = addr_data[0]
+        data = Path(path).read_bytes()
+        calls.append(("write", offset, len(data)))
+        with log.progress(total=len(data), unit="B") as progress:
+            for _ in range(0, len(data), 256):
+                progress.update(advance=256)
+
+    monkeypatch.setattr(cmds, "detect_chip", lambda port, **kw: calls.append("detect") or Chip())
+    monkeypatch.setattr(cmds, "run_stub", lambda esp: calls.append("stub") or esp)
+    monkeypatch.setattr(cmds, "attach_flash", lambda esp: calls.append("attach"))
+    monkeypatch.setattr(cmds, "erase_flash", lambda esp: calls.append("erase"))
+    monkeypatch.setattr(cmds, "write_flash", write_flash)
+    monkeypatch.setattr(cmds, "reset_chip", lambda esp, mode: calls.append(("reset", mode)))
+    screen = io.StringIO()
+    monkeypatch.setattr(flash_module, "err", Console(file=screen, force_terminal=True, width=80))
+    fw = tmp_path / "c3.bin"
+    fw.write_bytes(image("esp32c3"))
+    assert flash_module.flash_firmware(pty_port[0], fw, "esp32c3", 921600) == "esp32c3"
+    assert calls == [
+        "detect",
+        "stub",
+        ("baud", 921600),
+        "attach",
+        "erase",
+        ("write", 0x0, len(image("esp32c3"))),
+        ("reset", "hard-reset"),
+        "close",
+    ]
+    assert "writing" in screen.getvalue()  # the bar was drawn on the terminal
