@@ -95,7 +95,9 @@ class Board:
     def pause(self, seconds, wait=time.sleep):
         """Wait `seconds` until the next pass: deep sleep when enabled (the schedule
         goes to RTC memory first), else awake in slices that feed the watchdog.
-        wait(s) is the waiting itself (time.sleep keeps Wi-Fi associated)."""
+        wait(s) is the waiting itself (time.sleep keeps Wi-Fi associated; the setup
+        console serves the port meanwhile); True when a wait(s) returned true (the
+        console changed the files: the loop reloads them)."""
         if self.deep_sleep and seconds >= _MIN_DEEP_SLEEP_S:
             from drsagent.hal import sleep
 
@@ -103,9 +105,11 @@ class Board:
             sleep.save(schedule, self.store, self.machine)
             self.feed()
             sleep.deep_sleep(seconds, self.machine)
-            return  # only a fake machine returns from deep sleep
+            return False  # only a fake machine returns from deep sleep
+        changed = False
         while seconds > 0:
             part = min(seconds, self.feed_every_s) if self.watchdog is not None else seconds
-            wait(part)
+            changed = bool(wait(part)) or changed
             seconds -= part
             self.feed()
+        return changed

@@ -125,9 +125,12 @@ def check_watchdog_fed_while_waiting():
     board = _board({"watchdog_s": 60}, machine, sim.SimClock(T0))
     assert machine.watchdog.timeout == 60000
     gaps = []
-    board.pause(3600, wait=gaps.append)
+    assert board.pause(3600, wait=gaps.append) is False  # nothing changed meanwhile
     assert sum(gaps) == 3600 and max(gaps) <= 30, gaps  # never longer than half the timeout
     assert machine.watchdog.feeds == len(gaps)
+    # the setup console serves the port while the loop waits: a change is reported
+    answers = [False, True, False]
+    assert board.pause(90, wait=lambda s: answers.pop(0)) is True
     short = _board({"watchdog_s": 5}, FakeMachine(clock), sim.SimClock(T0))
     assert short.watchdog.timeout == 30000  # raised to the minimum a TLS handshake needs
     off = _board({"watchdog_s": 0}, FakeMachine(clock), sim.SimClock(T0))

