@@ -49,8 +49,8 @@ def image_chip(image: bytes) -> str:
 def check_port(port: str) -> None:
     """Raise FlashError when the port is missing, cannot be opened, or is busy.
 
-    Busy: another program holds an exclusive lock on it, as pyserial, mpremote and
-    esptool take.
+    Busy: another program holds an exclusive lock on it, as pyserial's exclusive mode
+    takes (drsctl monitor and provision, esptool).
     """
     if not os.path.exists(port):
         raise FlashError(f"{port}: no such serial port (is the board plugged in?)")
@@ -68,7 +68,7 @@ def check_port(port: str) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         raise FlashError(
-            f"{port} is busy: another program (a serial monitor, mpremote) has it open"
+            f"{port} is busy: another program (drsctl monitor, a serial console) has it open"
         ) from None
     finally:
         os.close(fd)
