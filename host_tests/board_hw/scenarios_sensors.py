@@ -34,6 +34,8 @@ def check_vl53l0x_init_and_median():
     assert chip.calibrations == [0x01, 0x02], chip.calibrations  # VHV, then phase
     assert chip.page0[0x01] == 0xE8  # default sequence restored after calibration
     assert chip.page0[0x89] & 1 == 1  # 2V8 I/O
+    assert chip.page0[0x60] & 0x12 == 0x12  # MSRC / pre-range limit checks off
+    assert bytes(chip.page0[0x44:0x46]) == bytes((0, 32))  # 0.25 MCPS signal rate limit
     assert chip.ranges_started == 3
     assert chip.started_without_stop_variable == 0
     assert chip.page0[0x13] == 0  # every interrupt cleared

@@ -2,10 +2,12 @@
 # The raw reading is the distance from the sensor to the surface (the fill level of a
 # container seen from its lid): a fuller container reads less, so sensor.empty > full.
 #
-# The init is ST's "data init" part that matters for one-shot ranging (2V8 I/O, the
-# stop variable, the interrupt, the default step sequence, the VHV and phase
-# reference calibrations). It keeps the factory SPAD map and tuning the chip boots
-# with: fine for the 3-120 cm of a container; long-range tuning is not used here.
+# The init follows ST's API as ported by Pololu, minus three parts: the tuning table,
+# the SPAD selection and the timing budget. Kept: 2V8 I/O, the stop variable, the
+# limit checks and signal rate limit, the interrupt, the step sequence and the VHV
+# and phase reference calibrations. The chip then ranges with its power-on defaults,
+# less accurate at long range; a level only needs readings that move between the
+# calibrated empty and full distances of a container (3-120 cm).
 from drsagent.compat import const
 from drsagent.hal import median, ticks_diff, ticks_ms
 
@@ -18,6 +20,9 @@ _RESULT_INTERRUPT_STATUS = const(0x13)
 _RESULT_RANGE_MM = const(0x1E)  # RESULT_RANGE_STATUS (0x14) + 10: final range, big-endian
 _GPIO_HV_MUX_ACTIVE_HIGH = const(0x84)
 _I2C_MODE = const(0x88)
+_MSRC_CONFIG_CONTROL = const(0x60)
+_FINAL_RANGE_MIN_COUNT_RATE = const(0x44)  # signal rate limit, MCPS in 9.7 fixed point
+_SIGNAL_RATE_LIMIT = const(32)  # 0.25 MCPS, ST's default
 _VHV_CONFIG_PAD_SCL_SDA_EXTSUP_HV = const(0x89)
 _POWER_MANAGEMENT = const(0x80)
 _PAGE_SELECT = const(0xFF)
@@ -93,6 +98,11 @@ class VL53L0X:
         )
         self._write(_I2C_MODE, 0x00)
         stop_variable = self._with_page1(_STOP_VARIABLE)
+        # no MSRC and pre-range limit checks; final-range signal rate limit 0.25 MCPS
+        self._write(_MSRC_CONFIG_CONTROL, self._read(_MSRC_CONFIG_CONTROL) | 0x12)
+        self.i2c.writeto_mem(
+            self.address, _FINAL_RANGE_MIN_COUNT_RATE, bytes((0, _SIGNAL_RATE_LIMIT))
+        )
         # interrupt on "new sample ready", active low
         self._write(_SYSTEM_INTERRUPT_CONFIG_GPIO, 0x04)
         self._write(_GPIO_HV_MUX_ACTIVE_HIGH, self._read(_GPIO_HV_MUX_ACTIVE_HIGH) & ~0x10)
