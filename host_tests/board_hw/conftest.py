@@ -20,11 +20,6 @@ sys.path.insert(0, str(HERE))
 from fwhelpers import FIRMWARE, MICROPYTHON  # noqa: E402
 
 
-def scenario_names(module: str) -> list[str]:
-    """The check_* functions of a scenario module, in file order."""
-    return [n for n in vars(importlib.import_module(module)) if n.startswith("check_")]
-
-
 @pytest.fixture(params=["cpython", "micropython"])
 def run_scenario(request, tmp_path, monkeypatch) -> Callable[[str, str], None]:
     """run_scenario(module, name): call module.name() in the runtime of the param."""

@@ -2,7 +2,7 @@
 MicroPython (scenarios_services.py), plus the agent's side of "NTP first"."""
 
 import pytest
-from conftest import scenario_names
+from board_scenarios import scenario_names
 
 
 @pytest.mark.parametrize("name", scenario_names("scenarios_services"))

