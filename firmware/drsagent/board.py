@@ -15,6 +15,7 @@ _WATCHDOG_S = const(300)  # a pass of several HTTPS calls with timeouts stays fa
 _MIN_DEEP_SLEEP_S = const(60)  # shorter pauses stay awake: a boot costs more than it saves
 _CLOCK_RETRY_S = const(60)  # clock not set (no NTP yet): nothing can be ordered, retry soon
 
+
 def _options(store):
     try:
         options = store.read_json("config.json").get("board")
