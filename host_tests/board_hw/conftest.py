@@ -12,20 +12,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from drsctl.firmware import firmware_dir, micropython_binary
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "firmware"))
-sys.path.insert(0, str(HERE))
-
-from fwhelpers import FIRMWARE, MICROPYTHON  # noqa: E402
+FIRMWARE = firmware_dir()
+sys.path.insert(0, str(FIRMWARE))  # drsagent, as on the device
+sys.path.insert(0, str(HERE))  # the scenario modules and their fakes
 
 
 @pytest.fixture(params=["cpython", "micropython"])
 def run_scenario(request, tmp_path, monkeypatch) -> Callable[[str, str], None]:
     """run_scenario(module, name): call module.name() in the runtime of the param."""
     runtime = request.param
-    if runtime == "micropython" and not MICROPYTHON.exists():
-        pytest.skip("MicroPython unix binary not installed")
+    micropython = None
+    if runtime == "micropython":
+        try:
+            micropython = micropython_binary()
+        except FileNotFoundError:
+            pytest.skip("MicroPython unix binary not installed")
     monkeypatch.chdir(tmp_path)
 
     def run(module: str, name: str) -> None:
@@ -35,7 +39,7 @@ def run_scenario(request, tmp_path, monkeypatch) -> Callable[[str, str], None]:
         env = dict(os.environ, MICROPYPATH=f"{FIRMWARE}:{HERE}")
         code = f"import {module}\n{module}.{name}()\nprint('ok')\n"
         p = subprocess.run(
-            [str(MICROPYTHON), "-c", code],
+            [micropython, "-c", code],
             cwd=tmp_path,
             env=env,
             capture_output=True,

@@ -9,10 +9,10 @@ import pytest
 from drsctl.board.boards import BOARDS_DIR
 from drsctl.board.flash import CHIP_OFFSETS
 from drsctl.board.wiring import draw_all
+from drsctl.firmware import firmware_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "board_hw"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "firmware"))
-import fwhelpers  # noqa: E402,F401  (puts firmware/ on sys.path)
+sys.path.insert(0, str(firmware_dir()))
 from fakehw import FakeMachine, installed_modules  # noqa: E402
 
 BOARDS = ["ESP32_GENERIC", "ESP32_S3", "ESP32_C3"]
