@@ -13,7 +13,7 @@ _MIN_SPAN = 0.01
 def measure(read, samples=_SAMPLES):
     """Median raw reading of `samples` calls of the sensor callable `read`; ConfigError
     when the sensor answers fewer than half of them (not connected)."""
-    from drsagent.hal import median
+    from drsagent.hal.sampling import median
 
     values = []
     for _ in range(samples):

@@ -8,7 +8,7 @@
 # the current loop pass. A refill (the setup console, or an optional refill switch
 # that pulls refill_pin low while the container is open) starts again at 0.
 from drsagent.compat import const
-from drsagent.hal import ticks_diff, ticks_ms
+from drsagent.hal.sampling import ticks_diff, ticks_ms
 
 _FILE = "counter.json"  # {slot id: doses since the refill}
 _DEBOUNCE_MS = const(20)

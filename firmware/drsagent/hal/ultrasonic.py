@@ -5,7 +5,7 @@
 import time
 
 from drsagent.compat import const
-from drsagent.hal import median
+from drsagent.hal.sampling import median
 
 _TRIGGER_US = const(10)  # datasheet: at least 10 us high
 _ECHO_TIMEOUT_US = const(30000)  # > the 23.3 ms round trip of the 4 m maximum range

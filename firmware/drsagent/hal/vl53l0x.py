@@ -9,7 +9,7 @@
 # less accurate at long range; a level only needs readings that move between the
 # calibrated empty and full distances of a container (3-120 cm).
 from drsagent.compat import const
-from drsagent.hal import median, ticks_diff, ticks_ms
+from drsagent.hal.sampling import median, ticks_diff, ticks_ms
 
 _DEFAULT_ADDRESS = const(0x29)
 _SYSRANGE_START = const(0x00)
