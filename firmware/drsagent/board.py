@@ -3,25 +3,16 @@
 # in deep sleep with the schedule kept). A service the port lacks is skipped (the
 # unix port has no WDT, no LED and no deep sleep), so the same loop runs everywhere.
 #
-# Options: the optional "board" object of config.json (status_led, status_led_active_low,
-# watchdog_s, deep_sleep; checked with the rest of the file by config.py), read raw
-# here at start: a broken file means the defaults, and the agent reports it.
+# Options: the "board" object of config.json with the defaults of config.py's table,
+# read on their own at start (store.board_options): a broken file means the defaults,
+# and the agent reports it.
 import time
 
 from drsagent import log
 from drsagent.compat import const
 
-_WATCHDOG_S = const(300)  # a pass of several HTTPS calls with timeouts stays far below
 _MIN_DEEP_SLEEP_S = const(60)  # shorter pauses stay awake: a boot costs more than it saves
 _CLOCK_RETRY_S = const(60)  # clock not set (no NTP yet): nothing can be ordered, retry soon
-
-
-def _options(store):
-    try:
-        options = store.read_json("config.json").get("board")
-    except Exception:  # missing or corrupt: the agent reports it; defaults here
-        return {}
-    return options if isinstance(options, dict) else {}
 
 
 class Board:
@@ -31,25 +22,25 @@ class Board:
         self.store = store
         self.clock = clock
         self.machine = machine
+        self.status = None  # the status-LED hook: first, a bad pin fails before the WDT runs
+        pin = options.get("status_led")
+        if pin is not None:
+            from drsagent.hal.status_led import StatusLed
+
+            self.status = StatusLed(pin, options["status_led_active_low"], machine)
         self.deep_sleep = False
-        if options.get("deep_sleep") is True:
+        if options["deep_sleep"]:
             from drsagent.hal import sleep
 
             self.deep_sleep = sleep.available(machine)
         self.last_sync = 0  # when NTP last set the clock (kept across deep sleep)
-        watchdog_s = options.get("watchdog_s", _WATCHDOG_S)
+        watchdog_s = options["watchdog_s"]
         self.watchdog = None
         if watchdog_s:
             from drsagent.hal import watchdog
 
             self.watchdog = watchdog.start(watchdog_s, machine)
             self.feed_every_s = watchdog.timeout_s(watchdog_s) // 2
-        self.status = None
-        pin = options.get("status_led")
-        if pin is not None:
-            from drsagent.hal.status_led import StatusLed
-
-            self.status = StatusLed(pin, options.get("status_led_active_low") is True, machine)
         try:
             from drsagent.hal import wifi
         except ImportError:  # no `network` module: the host has the networking
@@ -60,11 +51,13 @@ class Board:
     def start(store, clock, machine=None):
         """The services for this boot; after a deep-sleep wake the schedule is resumed
         (and a wake before the next pass is due goes back to sleep)."""
+        options = store.board_options()
         try:
-            board = Board(store, clock, _options(store), machine)
+            board = Board(store, clock, options, machine)
         except Exception as e:  # a bad LED pin must not stop the boot (a crash loop)
-            log.error("board: %s: %s; using the defaults" % (type(e).__name__, e))
-            board = Board(store, clock, {}, machine)
+            log.error("board: %s: %s; no status LED" % (type(e).__name__, e))
+            options["status_led"] = None
+            board = Board(store, clock, options, machine)
         if board.deep_sleep:
             board.resume()
         return board

@@ -51,7 +51,7 @@ def main():
                 agent = Agent.from_flash(store, clock)
             agent.step()
             if agent.config is not None:
-                interval = agent.config.get("loop_interval_s", 3600)
+                interval = agent.config["loop_interval_s"]
         except Exception as e:  # includes MemoryError: log it and try again next loop
             try:
                 log.error("main: %s: %s" % (type(e).__name__, e))
@@ -62,4 +62,3 @@ def main():
         # but drops the connection on ESP32, costing a reconnect + DHCP per loop.
         # Battery devices set board.deep_sleep instead (a boot per pass).
         board.pause(board.next_wait(interval))
-

@@ -17,13 +17,27 @@ from fakehw import (
 )
 
 
+def validated(slot):
+    """The slot as the boot sees it: checked by config.py, its defaults filled in."""
+    from drsagent.config import validate_config
+
+    slot["sensor"].setdefault("empty", 1000)
+    slot["sensor"].setdefault("full", 10)
+    config = {
+        "device": {"serial": "TEST-1"},
+        "endpoints": {"drs": "http://127.0.0.1:1", "lwa": "http://127.0.0.1:1/auth/o2/token"},
+        "slots": [slot],
+    }
+    return validate_config(config)["slots"][0]
+
+
 def _vl53l0x(distances, samples=3):
     from drsagent.hal import vl53l0x
 
     clock = FakeClock()
     chip = FakeVL53L0X(distances, clock)
     patch = Patch(vl53l0x, ticks_ms=clock.ticks_ms, ticks_diff=clock.ticks_diff)
-    return vl53l0x.VL53L0X(chip, samples=samples), chip, patch
+    return vl53l0x.VL53L0X(chip, 0x29, samples), chip, patch
 
 
 def check_vl53l0x_init_and_median():
@@ -85,7 +99,7 @@ def check_vl53l0x_make_from_config():
 
     with installed_modules(machine=machine):
         with Patch(vl53l0x, ticks_ms=machine.clock.ticks_ms):
-            read = make_sensor(slot)
+            read = make_sensor(validated(slot))
             assert read() == 250
     assert ("I2C", 1, 400000) in machine.made
     assert ("Pin", 21, None, None) in machine.made and ("Pin", 22, None, None) in machine.made
@@ -123,7 +137,7 @@ def check_ultrasonic_make_from_config():
     machine = FakeMachine()
     slot = {"id": "salt", "sensor": {"driver": "ultrasonic", "trig": 5, "echo": 18}}
     with installed_modules(machine=machine):
-        read = make_sensor(slot)
+        read = make_sensor(validated(slot))
         assert read() is None  # FakeMachine.time_pulse_us: no echo ever
     assert ("Pin", 5, 1, None) in machine.made  # TRIG an output
     assert ("Pin", 18, 0, None) in machine.made  # ECHO an input
@@ -147,7 +161,7 @@ def check_adc_make_sets_attenuation():
     machine.adc = FakeADC([12000, 12002])
     slot = {"id": "oil", "sensor": {"driver": "adc", "pin": 34, "samples": 2}}
     with installed_modules(machine=machine):
-        assert make_sensor(slot)() == 12001
+        assert make_sensor(validated(slot))() == 12001
     assert machine.adc.attenuation == 3  # ATTN_11DB: the full range
 
 
@@ -225,7 +239,7 @@ def check_counter_corrupt_file_and_make():
     machine = FakeMachine()
     slot = {"id": "soap", "sensor": {"driver": "counter", "pin": 27, "refill_pin": 26}}
     with installed_modules(machine=machine):
-        read = make_sensor(slot)
+        read = make_sensor(validated(slot))
     assert read() == 0
     pin = machine.pins[27]
     assert pin.handler is not None  # the pulse IRQ is wired

@@ -21,6 +21,23 @@ def _wifi(network, clock):
 SECRETS = {"wifi": {"ssid": "home", "password": "hunter2-wifi"}}
 
 
+class _ConfigFile:
+    """A store whose config.json is `config` (for config.board_options)."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def read_json(self, name):
+        return self.config
+
+
+def board_options(**options):
+    """The board options as the boot reads them: given ones plus config.py's defaults."""
+    from drsagent.config import board_options as read
+
+    return read(_ConfigFile({"board": options}))
+
+
 def check_wifi_backoff_is_capped_and_resets():
     clock = FakeClock()
     network = FakeNetwork(clock, attempts_needed=12)
@@ -99,7 +116,7 @@ def check_ntp_sets_the_clock_before_the_agent_runs():
         with Patch(ntp, time=FakeClock()):
             assert device._network(Store(), clock, 0) == 0  # 3 tries, all lost
             assert not clock.is_set()
-            board = Board(Store(), clock, {"watchdog_s": 0})
+            board = Board(Store(), clock, board_options(watchdog_s=0))
             assert board.next_wait(3600) == 60  # clock not set: try again in a minute
             assert device._network(Store(), clock, 0) == T0
     assert clock.is_set()
@@ -196,7 +213,7 @@ def check_services_skipped_on_a_port_without_them():
     from drsagent.board import Board
     from drsagent.hal import sim
 
-    board = Board(None, sim.SimClock(T0), {"deep_sleep": True, "watchdog_s": 60})
+    board = Board(None, sim.SimClock(T0), board_options(deep_sleep=True, watchdog_s=60))
     assert board.watchdog is None and board.deep_sleep is False and board.status is None
     waited = []
     board.pause(120, wait=waited.append)
@@ -261,3 +278,22 @@ def check_device_main_runs_a_pass_with_the_board_services():
     assert pauses == [60], pauses  # no config.json yet: look again in a minute
     assert machine.watchdog is not None and machine.watchdog.feeds >= 2
     assert ntptime.calls == 1  # the clock synced before the agent's first pass
+
+
+def check_board_options_defaults_and_a_broken_file():
+    from drsagent.config import board_options as read
+
+    assert board_options() == {
+        "status_led_active_low": False,
+        "watchdog_s": 300,
+        "deep_sleep": False,
+    }
+    assert board_options(status_led=2)["status_led"] == 2
+    assert read(_ConfigFile({"board": {"watchdog_s": "soon"}}))["watchdog_s"] == 300
+    assert read(_ConfigFile([1, 2]))["deep_sleep"] is False
+
+    class NoFile:
+        def read_json(self, name):
+            raise OSError(2)
+
+    assert read(NoFile())["watchdog_s"] == 300

@@ -4,11 +4,12 @@
 # scale on every port); calibration maps it with sensor.empty/full.
 from drsagent.compat import const
 
-_SAMPLES = const(16)
 _RAIL_LOW = const(0)
 _RAIL_HIGH = const(65535)
 
-SENSOR_KEYS = "pin z, samples c?"
+# The slot's "sensor" keys (config.py's table language): the ADC GPIO and how many
+# conversions one reading averages.
+SENSOR_KEYS = "pin i, samples c=16"
 
 
 class AnalogLevel:
@@ -16,7 +17,7 @@ class AnalogLevel:
     when every sample sits on a rail: a broken wire or a short, never a level (a
     divider is sized so that empty and full stay off the rails)."""
 
-    def __init__(self, adc, samples=_SAMPLES):
+    def __init__(self, adc, samples):
         self.adc = adc
         self.samples = samples
 
@@ -33,13 +34,13 @@ class AnalogLevel:
         return total / self.samples
 
 
-def make(slot):
+def make(config):
     import machine  # board module: only imported on a board
 
-    sensor = slot["sensor"]
+    sensor = config["sensor"]
     adc = machine.ADC(machine.Pin(sensor["pin"]))
     try:
         adc.atten(machine.ADC.ATTN_11DB)  # ESP32 family: the full 0..3.1 V range
     except AttributeError:  # ports without attenuation
         pass
-    return AnalogLevel(adc, sensor.get("samples", _SAMPLES)).read
+    return AnalogLevel(adc, sensor["samples"]).read

@@ -7,13 +7,13 @@
 # every file of the store) when it changed, so a power cut loses at most the doses of
 # the current loop pass. A refill (the setup console, or an optional refill switch
 # that pulls refill_pin low while the container is open) starts again at 0.
-from drsagent.compat import const
 from drsagent.hal.sampling import ticks_diff, ticks_ms
 
 _FILE = "counter.json"  # {slot id: doses since the refill}
-_DEBOUNCE_MS = const(20)
 
-SENSOR_KEYS = "pin z, refill_pin z?, debounce_ms z?"
+# The slot's "sensor" keys (config.py's table language): the dose switch's GPIO, an
+# optional refill (lid) switch's GPIO, and the contact bounce to ignore.
+SENSOR_KEYS = "pin i, refill_pin i?, debounce_ms z=20"
 
 
 # slot id -> its live DoseCounter, so refill() from the setup console reaches it
@@ -39,7 +39,7 @@ class DoseCounter:
     doses since the refill. The handler only increments `pulses` (it allocates
     nothing and is the only writer), read() only reads it: no lock needed."""
 
-    def __init__(self, slot_id, store, refill_pin=None, debounce_ms=_DEBOUNCE_MS):
+    def __init__(self, slot_id, store, refill_pin, debounce_ms):
         self.slot_id = slot_id
         self.store = store
         self.refill_pin = refill_pin
@@ -91,18 +91,16 @@ def refill(slot_id, store=None):
         _save(store, slot_id, 0)
 
 
-def make(slot):
+def make(config):
     import machine  # board module: only imported on a board
 
     from drsagent.store import FlashStore
 
-    sensor = slot["sensor"]
+    sensor = config["sensor"]
     refill_pin = sensor.get("refill_pin")
     if refill_pin is not None:
         refill_pin = machine.Pin(refill_pin, machine.Pin.IN, machine.Pin.PULL_UP)
-    counter = DoseCounter(
-        slot["id"], FlashStore(), refill_pin, sensor.get("debounce_ms", _DEBOUNCE_MS)
-    )
+    counter = DoseCounter(config["id"], FlashStore(), refill_pin, sensor["debounce_ms"])
     pin = machine.Pin(sensor["pin"], machine.Pin.IN, machine.Pin.PULL_UP)
     pin.irq(handler=counter.pulse, trigger=machine.Pin.IRQ_FALLING)
     return counter.read

@@ -2,22 +2,10 @@
 import time
 
 from drsagent.compat import const
+from drsagent.hal.sampling import ticks_diff, ticks_ms
 
 _PULSES = const(25)  # 24 data bits + 1 pulse selecting channel A / gain 128 next time
 _READY_MS = const(500)  # at 10 SPS a sample is ready within 100 ms; 500 ms means no chip
-
-SENSOR_KEYS = "dout z, sck z, samples c?"
-
-
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython with a fake machine module (host tests)
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
 
 
 class HX711:
@@ -90,6 +78,11 @@ class HX711:
         return total / n if n else None
 
 
-def make(c):
-    s = c["sensor"]
-    return HX711(s["dout"], s["sck"], samples=s.get("samples", 5)).read
+# The slot's "sensor" keys (config.py's table language): data and clock GPIOs, and
+# how many conversions one reading averages.
+SENSOR_KEYS = "dout i, sck i, samples c=5"
+
+
+def make(config):
+    sensor = config["sensor"]
+    return HX711(sensor["dout"], sensor["sck"], samples=sensor["samples"]).read

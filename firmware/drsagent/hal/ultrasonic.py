@@ -13,9 +13,10 @@ _PING_GAP_MS = const(60)  # datasheet: 60 ms between pings, or the last echo is 
 _MM_PER_10K_US = const(1716)  # sound at 20 C: 343.2 m/s, halved for the round trip
 _MIN_MM = const(20)  # closer than 2 cm the module cannot tell the echo from the ping
 _MAX_MM = const(4000)
-_SAMPLES = const(5)
 
-SENSOR_KEYS = "trig z, echo z, samples c?"
+# The slot's "sensor" keys (config.py's table language): the TRIG and ECHO GPIOs and
+# how many pings one reading takes.
+SENSOR_KEYS = "trig i, echo i, samples c=5"
 
 
 def _sleep_us(us):
@@ -34,7 +35,7 @@ class Ultrasonic:
     (pin, level, timeout) -> width in us, or < 0 on a timeout. sleep_ms waits
     between pings. read() returns the median distance in mm, or None."""
 
-    def __init__(self, trigger, echo, pulse_us, samples=_SAMPLES, sleep_ms=_sleep_ms):
+    def __init__(self, trigger, echo, pulse_us, samples, sleep_ms=_sleep_ms):
         self.trigger = trigger
         self.echo = echo
         self.pulse_us = pulse_us
@@ -68,13 +69,13 @@ class Ultrasonic:
         return median(distances) if len(distances) * 2 > self.samples else None
 
 
-def make(slot):
+def make(config):
     import machine  # board module: only imported on a board
 
-    sensor = slot["sensor"]
+    sensor = config["sensor"]
     return Ultrasonic(
         machine.Pin(sensor["trig"], machine.Pin.OUT),
         machine.Pin(sensor["echo"], machine.Pin.IN),
         machine.time_pulse_us,
-        sensor.get("samples", _SAMPLES),
+        sensor["samples"],
     ).read

@@ -11,7 +11,6 @@
 from drsagent.compat import const
 from drsagent.hal.sampling import median, ticks_diff, ticks_ms
 
-_DEFAULT_ADDRESS = const(0x29)
 _SYSRANGE_START = const(0x00)
 _SYSTEM_SEQUENCE_CONFIG = const(0x01)
 _SYSTEM_INTERRUPT_CONFIG_GPIO = const(0x0A)
@@ -32,17 +31,18 @@ _MODEL_ID = const(0xEE)
 _SEQUENCE_DEFAULT = const(0xE8)  # DSS, pre-range and final-range steps
 _OUT_OF_RANGE_MM = const(8190)  # 8190/8191: no target within range
 _TIMEOUT_MS = const(100)  # a single-shot range takes ~33 ms with the default budget
-_SAMPLES = const(3)
 
 
-SENSOR_KEYS = "sda z, scl z, bus z?, address c?, samples c?"
+# The slot's "sensor" keys (config.py's table language): the I2C pins and bus, the
+# chip's address (0x29 unless re-addressed) and how many shots one reading takes.
+SENSOR_KEYS = "sda i, scl i, bus i=0, address c=41, samples c=3"
 
 
 class VL53L0X:
     """One chip on an I2C bus object (machine.I2C or anything with readfrom_mem and
     writeto_mem). read() returns the median distance in mm or None."""
 
-    def __init__(self, i2c, address=_DEFAULT_ADDRESS, samples=_SAMPLES):
+    def __init__(self, i2c, address, samples):
         self.i2c = i2c
         self.address = address
         self.samples = samples
@@ -147,16 +147,11 @@ class VL53L0X:
         return median(ranges) if len(ranges) * 2 > self.samples else None
 
 
-def make(slot):
+def make(config):
     import machine  # board module: only imported on a board
 
-    sensor = slot["sensor"]
+    sensor = config["sensor"]
     i2c = machine.I2C(
-        sensor.get("bus", 0),
-        scl=machine.Pin(sensor["scl"]),
-        sda=machine.Pin(sensor["sda"]),
-        freq=400000,
+        sensor["bus"], scl=machine.Pin(sensor["scl"]), sda=machine.Pin(sensor["sda"]), freq=400000
     )
-    return VL53L0X(
-        i2c, sensor.get("address", _DEFAULT_ADDRESS), sensor.get("samples", _SAMPLES)
-    ).read
+    return VL53L0X(i2c, sensor["address"], sensor["samples"]).read
