@@ -110,6 +110,16 @@ def test_unknown_chip_is_a_usage_error(tmp_path):
     assert line == "error: --chip: choose one of esp32, esp32s3, esp32c3"
 
 
+@pytest.mark.parametrize("missing", ["--port", "--firmware"])
+def test_missing_option_is_a_one_line_usage_error(tmp_path, missing):
+    fw = tmp_path / "fw.bin"
+    fw.write_bytes(image("esp32"))
+    args = {"--port": "/dev/ttyUSB0", "--firmware": str(fw)}
+    del args[missing]
+    line = one_line_error(drsctl_flash(*[x for kv in args.items() for x in kv]), code=2)
+    assert line.startswith(f"error: {missing}: required")
+
+
 def test_board_that_does_not_answer(tmp_path, pty_port):
     """esptool itself against a pty with nothing behind it: its sync times out."""
     fw = tmp_path / "fw.bin"

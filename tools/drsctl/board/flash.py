@@ -191,8 +191,13 @@ def flash_firmware(port: str, firmware: Path, chip: str | None = None, baud: int
 
 
 def flash(
-    port: Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyUSB0.")],
-    firmware: Annotated[Path, typer.Option(help="MicroPython image (.bin) to write.")],
+    # Optional to typer so that a missing one gets the CLI's one-line usage error.
+    port: Annotated[
+        str | None, typer.Option(help="Serial port of the board, e.g. /dev/ttyUSB0 (required).")
+    ] = None,
+    firmware: Annotated[
+        Path | None, typer.Option(help="MicroPython image (.bin) to write (required).")
+    ] = None,
     chip: Annotated[
         str | None,
         typer.Option(help="esp32, esp32s3 or esp32c3 (default: what the image is built for)."),
@@ -202,6 +207,10 @@ def flash(
     """Erase the board and write a MicroPython image at the chip's offset (esptool)."""
     from drsctl.cli import runtime_error, usage_error  # loaded: it registered this command
 
+    if port is None:
+        usage_error("--port", "required: the board's serial port, e.g. /dev/ttyUSB0")
+    if firmware is None:
+        usage_error("--firmware", "required: the MicroPython image (.bin) to write")
     if chip is not None and chip not in CHIP_OFFSETS:
         usage_error("--chip", f"choose one of {', '.join(CHIP_OFFSETS)}")
     try:
