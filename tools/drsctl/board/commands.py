@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from drsctl.board.cabundle import CaBundleError, amazon_roots_pem
 from drsctl.board.deploy import DeployError, build_bundle, deploy
 from drsctl.board.monitor import watch
 from drsctl.board.provision import (
@@ -108,7 +109,11 @@ def deploy_command(
         Path | None, typer.Option(help="Only build the device's file tree into this folder.")
     ] = None,
     ca_bundle: Annotated[
-        Path | None, typer.Option(help="PEM file to ship as amazon_roots.pem.")
+        Path | None,
+        typer.Option(
+            help="PEM file to ship as amazon_roots.pem (default: the Amazon roots from the"
+            " pinned certifi bundle)."
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Also write this config.json (only if asked).")
@@ -130,9 +135,9 @@ def deploy_command(
     with tempfile.TemporaryDirectory(prefix="drsctl-bundle-") as tmp:
         out = bundle or Path(tmp) / "bundle"
         try:
-            ca_pem = ca_bundle.read_bytes() if ca_bundle else None
+            ca_pem = ca_bundle.read_bytes() if ca_bundle else amazon_roots_pem()
             files = build_bundle(out, ca_pem, config_data, secrets_data)
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, CaBundleError) as exc:
             _fail(f"build: {exc}")
         if port is None:
             print(f"bundle: {len(files)} files in {out}")
