@@ -116,8 +116,9 @@ def reload(a):
         log.warn("config: plain HTTP to a loopback development emulator (no TLS)")
     backoff.seed(config.get("jitter_seed"))  # tests: a replayable jitter
 
-    # Keep in the heap only what the loop reads: the network settings live on in drs.
-    for k in ("endpoints", "ca_file", "http_timeout_s"):
+    # Keep in the heap only what the loop reads: the network settings live on in drs,
+    # the board options are read by board.py on their own.
+    for k in ("endpoints", "ca_file", "http_timeout_s", "board"):
         config.pop(k, None)
     config["device"] = {"serial": config["device"]["serial"]}
     a.config = config

@@ -33,6 +33,11 @@ _CONFIG_KEYS = const(
     " test_orders b=false, report_hour_utc h=3, allow_plain_http b=false, jitter_seed c?,"
     " slots l"
 )
+# Board services (board.py); also read on their own by board_options() below
+_BOARD_KEYS = const(
+    "board o={}, board.status_led i?, board.status_led_active_low b=false,"
+    " board.watchdog_s z=300, board.deep_sleep b=false"
+)
 _SLOT_KEYS = const(
     "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
     " sensor.stuck_readings z=48, sensor.spike p=0.3, sensor.fault_after c=3,"
@@ -119,6 +124,7 @@ def validate_config(d):
     if not isinstance(d, dict):
         _bad(f, "(top level)", "a JSON object", d)
     _check(f, d, _CONFIG_KEYS)
+    _check(f, d, _BOARD_KEYS)
     ep = d["endpoints"]
     for k in ("drs", "lwa"):
         # Plain HTTP carries the refresh token and client secret in clear: only when
@@ -168,6 +174,20 @@ def validate_config(d):
     return d
 
 
+def board_options(store):
+    """The "board" object of config.json with its defaults filled in; the defaults
+    alone when the file is missing, corrupt or the object is invalid (the agent
+    reports the file; the board services must start regardless)."""
+    try:
+        d = load(store, "config.json")
+        _check("config.json", d, _BOARD_KEYS)
+        return d["board"]
+    except Exception:
+        d = {}
+        _check("config.json", d, _BOARD_KEYS)
+        return d["board"]
+
+
 def validate_secrets(d):
     """Return d (secrets.json) when valid; ConfigError naming the key (never the value)."""
     f = "secrets.json"
@@ -207,7 +227,14 @@ def remove_stale_tmp(store):
     except OSError:
         return removed
     for n in names:
-        if n in ("state.json.tmp", "state.bak.tmp", "secrets.json.tmp", "config.json.tmp"):
+        if n in (
+            "state.json.tmp",
+            "state.bak.tmp",
+            "secrets.json.tmp",
+            "config.json.tmp",
+            "counter.json.tmp",
+            "schedule.json.tmp",
+        ):
             try:
                 os.remove(store.path(n))
                 removed.append(n)
