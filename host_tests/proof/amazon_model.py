@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from host_tests.proof.power import PowerCut
+
 HOUR = 3600
 
 FAULTS = ("before", "lost", "malformed", "500", "429", "400", "404", "400-after", "404-after")
@@ -41,6 +43,7 @@ class AmazonModel:
     orders: list[ModelOrder] = field(default_factory=list)
     fault: str | None = None
     calls: list[tuple[int, str]] = field(default_factory=list)
+    switch: Any = None  # a power.PowerSwitch: the device can lose power around a call
 
     def order_json(self) -> list[dict[str, Any]]:
         """The orders as the emulator's control API lists them (for duplicate_orders)."""
@@ -67,6 +70,8 @@ class AmazonModel:
         from drsagent import errors
 
         self.calls.append((self.now, op))
+        if self.switch is not None and self.switch.point("send " + op):
+            raise PowerCut(op)  # nothing left the device
         fault = self.fault
         if fault == "before":
             raise getattr(errors, "NotSent", errors.NetworkError)("connect: refused")
@@ -78,6 +83,8 @@ class AmazonModel:
                 "404": errors.UnknownSlot,
             }[fault](f"{op} HTTP {fault}")
         result = act()
+        if self.switch is not None and self.switch.point("answer " + op):
+            raise PowerCut(op)  # Amazon acted; the answer dies with the device
         if fault == "lost":
             raise errors.NetworkError(f"{op}: timed out")
         if fault == "malformed":

@@ -22,10 +22,10 @@ START = 1893456000 + 8 * HOUR
 TAIL_DAYS = 12
 
 step = st.tuples(
-    st.integers(1, 30),  # hours this step lasts
+    st.integers(1, 40),  # hours this step lasts (off that long after a cut)
     st.sampled_from((None, None, None) + FAULTS),  # the fault on every call meanwhile
-    st.sampled_from(("none", "none", "reboot", "cut", "cancel")),
-    st.integers(1, 8),  # the I/O point of a cut
+    st.sampled_from(("none", "none", "reboot", "cut", "cut-after-replenish", "cancel")),
+    st.integers(1, 12),  # the I/O point of a cut (flash writes, requests)
 )
 
 
@@ -35,12 +35,15 @@ class ModelDevice:
     def __init__(self, daily_use: float, level: float, refill_h: float, seed: int) -> None:
         self.rng = random.Random(seed)
         self.model = AmazonModel(delivery_s=DAY, now=START)
+        self.off_until = 0
+        self.off_s = HOUR
         self.world = SlotWorld(SLOT, daily_use=daily_use, noise=0.0, sensor_noise=0.0)
         self.world.level = level
         self.refill_h = refill_h
         self.refills: list[tuple[int, str]] = []
         self.switch = PowerSwitch()
         self.flash = Flash(self.switch)
+        self.model.switch = self.switch
         config = {
             "device": {"serial": "PROP-1"},
             "endpoints": {"drs": "http://127.0.0.1:9", "lwa": "http://127.0.0.1:9/t"},
@@ -74,6 +77,8 @@ class ModelDevice:
                 self.world.refill_at = o.delivered_at + int(self.refill_h * HOUR)
         if self.world.maybe_refill(t):
             self.refills.append((t, SLOT))
+        if t < self.off_until:
+            return  # the power is off
         with self.flash.mounted(), no_gc_collect():
             try:
                 if self.agent is None:
@@ -93,6 +98,7 @@ class ModelDevice:
                 self.agent.step()
             except PowerCut:
                 self.agent = None
+                self.off_until = t + self.off_s
 
     def reading(self) -> float:
         """The sensor: the level with a little noise (a constant value reads as stuck)."""
@@ -121,8 +127,11 @@ def test_no_duplicate_and_served_again_after_faults(daily_use, level, refill_h, 
         device.model.fault = fault
         if event == "reboot":
             device.agent = None
-        elif event == "cut":
-            device.switch.arm(point)
+        elif event.startswith("cut"):
+            # at an I/O point, or right after Amazon acted on a replenish (answer lost)
+            label = "answer replenish" if event == "cut-after-replenish" else None
+            device.switch.arm(None if label else point, label)
+            device.off_s = hours * HOUR
         elif event == "cancel":
             device.model.cancel_open(device.model.now)
         for _ in range(hours):
@@ -138,3 +147,29 @@ def test_no_duplicate_and_served_again_after_faults(daily_use, level, refill_h, 
     last_days = {(t - START) // DAY for t in range(tail_start + 9 * DAY, device.model.now, HOUR)}
     stockout = {d for d in device.world.stockout_days if d in last_days}
     assert not stockout, (device.model.order_json(), device.refills)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    off_h=st.integers(1, 60),
+    refill_h=st.floats(0.0, 8.0),
+    fault_after=st.sampled_from((None, "500", "400", "lost", "before")),
+    seed=st.integers(1, 1000),
+)
+def test_lost_replenish_answer_then_off_any_time_orders_once(off_h, refill_h, fault_after, seed):
+    """The device dies right after Amazon acted on its replenish; it is off for off_h
+    hours, and then every call fails one way for a while: still one order, and the
+    slot is served again."""
+    device = ModelDevice(0.1, 0.08, refill_h, seed)
+    device.switch.arm(label="answer replenish")
+    device.off_s = off_h * HOUR
+    device.hour()
+    assert device.model.orders and device.agent is None, "cut after Amazon ordered"
+    device.model.fault = fault_after
+    for _ in range(off_h + 12):
+        device.hour()
+    device.model.fault = None
+    for _ in range(TAIL_DAYS * 24):
+        device.hour()
+    assert device.duplicates() == 0, (device.model.order_json(), device.refills)
+    assert device.refills, "served again"
