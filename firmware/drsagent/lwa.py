@@ -61,7 +61,7 @@ class TokenManager:
             timeout=self.timeout,
             cadata=self.cadata,
         )
-        form = None
+        form = _ = None  # the form and the answer's headers: not kept while parsing
         if status != 200:
             raise self._error(status, body)
         answer = http.parse_json(body)
