@@ -8,9 +8,9 @@ counter below them are fakes (fakehw). The flash root is the current directory.
 from fakehw import (
     STOP_VARIABLE,
     FakeADC,
-    FakeTicks,
     FakeMachine,
     FakeSonar,
+    FakeTicks,
     FakeVL53L0X,
     Patch,
     installed_modules,

@@ -3,7 +3,7 @@ watchdog, deep sleep with the schedule kept), MicroPython-compatible: run under
 CPython and the MicroPython unix binary by test_board_services.py. The services are
 the real firmware modules; `machine`, `network` and `ntptime` are fakehw's."""
 
-from fakehw import FakeTicks, FakeMachine, FakeNetwork, FakeNtptime, Patch, installed_modules
+from fakehw import FakeMachine, FakeNetwork, FakeNtptime, FakeTicks, Patch, installed_modules
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z
 
