@@ -555,7 +555,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         print("SQL per request", file=sys.stderr)
         results["sql_per_request"] = sql_per_request(root / "sql.sqlite3")
         print(f"cost at {args.small} vs {args.large} orders", file=sys.stderr)
-        results["scale"] = scale(root / "scale.sqlite3", args.small, args.large, args.scale_requests)
+        results["scale"] = scale(
+            root / "scale.sqlite3", args.small, args.large, args.scale_requests
+        )
         results["storm"] = []
         for devices in args.storm:
             print(f"report storm: {devices} devices at once", file=sys.stderr)
