@@ -3,7 +3,16 @@ import gc
 import sys
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
-collect = gc.collect
+
+
+def _refcounted():
+    pass
+
+
+# The agent collects around network calls so MicroPython's small heap stays in one
+# piece. CPython frees by reference counting: there a full collection only costs time
+# (tens of ms with a big heap, e.g. a fleet of agents in one process).
+collect = gc.collect if IS_MICROPYTHON else _refcounted
 
 try:
     from micropython import const
