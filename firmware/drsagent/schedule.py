@@ -35,8 +35,10 @@ def at_or_after(t, base):
 
 
 def report_due(last, base):
-    """When the next daily report is due after one sent at last (0: never, due now)."""
-    return at_or_after(last + 1, base) if last else 0
+    """When the next daily report is due after one sent at last (0: never, due now):
+    the first report time at least half a day later (a late retry or the first report
+    after boot does not make a second report the same day)."""
+    return at_or_after(last + _DAY // 2, base) if last else 0
 
 
 def next_poll(t, base, expected=None):

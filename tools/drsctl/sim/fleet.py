@@ -136,6 +136,7 @@ class FirmwareInProcess:
                 self.latencies.append(time.perf_counter() - t0)
 
         http.request = timed_request
+        self._restore: Callable[[], None] = lambda: setattr(http, "request", original)
 
     def device(self, serial: str, config: dict[str, Any], secrets: dict[str, Any]) -> Device:
         """A device booting from a fresh flash holding ``config`` and ``secrets``."""
@@ -147,7 +148,10 @@ class FirmwareInProcess:
         return _HostDevice(self, serial, self._host(flash))
 
     def close(self) -> None:
-        """Close the fleet's log file."""
+        """Put the firmware's HTTP client and log sinks back; close the fleet's log file."""
+        self._restore()
+        self._log.set_log_sink(None)
+        self._log.set_event_sink(None)
         self._log_file.close()
 
 
