@@ -9,11 +9,14 @@ from .. import inputs
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Knobs of the order lifecycle (see the control API)."""
+    """Knobs of the order lifecycle and of retention (see the control API)."""
 
     authorize_after_s: int = 600
     delivery_days: float = 2.0
     cancel_window_s: int = 86400
+    retention_days: int = 30
+    """Request log entries, reports (but each device's latest of a kind), expired access
+    tokens and NextTokens older than this many virtual days are purged; 0 keeps all."""
 
 
 MAX_WINDOW_DAYS = 3650
@@ -23,6 +26,7 @@ SETTING_LIMITS: dict[str, tuple[type, int]] = {
     "authorize_after_s": (int, MAX_WINDOW_DAYS * 86400),
     "delivery_days": (float, MAX_WINDOW_DAYS),
     "cancel_window_s": (int, MAX_WINDOW_DAYS * 86400),
+    "retention_days": (int, MAX_WINDOW_DAYS),
 }
 """Each setting's kind (``int``: whole numbers only) and upper bound (lower bound 0)."""
 
