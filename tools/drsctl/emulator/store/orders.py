@@ -30,12 +30,18 @@ class OrdersTx(TxBase):
         slot_id: str | None = None,
         updated_since: int | None = None,
     ) -> list[Order]:
-        """Return orders, oldest first: of one device and/or slot, updated at or after a time."""
+        """Return orders of one device and/or slot, oldest first.
+
+        With ``updated_since``: only those updated at or after that time, in the order
+        they changed.
+        """
         where, args = _filter(device_id, slot_id)
+        order_by = " ORDER BY order_id"
         if updated_since is not None:
             where.append("updated_at >= ?")
             args.append(updated_since)
-        return self._all(Order, _select(where) + " ORDER BY order_id", *args)
+            order_by = " ORDER BY updated_at, order_id"  # also what lets it use the index
+        return self._all(Order, _select(where) + order_by, *args)
 
     def open_orders(self, device_id: str, slot_id: str | None = None) -> list[Order]:
         """Return a device's orders neither delivered nor canceled, oldest first."""
