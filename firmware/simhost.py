@@ -17,19 +17,22 @@ class Host:
     tick (the clock is set by then)."""
 
     def __init__(self, store):
+        # Imported here, not per tick: a heap too small for the agent ends the process
+        # (the simulator sees the crash) instead of every tick failing quietly.
+        from drsagent.agent import Agent
+
+        self.boot = Agent.from_flash
         self.store = store
         self.clock = sim.SimClock()
         self.agent = None
 
     def tick(self, t, raw):
         """Run one agent pass at virtual time t with these raw sensor readings."""
-        from drsagent.agent import Agent
-
         self.clock.set(t)
         sim.RAW.clear()
         sim.RAW.update(raw or {})
         if self.agent is None:
-            self.agent = Agent.from_flash(self.store, self.clock)
+            self.agent = self.boot(self.store, self.clock)
         self.agent.step()
 
 
