@@ -30,7 +30,7 @@ from drsctl.control_client import EmulatorControl
 from drsctl.firmware import firmware_dir
 from drsctl.sim.consumption import DAY, SlotWorld, default_worlds
 from drsctl.sim.device import DeviceCrashed, DeviceProcess, write_flash
-from drsctl.sim.harness import DEFAULT_START, SimOptions, device_config
+from drsctl.sim.harness import DEFAULT_START, SimOptions, configure_emulator, device_config
 from drsctl.sim.report import duplicate_orders
 
 _MINUTE = 60
@@ -194,13 +194,14 @@ class Fleet:
         self.events: dict[str, int] = defaultdict(int)
         self.net_errors: Counter[str] = Counter()
         self._seen_delivered: set[str] = set()
-        self._orders_out = 0
+        self._by_device: dict[str, Member] = {}
+        self._last_look = 0  # emulator time of the last look at the orders
 
     def provision(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Register every device at the emulator and lay out its flash."""
         opts = self.opts
         self.control.set_clock(opts.start)
-        self.control.settings(delivery_days=opts.delivery_days)
+        configure_emulator(self.control, opts.delivery_days, opts.days)
         sim_opts = SimOptions(runtime=opts.runtime, tick_s=opts.tick_s)
         for n in range(opts.devices):
             serial = f"FLEET-{n:06d}"
@@ -221,9 +222,9 @@ class Fleet:
                 process.start()
                 device = process
             phase = phase_of(serial, opts.tick_s)
-            self.members.append(
-                Member(serial, creds["device_id"], phase, worlds, device, opts.start + phase)
-            )
+            member = Member(serial, creds["device_id"], phase, worlds, device, opts.start + phase)
+            self.members.append(member)
+            self._by_device[member.device_id] = member
             if progress:
                 progress(n + 1, opts.devices)
 
@@ -242,7 +243,7 @@ class Fleet:
                 self.control.set_clock(now)
                 for member in by_phase[phase]:
                     self._pass(member, now, day0)
-            self._deliveries()
+            self._deliveries(opts.start + tick * opts.tick_s + phases[-1])
             if progress:
                 progress(tick + 1, ticks)
 
@@ -261,32 +262,23 @@ class Fleet:
         for event in events:
             kind = event.get("ev", "?")
             self.events[kind] += 1
-            if kind in ("order_placed", "order_adopted"):
-                self._orders_out += 1
-            elif kind in ("net_error", "auth_error"):
+            if kind in ("net_error", "auth_error"):
                 self.net_errors[f"{event.get('op')}: {event.get('kind')}"] += 1
 
-    def _deliveries(self) -> None:
+    def _deliveries(self, now: int) -> None:
         """Schedule the household's refill of every order delivered since the last look."""
-        if not self._orders_out:
-            return
-        members = {m.device_id: m for m in self.members}
-        out = 0
         low, high = self.opts.refill_delay_h
-        for order in self.control.orders():
-            member = members.get(order["device_id"])
-            if member is None:
+        for order in self.control.orders(updated_since=self._last_look):
+            member = self._by_device.get(order["device_id"])
+            if member is None or not order.get("delivered_at"):
                 continue
             eid = order["event_instance_id"]
-            if order.get("delivered_at") and eid not in self._seen_delivered:
+            if eid not in self._seen_delivered:
                 self._seen_delivered.add(eid)
                 world = next(w for w in member.worlds if w.slot_id == order["slot_id"])
-                world.refill_at = int(order["delivered_at"]) + int(
-                    self.rng.uniform(low, high) * 3600
-                )
-            elif not order.get("delivered_at") and not order.get("canceled_at"):
-                out += 1
-        self._orders_out = out
+                delay = int(self.rng.uniform(low, high) * 3600)
+                world.refill_at = int(order["delivered_at"]) + delay
+        self._last_look = now
 
     def summary(self, wall_seconds: float) -> dict[str, Any]:
         """The fleet's figures (see the module docstring)."""

@@ -123,6 +123,14 @@ def slot_ids_of(maker_config: dict[str, Any]) -> list[str]:
     return ids
 
 
+def configure_emulator(control: EmulatorControl, delivery_days: float, days: float) -> None:
+    """Set the delivery time; keep the request log for the whole run (the summary reads it)."""
+    settings = control.settings(delivery_days=delivery_days)
+    keep_days = math.ceil(days) + 1
+    if 0 < settings.get("retention_days", 0) < keep_days:
+        control.settings(retention_days=keep_days)
+
+
 class Simulation:
     """One device, its world, and a link to the emulator.
 
@@ -172,10 +180,7 @@ class Simulation:
         self._crashes_in_a_row = 0
 
         control.set_clock(self.now)
-        settings = control.settings(delivery_days=opts.delivery_days)
-        keep_days = math.ceil(opts.days) + 1  # the summary reads the whole run's request log
-        if 0 < settings.get("retention_days", 0) < keep_days:
-            control.settings(retention_days=keep_days)
+        configure_emulator(control, opts.delivery_days, opts.days)
         creds = control.provision(
             serial=serial,
             slots=[{"id": w.slot_id} for w in self.worlds],
