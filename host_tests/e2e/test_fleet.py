@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,29 @@ def test_device_phases_are_stable_whole_minutes() -> None:
     assert phases == [phase_of(f"FLEET-{n:06d}", 3600) for n in range(600)]
     assert all(p % 60 == 0 and 0 <= p < 3600 for p in phases)
     assert len(set(phases)) == 60  # every minute of the hour has devices
+
+
+def test_simulate_devices_prints_amazons_view_and_plots_the_load(tmp_path: Path) -> None:
+    from host_tests.e2e.test_cli import run
+
+    plot = tmp_path / "load"
+    done = run("simulate", "--devices", "4", "--days", "2", "--json", "--plot", str(plot))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["devices"] == 4 and summary["duplicate_orders"] == 0
+    assert summary["load_by_route"]["deviceStatus"]["requests"] >= 8
+    assert summary["plot"] == str(plot.with_suffix(".png"))
+    assert plot.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["--devices", "0"], "--devices"), (["--devices", "3", "--heap", "64k"], "--heap"),
+     (["--devices", "3", "--story"], "--story")],
+)  # fmt: skip
+def test_simulate_devices_refuses_single_device_options(args: list[str], option: str) -> None:
+    from host_tests.e2e.test_cli import run
+
+    done = run("simulate", *args)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and option in done.stderr and "Traceback" not in done.stderr

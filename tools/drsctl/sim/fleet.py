@@ -280,12 +280,38 @@ class Fleet:
                 world.refill_at = int(order["delivered_at"]) + delay
         self._last_look = now
 
+    def requests(self) -> list[dict[str, Any]]:
+        """The fleet's requests at the emulator (the request log)."""
+        return [r for r in self.control.requests() if r.get("device_id") in self._by_device]
+
+    def plot(self, path: Path) -> Path:
+        """Write a PNG of Amazon's load over the day: requests per minute by route."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        per_minute: dict[str, list[float]] = defaultdict(lambda: [0.0] * (DAY // _MINUTE))
+        for r in self.requests():
+            per_minute[r.get("route") or "?"][int(r["t"]) % DAY // _MINUTE] += 1 / self.opts.days
+        fig, ax = plt.subplots(figsize=(10, 4))
+        hours = [m / 60 for m in range(DAY // _MINUTE)]
+        for route, counts in sorted(per_minute.items()):
+            ax.plot(hours, counts, label=route, linewidth=0.8)
+        ax.set_xlabel("hour of the day (UTC)")
+        ax.set_ylabel("requests per minute (mean day)")
+        ax.set_title(f"{self.opts.devices} devices, {self.opts.days:g} days")
+        ax.legend(loc="upper right", fontsize="small")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
     def summary(self, wall_seconds: float) -> dict[str, Any]:
         """The fleet's figures (see the module docstring)."""
         opts = self.opts
-        ids = {m.device_id for m in self.members}
-        requests = [r for r in self.control.requests() if r.get("device_id") in ids]
-        orders = [o for o in self.control.orders() if o["device_id"] in ids]
+        requests = self.requests()
+        orders = [o for o in self.control.orders() if o["device_id"] in self._by_device]
         seconds = opts.days * DAY
         by_route: Counter[str] = Counter(r.get("route") or "?" for r in requests)
         per_minute: Counter[tuple[str, int]] = Counter(
@@ -368,6 +394,7 @@ def simulate_fleet(
     emulator_url: str | None = None,
     workdir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    plot: Path | None = None,
 ) -> dict[str, Any]:
     """Provision and run a fleet; return its summary.
 
@@ -382,7 +409,10 @@ def simulate_fleet(
                 fleet.provision(lambda d, n: progress("provision", d, n) if progress else None)
                 t0 = time.perf_counter()
                 fleet.run(lambda d, n: progress("run", d, n) if progress else None)
-                return fleet.summary(time.perf_counter() - t0)
+                summary = fleet.summary(time.perf_counter() - t0)
+                if plot is not None:
+                    summary["plot"] = str(fleet.plot(plot))
+                return summary
 
 
 def _emulator(url: str | None, root: Path) -> Any:
