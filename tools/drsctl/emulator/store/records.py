@@ -1,6 +1,7 @@
 """The stored records (one frozen dataclass per table row) and the settings' limits."""
 
 import dataclasses
+import functools
 import sqlite3
 from typing import Any, TypeVar
 
@@ -237,10 +238,12 @@ class Report:
 _T = TypeVar("_T")
 
 
+@functools.cache
+def _columns(cls: type) -> tuple[tuple[str, bool], ...]:
+    """A record class's fields as (name, declared bool), worked out once per class."""
+    return tuple((field.name, field.type is bool) for field in dataclasses.fields(cls))
+
+
 def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
     """Build dataclass ``cls`` from a row, turning SQLite 0/1 into bool where declared."""
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        value = row[field.name]
-        values[field.name] = bool(value) if field.type is bool else value
-    return cls(**values)
+    return cls(**{name: bool(row[name]) if flag else row[name] for name, flag in _columns(cls)})
