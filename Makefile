@@ -34,12 +34,12 @@ demo: $(STAMP)
 	$(BIN)/drsctl simulate --runtime micropython --heap 64k --days $(DAYS) --slots 2 --story --plot demo.png
 
 test: $(STAMP)
-	$(BIN)/ruff check tools host_tests
+	$(BIN)/ruff check tools host_tests firmware
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check tools host_tests
-	$(BIN)/ruff format --check tools host_tests
+	$(BIN)/ruff check tools host_tests firmware
+	$(BIN)/ruff format --check tools host_tests firmware
 
 bench: $(STAMP)
 	$(BIN)/python -m drsctl.bench --out $(BENCH_OUT)
