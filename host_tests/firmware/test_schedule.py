@@ -1,4 +1,5 @@
-"""The request schedule (drsagent.schedule) and DRS date parsing, on both runtimes."""
+"""The request schedule (report time, poll times: drsagent.slot) and DRS date parsing,
+on both runtimes."""
 
 import json
 import random
@@ -6,8 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from drsagent import schedule, timefmt
-from fwhelpers import needs_micropython
+from drsagent import slot, timefmt
+from script_server import needs_micropython
 
 DAY = 86400
 HOUR = 3600
@@ -17,12 +18,12 @@ SERIALS = ["PRN-000123", "SIM-0001", "", "wäsche-7", "A" * 64]
 
 def test_report_offset_is_stable_per_serial():
     # Pinned: a new firmware version must not move a fleet's report times.
-    assert [schedule.report_offset(s) for s in SERIALS[:3]] == [3090, 4472, 1861]
-    assert schedule.report_offset("PRN-000123") == schedule.report_offset("PRN-000123")
+    assert [slot.report_offset(s) for s in SERIALS[:3]] == [3090, 4472, 1861]
+    assert slot.report_offset("PRN-000123") == slot.report_offset("PRN-000123")
 
 
 def test_report_offsets_spread_over_the_window():
-    offsets = [schedule.report_offset(f"PRN-{n:06d}") for n in range(10000)]
+    offsets = [slot.report_offset(f"PRN-{n:06d}") for n in range(10000)]
     assert min(offsets) >= 0 and max(offsets) < WINDOW
     # 16 quarter hours: none gets more than 1.2x or less than 0.8x its share
     per_quarter = Counter(o // 900 for o in offsets)
@@ -34,24 +35,24 @@ def test_report_offsets_spread_over_the_window():
 
 def test_report_time_adds_the_offset_to_the_configured_hour():
     config = {"device": {"serial": "PRN-000123"}, "report_hour_utc": 22}
-    assert schedule.report_time(config) == 22 * HOUR + 3090
-    assert schedule.report_time({"device": {"serial": "PRN-000123"}}) == 3 * HOUR + 3090
+    assert slot.report_time(config) == 22 * HOUR + 3090
+    assert slot.report_time({"device": {"serial": "PRN-000123"}}) == 3 * HOUR + 3090
 
 
 def test_one_report_per_day_at_the_report_time_even_across_midnight():
     base = 23 * HOUR + 3000  # 23:50: the window runs past midnight
     t0 = 1893456000
-    assert schedule.report_due(0, base) == 0  # never reported: due now
+    assert slot.report_due(0, base) == 0  # never reported: due now
     due = t0 + base % DAY
     sent = due
     for _ in range(5):
-        following = schedule.report_due(sent, base)
+        following = slot.report_due(sent, base)
         assert following - due == DAY
         due = following
         sent = due + 1800  # the pass that sends it may come a little later
     for late in (5 * HOUR, 11 * HOUR, 13 * HOUR):  # a retry or the first report after boot
         sent = t0 + base % DAY + late
-        following = schedule.report_due(sent, base)
+        following = slot.report_due(sent, base)
         assert (following - base) % DAY == 0  # back on this device's report time
         assert DAY // 2 <= following - sent < DAY + DAY // 2
 
@@ -63,11 +64,11 @@ def test_polls_wait_for_the_report_time_and_the_expected_delivery(seed):
     for _ in range(200):
         t = 1893456000 + rng.randrange(30 * DAY)
         expected = t + rng.randrange(-DAY, 5 * DAY)
-        at = schedule.next_poll(t, base, expected)
+        at = slot.next_poll(t, base, expected)
         assert (at - base) % DAY == 0  # together with the daily report
         assert at >= t + HOUR and at >= expected
         assert at - max(t + HOUR, expected) < DAY  # the first report time that qualifies
-        first = schedule.next_poll(t, base)  # just placed: no expected date yet
+        first = slot.next_poll(t, base)  # just placed: no expected date yet
         assert (first - base) % DAY == 0 and t + HOUR <= first < t + HOUR + DAY
 
 
@@ -95,23 +96,23 @@ def test_schedule_on_micropython(mpy):
     out = mpy(
         f"""
         import json
-        from drsagent import schedule, timefmt
+        from drsagent import slot, timefmt
         serials = json.loads({serials!r})
-        r = {{"offsets": [schedule.report_offset(s) for s in serials]}}
-        r["polls"] = [schedule.next_poll(t, 13065, e) for t, e in
+        r = {{"offsets": [slot.report_offset(s) for s in serials]}}
+        r["polls"] = [slot.next_poll(t, 13065, e) for t, e in
                       ((1893456000, None), (1893456000, 1893628800), (1893500000, 1893456000))]
-        r["due"] = [schedule.report_due(x, 13065) for x in (0, 1893469065, 1893480000)]
+        r["due"] = [slot.report_due(x, 13065) for x in (0, 1893469065, 1893480000)]
         r["parse"] = [timefmt.parse(s) for s in ("2030-01-03T00:00:00.000Z", "x", None)]
         print(json.dumps(r))
         """,
         compiled=True,
     )
     r = json.loads(out)
-    assert r["offsets"] == [schedule.report_offset(s) for s in SERIALS]
+    assert r["offsets"] == [slot.report_offset(s) for s in SERIALS]
     assert r["polls"] == [
-        schedule.next_poll(1893456000, 13065),
-        schedule.next_poll(1893456000, 13065, 1893628800),
-        schedule.next_poll(1893500000, 13065, 1893456000),
+        slot.next_poll(1893456000, 13065),
+        slot.next_poll(1893456000, 13065, 1893628800),
+        slot.next_poll(1893500000, 13065, 1893456000),
     ]
-    assert r["due"] == [schedule.report_due(x, 13065) for x in (0, 1893469065, 1893480000)]
+    assert r["due"] == [slot.report_due(x, 13065) for x in (0, 1893469065, 1893480000)]
     assert r["parse"] == [1893628800, None, None]
