@@ -29,30 +29,13 @@ _INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely a
 _LOST = const(9)  # "Unknown" (DRS: an error occurred with the order) for ~4 days of polls
 _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
-_REPORT_WINDOW = const(14400)  # daily reports spread over 4 h from report_hour_utc
 
 # When the device talks to Amazon (docs/contracts.md, "Request schedule"). Every pass
 # that calls DRS needs an LwA access token first, and a token lives one hour: a pass a
 # day apart from the next always pays for a refresh. So the agent gathers its calls
-# into few passes: once a day, at this device's report time, it sends deviceStatus,
-# the pending slotStatus reports and the due order polls on one token. The report time
-# is report_hour_utc plus an offset derived from the serial (FNV-1a, within
-# _REPORT_WINDOW), the same on every boot and firmware version, so a fleet's reports
-# spread over the window instead of arriving in the same second.
-
-
-def report_offset(serial):
-    """Seconds after report_hour_utc at which the device with this serial reports."""
-    h = 2166136261  # FNV-1a, 32 bit: tiny, and the same result on every runtime
-    for b in serial.encode():
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h % _REPORT_WINDOW
-
-
-def report_time(config):
-    """The daily report time: seconds after 00:00 UTC (may exceed a day: wraps)."""
-    serial = (config.get("device") or {}).get("serial") or ""
-    return config.get("report_hour_utc", 3) * _HOUR + report_offset(serial)
+# into few passes: once a day, at this device's report time (boot.report_time: a time
+# derived from the serial, so a fleet's reports spread out), it sends deviceStatus, the
+# pending slotStatus reports and the due order polls on one token.
 
 
 def _at_or_after(t, base):
@@ -118,14 +101,14 @@ def _go(d, st, t, at=None):
 class OrderMachine:
     """drs: the DrsClient; save(): persist the whole state (on flash when it returns);
     emit(event, **fields); config: the device's settings (reads "test_orders": a TEST
-    order is then expected)."""
+    order is then expected); report_time: the daily report's seconds after 00:00 UTC."""
 
-    def __init__(self, drs, save, emit, config):
+    def __init__(self, drs, save, emit, config, report_time):
         self.drs = drs
         self.save = save
         self.emit = emit
         self.config = config
-        self.report_time = report_time(config)  # polls go with the daily report
+        self.report_time = report_time  # seconds after 00:00 UTC: polls go with the report
 
     def tick(self, sid, c, d, t, reason, x):
         """Advance the machine at time t. reason: None without a fresh accepted reading

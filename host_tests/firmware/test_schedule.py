@@ -1,5 +1,5 @@
-"""The request schedule (report time, poll times: drsagent.slot) and DRS date parsing,
-on both runtimes."""
+"""The request schedule (report time: drsagent.boot; poll times: drsagent.slot) and
+DRS date parsing, on both runtimes."""
 
 import json
 import random
@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from drsagent import slot, timefmt
+from drsagent import boot, slot, timefmt
 from script_server import needs_micropython
 
 DAY = 86400
@@ -18,12 +18,12 @@ SERIALS = ["PRN-000123", "SIM-0001", "", "wäsche-7", "A" * 64]
 
 def test_report_offset_is_stable_per_serial():
     # Pinned: a new firmware version must not move a fleet's report times.
-    assert [slot.report_offset(s) for s in SERIALS[:3]] == [3090, 4472, 1861]
-    assert slot.report_offset("PRN-000123") == slot.report_offset("PRN-000123")
+    assert [boot.report_offset(s) for s in SERIALS[:3]] == [3090, 4472, 1861]
+    assert boot.report_offset("PRN-000123") == boot.report_offset("PRN-000123")
 
 
 def test_report_offsets_spread_over_the_window():
-    offsets = [slot.report_offset(f"PRN-{n:06d}") for n in range(10000)]
+    offsets = [boot.report_offset(f"PRN-{n:06d}") for n in range(10000)]
     assert min(offsets) >= 0 and max(offsets) < WINDOW
     # 16 quarter hours: none gets more than 1.2x or less than 0.8x its share
     per_quarter = Counter(o // 900 for o in offsets)
@@ -35,8 +35,8 @@ def test_report_offsets_spread_over_the_window():
 
 def test_report_time_adds_the_offset_to_the_configured_hour():
     config = {"device": {"serial": "PRN-000123"}, "report_hour_utc": 22}
-    assert slot.report_time(config) == 22 * HOUR + 3090
-    assert slot.report_time({"device": {"serial": "PRN-000123"}}) == 3 * HOUR + 3090
+    assert boot.report_time(config) == 22 * HOUR + 3090
+    assert boot.report_time({"device": {"serial": "PRN-000123"}}) == 3 * HOUR + 3090
 
 
 def test_one_report_per_day_at_the_report_time_even_across_midnight():
@@ -96,9 +96,9 @@ def test_schedule_on_micropython(mpy):
     out = mpy(
         f"""
         import json
-        from drsagent import slot, timefmt
+        from drsagent import boot, slot, timefmt
         serials = json.loads({serials!r})
-        r = {{"offsets": [slot.report_offset(s) for s in serials]}}
+        r = {{"offsets": [boot.report_offset(s) for s in serials]}}
         r["polls"] = [slot.next_poll(t, 13065, e) for t, e in
                       ((1893456000, None), (1893456000, 1893628800), (1893500000, 1893456000))]
         r["due"] = [slot.report_due(x, 13065) for x in (0, 1893469065, 1893480000)]
@@ -108,7 +108,7 @@ def test_schedule_on_micropython(mpy):
         compiled=True,
     )
     r = json.loads(out)
-    assert r["offsets"] == [slot.report_offset(s) for s in SERIALS]
+    assert r["offsets"] == [boot.report_offset(s) for s in SERIALS]
     assert r["polls"] == [
         slot.next_poll(1893456000, 13065),
         slot.next_poll(1893456000, 13065, 1893628800),

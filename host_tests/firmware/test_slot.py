@@ -17,8 +17,7 @@ from host_tests.fakes import (
 )
 
 SID = "toner"
-# The rig's device has no serial: it reports (and polls) daily at 03:00 + 1861 s
-# (drsagent.schedule, pinned in test_schedule.py).
+# The rig's device reports (and polls) daily at 03:31:01 (any time of day would do).
 REPORT_AT = 3 * HOUR + 1861
 
 
@@ -28,7 +27,7 @@ class Slot:
 
     def __init__(self, sid, cfg, d, drs, save, emit, test_orders=False):
         self.sid, self.cfg, self.d = sid, cfg, d
-        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders})
+        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders}, REPORT_AT)
 
     def tick(self, now, want=None, ok=False, level=None):
         # the agent passes None without a good reading, else the reason or ""
@@ -583,7 +582,7 @@ def test_untracking_on_micropython(mpy):
                 Drs.polls += 1
                 return [{"slotId": "x", "status": "Authorized"}]
         a = Sink()
-        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False})
+        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False}, 10800)
         d = slot.new_state(0)
         for h in range(21 * 24 + 1):
             machine.tick("x", {"cooldown_days": 2}, d, 1767225600 + h * 3600, "floor", 0.05)
