@@ -325,8 +325,9 @@ class Fleet:
                 "mean_per_s": round(count / seconds, 4),
                 "peak_minute_per_s": round(peak / _MINUTE, 3),
             }
-        reports = sorted(int(r["t"]) % DAY for r in requests if r.get("route") == "deviceStatus")
-        report_minutes = Counter(t // _MINUTE for t in reports)
+        report_times = [int(r["t"]) for r in requests if r.get("route") == "deviceStatus"]
+        reports = sorted(t % DAY for t in report_times)  # times of day
+        report_minutes = Counter(t // _MINUTE for t in report_times)  # minutes of the run
         orders_by_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for order in orders:
             orders_by_device[order["device_id"]].append(order)
