@@ -2,38 +2,13 @@
 # agent.step() -> event lines and a closing {"ev":"tick",...} line on stdout.
 # Runs unchanged under the MicroPython unix port and CPython; cwd is the flash root.
 # Desktop only (not in the device image); firmware/sim_main.py is a two-line stub so
-# that nothing big is compiled from source in the heap. Host is also what the fleet
-# simulator runs in-process (one per device, CPython).
+# that nothing big is compiled from source in the heap.
 import gc
 import json
 import sys
 
 from drsagent import log
 from drsagent.hal import sim
-
-
-class Host:
-    """One simulated device's agent, driven one tick at a time; boots on the first
-    tick (the clock is set by then)."""
-
-    def __init__(self, store):
-        # Imported here, not per tick: a heap too small for the agent ends the process
-        # (the simulator sees the crash) instead of every tick failing quietly.
-        from drsagent.agent import Agent
-
-        self.boot = Agent.from_flash
-        self.store = store
-        self.clock = sim.SimClock()
-        self.agent = None
-
-    def tick(self, t, raw):
-        """Run one agent pass at virtual time t with these raw sensor readings."""
-        self.clock.set(t)
-        sim.RAW.clear()
-        sim.RAW.update(raw or {})
-        if self.agent is None:
-            self.agent = self.boot(self.store, self.clock)
-        self.agent.step()
 
 
 def main():
@@ -44,10 +19,12 @@ def main():
 
     log.set_event_sink(out)
     log.set_log_sink(lambda line: sys.stderr.write(line + "\n"))
+    from drsagent.agent import Agent
     from drsagent.store import FlashStore
 
     mp = hasattr(gc, "mem_free")  # MicroPython: report the heap with each tick
-    host = Host(FlashStore())
+    clock = sim.SimClock()
+    agent = None
     while True:
         line = sys.stdin.readline()
         if not line:
@@ -64,24 +41,27 @@ def main():
                 for w in "-Infinity Infinity NaN".split():
                     line = line.replace(w, '"nan"')
                 msg = json.loads(line)
-            t = msg["t"]
-            raw = msg.get("raw")
+            clock.set(msg["t"])
+            sim.RAW.clear()
+            sim.RAW.update(msg.get("raw") or {})
         except Exception as e:
             log.error("sim: bad tick line: %s" % e)
         else:
             try:
-                host.tick(t, raw)
+                if agent is None:  # boot on the first tick: the clock is set by then
+                    agent = Agent.from_flash(FlashStore(), clock)
+                agent.step()
             except Exception as e:  # like main.py: log, keep running
                 log.error("sim: step failed: %s: %s" % (type(e).__name__, e))
                 if mp:
                     sys.print_exception(e, sys.stderr)
-        msg = line = raw = None
+        msg = line = None
         if mp:  # the heap figures below are after a full collection (CPython: no need)
             gc.collect()
         out(
             {
                 "ev": "tick",
-                "t": host.clock.now(),
+                "t": clock.now(),
                 "mem_free": gc.mem_free() if mp else -1,
                 "mem_alloc": gc.mem_alloc() if mp else -1,
             }

@@ -145,6 +145,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if "speed" in results:
         lines += speed_markdown(results["speed"])
+    lines += fleet_markdown(sorted(Path(FLEET_RUNS).glob("fleet-*.json")))
     lines += ["", "Module sizes (bytes):", ""]
     lines += [f"- `{name}`: {size}" for name, size in results["mpy_bytes"].items()]
     lines += ["", f"Machine: {results['machine']}", ""]
@@ -233,6 +234,30 @@ def speed_markdown(figures: dict[str, Any]) -> list[str]:
         for name, c in emulator["sql_per_request"].items()
     ]
     return lines
+
+
+FLEET_RUNS = "bench"
+"""Where long fleet runs are committed: ``drsctl simulate --devices N --days D --json``
+written to ``bench/fleet-<N>x<D>.json`` (too long for every ``make bench``)."""
+
+
+def fleet_markdown(paths: list[Path]) -> list[str]:
+    """The committed long fleet runs, one line each."""
+    lines = []
+    for path in paths:
+        fleet = json.loads(path.read_text())
+        latency = fleet.get("latency", {})
+        lines.append(
+            f"- `{path.name}`: {fleet['devices']} devices x {fleet['days']:g} days in "
+            f"{fleet['wall_seconds']} s ({fleet['device_days_per_second']} device-days/s); "
+            f"{fleet['requests']} requests ({fleet['requests_per_device_day']} per device-day), "
+            f"peak minute {fleet['peak_minute_requests']}, busiest report minute "
+            f"{fleet['report_spread']['busiest_minute_reports']}, latency p50 "
+            f"{latency.get('p50_s')} s p99 {latency.get('p99_s')} s max {latency.get('max_s')} s, "
+            f"failed requests {sum(latency.get('failures', {}).values())}, duplicate orders "
+            f"{fleet['duplicate_orders']}"
+        )
+    return ["", "Long fleet runs:", "", *lines] if lines else []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
 """A fleet: many simulated appliances on one virtual clock against one emulator.
 
 Each device has its own serial, slots, consumption and flash, and runs the real
-firmware: for a large fleet on CPython inside this process (``simhost.Host`` per
-device, on a flash kept in memory: 10 000 devices' fsync'd files would measure the
-disk, not Amazon), for a small one as MicroPython child processes. Every device loops
+firmware: for a large fleet on CPython inside this process (each agent driven as
+``simhost`` drives it in a child process, on a flash kept in memory: 10 000 devices'
+fsync'd files would measure the disk, not Amazon), for a small one as firmware child
+processes. Every device loops
 hourly at its own phase (a minute of the hour derived from its serial, as real
 devices boot at random times); the clock moves minute by minute to the next device due.
 
@@ -92,8 +93,9 @@ class FirmwareInProcess:
 
     def __init__(self, log_path: Path) -> None:
         sys.path.insert(0, str(firmware_dir()))
-        import simhost
         from drsagent import http, log
+        from drsagent.agent import Agent
+        from drsagent.hal import sim
         from drsagent.store import FlashStore
 
         class MemoryFlash(FlashStore):  # type: ignore[misc]
@@ -116,7 +118,8 @@ class FirmwareInProcess:
                 self.files[name] = json.dumps(data)
 
         self._flash = MemoryFlash
-        self._host = simhost.Host
+        self.boot = Agent.from_flash
+        self.sim = sim
         self._log = log
         self._log_file = log_path.open("a")
         self.latencies: list[float] = []
@@ -145,7 +148,7 @@ class FirmwareInProcess:
         flash = self._flash(
             {"config.json": json.dumps(config), "secrets.json": json.dumps(secrets)}
         )
-        return _HostDevice(self, serial, self._host(flash))
+        return _InProcessDevice(self, serial, flash)
 
     def close(self) -> None:
         """Put the firmware's HTTP client and log sinks back; close the fleet's log file."""
@@ -155,18 +158,27 @@ class FirmwareInProcess:
         self._log_file.close()
 
 
-class _HostDevice:
-    def __init__(self, firmware: FirmwareInProcess, serial: str, host: Any) -> None:
+class _InProcessDevice:
+    """One device's agent in this process, driven as simhost drives it in a child."""
+
+    def __init__(self, firmware: FirmwareInProcess, serial: str, flash: Any) -> None:
         self.firmware = firmware
         self.serial = serial
-        self.host = host
+        self.flash = flash
+        self.clock = firmware.sim.SimClock()
+        self.agent: Any = None
 
     def tick(self, t: int, raw: dict[str, float | None]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         self.firmware._current = self.serial
         self.firmware._log.set_event_sink(events.append)
+        self.clock.set(t)
+        self.firmware.sim.RAW.clear()
+        self.firmware.sim.RAW.update(raw)
         try:
-            self.host.tick(t, raw)
+            if self.agent is None:  # boot on the first tick: the clock is set by then
+                self.agent = self.firmware.boot(self.flash, self.clock)
+            self.agent.step()
         except Exception as err:  # the firmware's own loop logs and carries on too
             raise DeviceCrashed(f"{type(err).__name__}: {err}") from err
         return events
