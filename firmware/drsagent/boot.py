@@ -101,8 +101,9 @@ def reload(a):
     from drsagent.reading import new_filter
     from drsagent.slot import OrderMachine, new_state, order_state
 
-    # Keep in the heap only what the loop reads: the network settings live on in drs.
-    for k in ("endpoints", "ca_file", "http_timeout_s"):
+    # Keep in the heap only what the loop reads: the network settings live on in drs,
+    # the board options are read by board.py on their own.
+    for k in ("endpoints", "ca_file", "http_timeout_s", "board"):
         config.pop(k, None)
     config["device"] = {"serial": config["device"]["serial"]}
     a.config = config
