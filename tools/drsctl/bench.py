@@ -217,9 +217,10 @@ def speed_markdown(figures: dict[str, Any]) -> list[str]:
             f"| {name} cost at {large} / at {small} orders | {scale[name]['ratio']} | <= 1.5 |"
         )
     for storm in emulator["storm"]:
+        p99 = "-" if storm["p99_s"] is None else f"{storm['p99_s']} s"  # None: none answered
         lines.append(
             f"| {storm['devices']} deviceStatus at the same moment: p99, timeouts | "
-            f"{storm['p99_s']} s, {storm['timeouts']} | |"
+            f"{p99}, {storm['timeouts']} | |"
         )
     latency = fleet.get("latency", {})
     lines.append(
