@@ -6,7 +6,7 @@
 import json
 
 from drsagent import log
-from drsagent.compat import collect
+from drsagent.compat import collect, const
 from drsagent.errors import ConfigError
 
 
@@ -44,6 +44,26 @@ def make_sensor(config):
     name = config["sensor"]["driver"]
     # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
     return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(config)
+
+
+_HOUR = const(3600)
+_REPORT_WINDOW = const(14400)  # daily reports spread over 4 h from report_hour_utc
+
+
+def report_offset(serial):
+    """Seconds after report_hour_utc at which the device with this serial reports:
+    32-bit FNV-1a of the serial modulo the window, the same on every boot, firmware
+    version and runtime (docs/contracts.md, "Request schedule")."""
+    h = 2166136261
+    for b in serial.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h % _REPORT_WINDOW
+
+
+def report_time(config):
+    """The daily report time: seconds after 00:00 UTC (may exceed a day: wraps)."""
+    serial = (config.get("device") or {}).get("serial") or ""
+    return config.get("report_hour_utc", 3) * _HOUR + report_offset(serial)
 
 
 def boot(a):
@@ -101,7 +121,7 @@ def reload(a):
     config["device"] = {"serial": config["device"]["serial"]}
     a.config = config
     a.drs = drs
-    a.orders = OrderMachine(drs, a.save, a.emit, config)
+    a.orders = OrderMachine(drs, a.save, a.emit, config, report_time(config))
     a.error = None
     slots = a.state.setdefault("slots", {})
     lanes = []
