@@ -8,7 +8,7 @@ import copy
 import json
 
 from drsagent import config as config_schema
-from drsagent import errors
+from drsagent import errors, timefmt
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z
 HOUR = 3600
@@ -152,7 +152,7 @@ class FakeAmazon:
                     "quantity": 1,
                     "slotId": o["slot"],
                     "status": status,
-                    "expectedDeliveryDate": "2026-01-05T00:00:00Z",
+                    "expectedDeliveryDate": timefmt.iso(o["created"] + self.deliver_after),
                 }
             ],
         )

@@ -3,8 +3,22 @@
 # the heap. Nothing built here may keep a reference to this module's functions.
 # Config validation (config.py) is loaded and dropped inside it, before the network
 # stack is imported, so the two never sit in the heap together.
+import json
+
 from drsagent import log
+from drsagent.compat import collect, const
 from drsagent.errors import ConfigError
+
+
+def compact(parsed):
+    """A fresh copy of parsed JSON, made once the validator's temporaries are freed.
+
+    Parsing and validating leave the kept values (numbers, strings) spread thinly over
+    the heap among freed temporaries; the holes between them are too small for the
+    network code imported next (measured: a 64 KiB heap failed there with 23 KB free).
+    The copy fills the low holes and the thin originals are freed as a whole."""
+    collect()
+    return json.loads(json.dumps(parsed))
 
 
 def make_drs(config, secrets, store, clock):
@@ -30,6 +44,26 @@ def make_sensor(config):
     name = config["sensor"]["driver"]
     # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
     return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(config)
+
+
+_HOUR = const(3600)
+_REPORT_WINDOW = const(14400)  # daily reports spread over 4 h from report_hour_utc
+
+
+def report_offset(serial):
+    """Seconds after report_hour_utc at which the device with this serial reports:
+    32-bit FNV-1a of the serial modulo the window, the same on every boot, firmware
+    version and runtime (docs/contracts.md, "Request schedule")."""
+    h = 2166136261
+    for b in serial.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h % _REPORT_WINDOW
+
+
+def report_time(config):
+    """The daily report time: seconds after 00:00 UTC (may exceed a day: wraps)."""
+    serial = (config.get("device") or {}).get("serial") or ""
+    return config.get("report_hour_utc", 3) * _HOUR + report_offset(serial)
 
 
 def repair_slot(d, c, t):
@@ -89,8 +123,8 @@ def reload(a):
     """Agent.reload: (re)read config and secrets; True when the agent can run."""
     store = a.store
     try:
-        config = store.load_config()
-        secrets = store.load_secrets()
+        config = compact(store.load_config())
+        secrets = compact(store.load_secrets())
         sensors = [(a.make_sensor or make_sensor)(c) for c in config["slots"]]
         drs = (a.make_drs or make_drs)(config, secrets, store, a.clock)
     except ConfigError as e:
@@ -123,7 +157,7 @@ def reload(a):
     config["device"] = {"serial": config["device"]["serial"]}
     a.config = config
     a.drs = drs
-    a.orders = OrderMachine(drs, a.save, a.emit, config)
+    a.orders = OrderMachine(drs, a.save, a.emit, config, report_time(config))
     a.error = None
     slots = a.state.setdefault("slots", {})
     lanes = []

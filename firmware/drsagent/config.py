@@ -75,10 +75,11 @@ def _check(f, d, text, path=""):
         for key in k.split("."):
             parent = v
             v = v.get(key) if isinstance(v, dict) else None
-        i = _KINDS.index(kind[0])
+        # Slices, not kind[0]: indexing a str interns the character as a name for good.
+        i = _KINDS.index(kind[:1])
         if v is None:
             if len(kind) > 1:  # optional
-                if kind[1] != "?" and isinstance(parent, dict):  # "=<default>"
+                if kind[1:2] != "?" and isinstance(parent, dict):  # "=<default>"
                     parent[key] = json.loads(kind[2:])
                 continue
             ok = False

@@ -22,7 +22,7 @@
 # below (a file format: docs/contracts.md). It has narrow collaborators, never the
 # agent: the DRS client, a save callable (the whole state is on flash when it
 # returns), an event sink and its own settings. One machine serves every slot.
-from drsagent import backoff, errors, log
+from drsagent import backoff, errors, log, timefmt
 from drsagent.compat import const
 
 _K_STATE = const("st")  # idle, ordering, ordered, inflight, delivered, cooldown
@@ -30,7 +30,6 @@ _K_EVENT_ID = const("eid")  # the order's eventInstanceId (None when idle)
 _K_SINCE = const("since")  # when the slot entered its state
 _K_NEXT_AT = const("at")  # next action: retry, poll or cooldown end
 _K_ATTEMPTS = const("n")  # attempts; while ordered: polls in a row without a real status
-_K_POLL_INTERVAL = const("iv")  # seconds between polls (doubles while nothing changes)
 _K_ORDER_STATUS = const("os")  # the last order status Amazon reported
 _K_HOLD_UNTIL = const("h")  # no new order before this, after a permanent error
 _K_PERMANENT_ERRORS = const("pe")  # permanent errors in a row
@@ -54,7 +53,6 @@ NUMBER_KEYS = (
     _K_SINCE,
     _K_NEXT_AT,
     _K_ATTEMPTS,
-    _K_POLL_INTERVAL,
     _K_HOLD_UNTIL,
     _K_PERMANENT_ERRORS,
     _K_REFILLED,
@@ -72,6 +70,36 @@ _ORDERED_NOTHING = (
     errors.Throttled,
 )
 STATES = ("idle", "delivered", "cooldown") + ORDER_STATES
+
+# When the device talks to Amazon (docs/contracts.md, "Request schedule"). Every pass
+# that calls DRS needs an LwA access token first, and a token lives one hour: a pass a
+# day apart from the next always pays for a refresh. So the agent gathers its calls
+# into few passes: once a day, at this device's report time (boot.report_time: a time
+# derived from the serial, so a fleet's reports spread out), it sends deviceStatus, the
+# pending slotStatus reports and the due order polls on one token.
+
+
+def _at_or_after(t, base):
+    # The first report time (base, modulo a day) at or after t.
+    return t + (base - t) % _DAY
+
+
+def report_due(last, base):
+    """When the next daily report is due after one sent at last (0: never, due now):
+    the first report time at least half a day later (a late retry or the first report
+    after boot does not make a second report the same day)."""
+    return _at_or_after(last + _DAY // 2, base) if last else 0
+
+
+def next_poll(t, base, expected=None):
+    """When to ask about an open order again: at the first report time at least an hour
+    from now and not before its expected delivery (one token for report and poll).
+
+    After placing (no expected date yet) that is the next report time, to see it
+    authorized; then the report time after the expected delivery; past it, daily."""
+    if expected is None or expected < t + _HOUR:
+        expected = t + _HOUR
+    return _at_or_after(expected, base)
 
 
 def new_state(t=0):
@@ -107,7 +135,6 @@ def _go(d, st, t, at=None):
         d[_K_NEXT_AT] = at
     if st == "idle":
         d[_K_EVENT_ID] = None
-        d.pop(_K_POLL_INTERVAL, None)
         d.pop(_K_ORDER_STATUS, None)
         d.pop(_K_REFILLED, None)
     if st != "ordering" and st != "possibly_placed":
@@ -146,13 +173,14 @@ def possibly_placed(d, c, t, since):
 class OrderMachine:
     """drs: the DrsClient; save(): persist the whole state (on flash when it returns);
     emit(event, **fields); config: the device's settings (reads "test_orders": a TEST
-    order is then expected)."""
+    order is then expected); report_time: the daily report's seconds after 00:00 UTC."""
 
-    def __init__(self, drs, save, emit, config):
+    def __init__(self, drs, save, emit, config, report_time):
         self.drs = drs
         self.save = save
         self.emit = emit
         self.config = config
+        self.report_time = report_time  # seconds after 00:00 UTC: polls go with the report
 
     def tick(self, sid, c, d, t, reason, x):
         """Advance the machine at time t. reason: None without a fresh accepted reading
@@ -247,9 +275,8 @@ class OrderMachine:
         d.pop(_K_PERMANENT_ERRORS, None)
         d.pop(_K_HOLD_UNTIL, None)
         if eid:
-            _go(d, "ordered", t, t + _HOUR)
+            _go(d, "ordered", t, next_poll(t, self.report_time))
             d[_K_EVENT_ID] = eid
-            d[_K_POLL_INTERVAL] = _HOUR
         else:  # wait for the refill (or the end of the wait)
             _go(d, "inflight", t, t + refill_wait(c))
         self.save()  # on flash before anything says an order was placed
@@ -324,19 +351,18 @@ class OrderMachine:
             self.save()  # hourly to daily: the backoff survives a reboot (no poll at once)
             return
         status = "Unknown"
+        expected = None
         for item in items or ():
             item_slot = item.get("slotId")
             if item_slot is None or item_slot == sid:
                 status = item.get("status") or "Unknown"
+                expected = timefmt.parse(item.get("expectedDeliveryDate"))
                 break
         # "Unknown" counts on from earlier failed polls: a run of them ends tracking (tick)
         d[_K_ATTEMPTS] = d.get(_K_ATTEMPTS, 0) + 1 if status == "Unknown" else 0
         if status != d.get(_K_ORDER_STATUS):
             d[_K_ORDER_STATUS] = status
-            d[_K_POLL_INTERVAL] = _HOUR  # something moves: look again soon
             self.emit("order_status", t=t, slot=sid, eid=eid, status=status)
-        else:
-            d[_K_POLL_INTERVAL] = min(d.get(_K_POLL_INTERVAL, _HOUR) * 2, _DAY)
         if status == "Closed" or status == "Canceled":
             closed = status == "Closed"
             self.emit("delivered" if closed else "canceled", t=t, slot=sid, eid=eid)
@@ -348,10 +374,11 @@ class OrderMachine:
                 else:  # a cool-down instead of reordering at once
                     _go(d, "cooldown", t, t + int(c["cooldown_days"] * _DAY))
                 d[_K_EVENT_ID] = eid
-        else:  # Pending, Authorized, Unknown: keep polling, further apart
-            d[_K_NEXT_AT] = t + d[_K_POLL_INTERVAL]
+        elif status == "Unknown":  # Amazon has trouble with the order: hourly to daily
+            d[_K_NEXT_AT] = t + backoff.delay(d[_K_ATTEMPTS], _HOUR, _DAY)
+        else:  # Pending, Authorized: next with the daily report after the expected delivery
+            d[_K_NEXT_AT] = next_poll(t, self.report_time, expected)
         # Saved after every poll, changed or not: the next poll time then survives a
-        # reboot (no poll storm from a boot loop). Cheap: unchanged polls are hours to a
-        # day apart.
+        # reboot (no poll storm from a boot loop). Cheap: polls are hours to a day apart.
         items = item = None
         self.save()

@@ -1,7 +1,7 @@
 """Fakes at the bus and pin layer for the board drivers, in MicroPython-compatible
 Python: the same fakes run under CPython (pytest) and the MicroPython unix binary.
 
-A FakeClock stands in for time.ticks_ms: every bus transaction advances it, so
+A FakeTicks stands in for time.ticks_ms: every bus transaction advances it, so
 driver timeouts run on virtual time (no wall-clock waits). FakeMachine, FakeNetwork
 and FakeNtptime are the board modules `machine`, `network` and `ntptime`, installed
 into sys.modules by `installed_modules`.
@@ -10,7 +10,7 @@ into sys.modules by `installed_modules`.
 import sys
 
 
-class FakeClock:
+class FakeTicks:
     """Milliseconds that only move when the fakes (or sleep_ms) move them."""
 
     def __init__(self, ms=0):
@@ -260,7 +260,7 @@ class FakeMachine:
     PWRON_RESET = 1
 
     def __init__(self, clock=None):
-        self.clock = clock or FakeClock()
+        self.clock = clock or FakeTicks()
         self.made = []
         self.pins = {}
         self.adc = FakeADC([30000])

@@ -8,9 +8,9 @@ counter below them are fakes (fakehw). The flash root is the current directory.
 from fakehw import (
     STOP_VARIABLE,
     FakeADC,
-    FakeClock,
     FakeMachine,
     FakeSonar,
+    FakeTicks,
     FakeVL53L0X,
     Patch,
     installed_modules,
@@ -35,7 +35,7 @@ def validated(slot):
 def _vl53l0x(distances, samples=3):
     from drsagent.hal import vl53l0x
 
-    clock = FakeClock()
+    clock = FakeTicks()
     chip = FakeVL53L0X(distances, clock)
     patch = Patch(vl53l0x, ticks_ms=clock.ticks_ms, ticks_diff=clock.ticks_diff)
     return vl53l0x.VL53L0X(chip, 0x29, samples), chip, patch
@@ -109,7 +109,7 @@ def check_vl53l0x_make_from_config():
 def _sonar(distances, samples=5):
     from drsagent.hal.ultrasonic import Ultrasonic
 
-    clock = FakeClock()
+    clock = FakeTicks()
     sonar = FakeSonar(distances, clock)
     return Ultrasonic(sonar.trigger, sonar.echo, sonar.pulse_us, samples, clock.sleep_ms), sonar
 
@@ -170,7 +170,7 @@ def _counter(slot_id="soap", refill_pin=None):
     from drsagent.hal import counter
     from drsagent.store import FlashStore
 
-    clock = FakeClock(1000)
+    clock = FakeTicks(1000)
     patch = Patch(counter, ticks_ms=clock.ticks_ms, ticks_diff=clock.ticks_diff)
     with patch:
         dose_counter = counter.DoseCounter(slot_id, FlashStore(), refill_pin, 20)

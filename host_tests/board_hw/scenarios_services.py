@@ -3,7 +3,7 @@ watchdog, deep sleep with the schedule kept), MicroPython-compatible: run under
 CPython and the MicroPython unix binary by test_board_services.py. The services are
 the real firmware modules; `machine`, `network` and `ntptime` are fakehw's."""
 
-from fakehw import FakeClock, FakeMachine, FakeNetwork, FakeNtptime, Patch, installed_modules
+from fakehw import FakeMachine, FakeNetwork, FakeNtptime, FakeTicks, Patch, installed_modules
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z
 
@@ -39,7 +39,7 @@ def board_options(**options):
 
 
 def check_wifi_backoff_is_capped_and_resets():
-    clock = FakeClock()
+    clock = FakeTicks()
     network = FakeNetwork(clock, attempts_needed=12)
     wifi, patch = _wifi(network, clock)
     waits = []
@@ -59,7 +59,7 @@ def check_wifi_backoff_is_capped_and_resets():
 def check_wifi_status_led_hook():
     from drsagent.hal.status_led import StatusLed
 
-    clock = FakeClock()
+    clock = FakeTicks()
     machine = FakeMachine(clock)
     led = StatusLed(2, machine=machine)
     levels = []
@@ -81,7 +81,7 @@ def check_wifi_status_led_hook():
 def check_wifi_wrong_password_reported_once_without_the_password():
     from drsagent import log
 
-    clock = FakeClock()
+    clock = FakeTicks()
     network = FakeNetwork(clock, attempts_needed=99, wrong_password=True)
     wifi, patch = _wifi(network, clock)
     lines = []
@@ -104,7 +104,7 @@ def check_ntp_sets_the_clock_before_the_agent_runs():
     from drsagent.hal import ntp, sim
 
     clock = sim.SimClock()  # not set: the RTC of a fresh boot
-    network = FakeNetwork(FakeClock())
+    network = FakeNetwork(FakeTicks())
     network.connected = True
     ntptime = FakeNtptime(failures=3, on_set=lambda: clock.set(T0))
 
@@ -113,7 +113,7 @@ def check_ntp_sets_the_clock_before_the_agent_runs():
             return SECRETS
 
     with installed_modules(network=network, ntptime=ntptime):
-        with Patch(ntp, time=FakeClock()):
+        with Patch(ntp, time=FakeTicks()):
             assert device._network(Store(), clock, 0) == 0  # 3 tries, all lost
             assert not clock.is_set()
             board = Board(Store(), clock, board_options(watchdog_s=0))
@@ -137,7 +137,7 @@ def _board(options, machine, clock, config_extra=None):
 def check_watchdog_fed_while_waiting():
     from drsagent.hal import sim
 
-    clock = FakeClock()
+    clock = FakeTicks()
     machine = FakeMachine(clock)
     board = _board({"watchdog_s": 60}, machine, sim.SimClock(T0))
     assert machine.watchdog.timeout == 60000
@@ -266,7 +266,7 @@ def check_device_main_runs_a_pass_with_the_board_services():
     lwa = {"client_id": "test-client", "client_secret": "not-used", "refresh_token": "not-used"}
     FlashStore().save_secrets({"wifi": SECRETS["wifi"], "lwa": lwa})
     machine = FakeMachine()
-    network = FakeNetwork(FakeClock())
+    network = FakeNetwork(FakeTicks())
     network.connected = True
     ntptime = FakeNtptime()
     pauses = []
@@ -276,7 +276,7 @@ def check_device_main_runs_a_pass_with_the_board_services():
         raise _StopLoop()
 
     with installed_modules(machine=machine, network=network, ntptime=ntptime):
-        wifi, patch = _wifi(network, FakeClock())
+        wifi, patch = _wifi(network, FakeTicks())
         with patch, Patch(Board, pause=pause), Patch(console, Console=PortNotUnderTest):
             try:
                 device.main()

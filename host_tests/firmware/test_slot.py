@@ -17,6 +17,8 @@ from host_tests.fakes import (
 )
 
 SID = "toner"
+# The rig's device reports (and polls) daily at 03:31:01 (any time of day would do).
+REPORT_AT = 3 * HOUR + 1861
 
 
 class Slot:
@@ -25,7 +27,7 @@ class Slot:
 
     def __init__(self, sid, cfg, d, drs, save, emit, test_orders=False):
         self.sid, self.cfg, self.d = sid, cfg, d
-        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders})
+        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders}, REPORT_AT)
 
     def tick(self, now, want=None, ok=False, level=None):
         # the agent passes None without a good reading, else the reason or ""
@@ -76,7 +78,7 @@ def test_first_order_latch_is_saved_before_replenish():
     assert rig.amazon.placed == 1
     assert rig.st == "ordered"
     assert rig.d["eid"] == "amzn1.dash.v2.o.0001"
-    assert rig.d["at"] == T0 + HOUR  # first poll in an hour
+    assert rig.d["at"] == T0 + REPORT_AT  # first poll with the next daily report
     assert rig.saves[-1]["st"] == "ordered" and rig.saves[-1]["eid"] == rig.d["eid"]
     assert rig.events.kinds() == ["low", "order_placed"]
     low, placed = rig.events.items
@@ -110,7 +112,7 @@ def test_order_inprogress_with_eid_is_adopted_and_tracked():
     assert rig.events.of("order_adopted") == [
         {"ev": "order_adopted", "t": T0, "slot": SID, "eid": "eid-old"}
     ]
-    rig.run(1)
+    rig.run(4)  # to the first pass after the report time
     assert rig.amazon.calls[-1] == ("order_info", "eid-old")
     assert rig.events.of("order_status")[-1]["status"] == "Authorized"
 
@@ -235,23 +237,25 @@ def test_replenish_refused_with_4xx_is_possibly_placed(exc):
     assert rig.amazon.placed == 1 and rig.st == "ordered"
 
 
-def test_tracking_intervals_grow_and_reset_on_change():
-    rig = Rig(deliver_after=6 * DAY)
+@pytest.mark.parametrize("deliver_after", [HOUR, 2 * DAY, 6 * DAY + 5 * HOUR])
+def test_polls_go_with_the_daily_report_and_the_expected_delivery(deliver_after):
+    rig = Rig(deliver_after=deliver_after)
     rig.tick()
     polls = []
-    for _ in range(8 * 24):
+    for _ in range(9 * 24):
         rig.clock.advance(HOUR)
         before = rig.amazon.count("order_info")
         rig.tick()
         if rig.amazon.count("order_info") > before:
             polls.append(rig.clock.now())
-    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
     statuses = [e["status"] for e in rig.events.of("order_status")]
-    assert statuses == ["Pending", "Authorized", "Closed"]
-    assert max(gaps) == DAY
-    # a change resets the interval to 1 h; unchanged status doubles it
-    assert gaps[:6] == [HOUR, HOUR, HOUR * 2, HOUR * 4, HOUR * 8, HOUR * 16]
-    assert len(polls) <= 12  # six days of tracking, not 144 hourly polls
+    # each poll on the first hourly pass after the report time
+    assert all((p - T0) % DAY == REPORT_AT + HOUR - REPORT_AT % HOUR for p in polls)
+    if deliver_after < REPORT_AT:  # delivered before the first look
+        assert statuses == ["Closed"] and len(polls) == 1
+    else:  # one look to see it authorized, one after the expected delivery
+        assert statuses == ["Authorized", "Closed"] and len(polls) == 2
+        assert polls[1] - T0 - deliver_after < DAY
     assert rig.st == "delivered"
     assert rig.events.of("delivered")[0]["eid"] == rig.d["eid"]
 
@@ -265,7 +269,7 @@ def test_unknown_status_keeps_polling_with_backoff():
     assert rig.st == "ordered"
     n = rig.amazon.count("order_info")
     assert 4 <= n <= 9
-    assert rig.d["iv"] == DAY
+    assert rig.d["at"] - rig.clock.now() <= DAY
 
 
 def test_poll_transient_error_retries_later():
@@ -377,11 +381,11 @@ def test_transient_poll_errors_alone_never_end_tracking():
 
 
 def test_every_poll_is_saved_so_a_reboot_does_not_poll_at_once():
-    rig = Rig(deliver_after=30 * DAY)
+    rig = Rig(deliver_after=10 * DAY)
     rig.tick()
-    rig.run(30)  # Pending -> Authorized, then unchanged polls further apart
+    rig.run(30)  # one poll (Authorized); the next one with a later daily report
     last = rig.saves[-1]
-    assert last["at"] == rig.d["at"] and last["iv"] == rig.d["iv"] > HOUR
+    assert last["at"] == rig.d["at"] and last["os"] == "Authorized"
     assert last["at"] > rig.clock.now()
     # a transient error: the backoff attempt and the next try are on flash too
     rig.amazon.script["order_info"] = [errors.ServerError("502")]
@@ -486,7 +490,7 @@ def test_persisted_slot_dict_is_small():
     rig = Rig()
     rig.tick()
     rig.run(30)
-    assert set(rig.d) <= {"st", "eid", "since", "at", "n", "iv", "os", "h", "pe", "rf"}
+    assert set(rig.d) <= {"st", "eid", "since", "at", "n", "os", "h", "pe", "rf"}
     assert len(json.dumps(rig.d)) < 160
 
 
@@ -593,7 +597,7 @@ def test_untracking_on_micropython(mpy):
                 Drs.polls += 1
                 return [{"slotId": "x", "status": "Authorized"}]
         a = Sink()
-        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False})
+        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False}, 10800)
         d = slot.new_state(0)
         for h in range(21 * 24 + 1):
             machine.tick("x", {"cooldown_days": 2}, d, 1767225600 + h * 3600, "floor", 0.05)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import math
 import random
 import ssl
 import tempfile
@@ -124,6 +125,14 @@ def slot_ids_of(maker_config: dict[str, Any]) -> list[str]:
     return ids
 
 
+def configure_emulator(control: EmulatorControl, delivery_days: float, days: float) -> None:
+    """Set the delivery time; keep the request log for the whole run (the summary reads it)."""
+    settings = control.settings(delivery_days=delivery_days)
+    keep_days = math.ceil(days) + 1
+    if 0 < settings.get("retention_days", 0) < keep_days:
+        control.settings(retention_days=keep_days)
+
+
 class Simulation:
     """One device, its world, and a link to the emulator.
 
@@ -167,11 +176,13 @@ class Simulation:
         # Ask the emulator about orders only while one may be out (or may have been
         # placed): one control call less per tick in the long quiet stretches.
         self._orders_out = True
+        self._open: set[str] = set()  # orders out (neither delivered nor canceled)
+        self._last_look = 0  # emulator time of the last look at the orders
         self._first_request_id = 0
         self._crashes_in_a_row = 0
 
         control.set_clock(self.now)
-        control.settings(delivery_days=opts.delivery_days)
+        configure_emulator(control, opts.delivery_days, opts.days)
         creds = control.provision(
             serial=serial,
             slots=[{"id": w.slot_id} for w in self.worlds],
@@ -213,11 +224,13 @@ class Simulation:
     # -- the world ---------------------------------------------------------
 
     def _deliveries(self) -> None:
-        """Schedule a refill for every order the emulator says was delivered."""
+        """Schedule a refill for every order the emulator says was delivered.
+
+        Only while an order may be out, and only the orders changed since the last look.
+        """
         if not self._orders_out:
             return
-        self._orders_out = False
-        for order in self.control.orders(self.device_id):
+        for order in self.control.orders(self.device_id, updated_since=self._last_look):
             eid = order["event_instance_id"]
             if order.get("delivered_at") and eid not in self._seen_delivered:
                 self._seen_delivered.add(eid)
@@ -225,8 +238,12 @@ class Simulation:
                 low, high = self.opts.refill_delay_h
                 delay = int(self.rng.uniform(low, high) * 3600)
                 world.refill_at = int(order["delivered_at"]) + delay
-            elif not order.get("delivered_at") and not order.get("canceled_at"):
-                self._orders_out = True
+            if order.get("delivered_at") or order.get("canceled_at"):
+                self._open.discard(eid)
+            else:
+                self._open.add(eid)
+        self._last_look = self.now
+        self._orders_out = bool(self._open)
 
     def _world(self, slot_id: str) -> SlotWorld:
         return next(w for w in self.worlds if w.slot_id == slot_id)
@@ -336,12 +353,13 @@ def emulator_for(
             yield url, control, (str(ca_file) if ca_file is not None else None)
         return
     from drsctl.emulator.server import EmulatorThread
+    from drsctl.sim.local_control import LocalControl
 
     with EmulatorThread(workdir / "emulator.sqlite3", tls=tls) as emu:
         verify = True
         if emu.ca_pem_path:
             verify = ssl.create_default_context(cafile=str(emu.ca_pem_path))
-        with EmulatorControl(emu.url, verify=verify) as control:
+        with LocalControl(emu.url, emu.store, verify=verify) as control:
             yield emu.url, control, (str(emu.ca_pem_path) if emu.ca_pem_path else None)
 
 
