@@ -258,6 +258,6 @@ def test_damaged_state_boots_and_never_orders_on_garbage(slot, raw):
     assert "replenish" not in calls
     # Repaired on load: a known state and numbers where times and counts belong.
     assert repaired["st"] in KNOWN_STATES, repaired
-    for key in ("since", "at", "n", "iv", "h", "pe", "ua"):
+    for key in ("since", "at", "n", "h", "pe", "ua"):
         value = repaired.get(key)
         assert value is None or type(value) in (int, float), (key, repaired)
