@@ -126,7 +126,9 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
         body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode()
-    # The whole request in one buffer, sent with one call.
+    # The request line and headers in one buffer, sent with one call; the body is sent
+    # with a second call instead of being copied in (a copy of the LwA form beside a
+    # bearer-sized buffer is what a fragmented heap cannot spare).
     s = bytearray(("%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, url[len(hp) :], hp)).encode())
     for k in headers or ():
         s += ("%s: %s\r\n" % (k, headers[k])).encode()
@@ -135,9 +137,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if body is not None or method in ("POST", "PUT", "PATCH"):
         s += b"Content-Length: %d\r\n" % len(body or b"")
     s += b"Connection: close\r\nUser-Agent: drsagent/1\r\n\r\n"
-    if body:
-        s += body
-    body = headers = url = None
+    headers = url = None
     collect()
     sock = None
     stage = "DNS"  # for the error message
@@ -165,6 +165,9 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
         stage = "send"  # a request cut short is incomplete: the server cannot act on it
         sock.sendall(s)
         s = None
+        if body:
+            sock.sendall(body)
+        body = None
         stage = None  # from here on the server may have acted; a ValueError is its answer
         _r = getattr(sock, "recv_into", None) or sock.readinto
         _fill()  # also resets the reader
