@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from drsagent import errors, slot
+from drsagent import backoff, errors, slot
 from drsagent.slot import new_state
 from script_server import needs_micropython
 
@@ -41,6 +41,7 @@ class Rig:
     """A slot controller with a fake Amazon, a fake clock and a recorded flash."""
 
     def __init__(self, d=None, cfg=None, deliver_after=2 * DAY):
+        backoff.seed(11)  # a repeatable jitter: the same run every time
         self.clock = FakeClock()
         self.amazon = FakeAmazon(self.clock, deliver_after=deliver_after)
         self.events = Events()
