@@ -15,7 +15,7 @@ _K_LEADS = const("lh")  # lead times seen, in hours, oldest first (at most _KEEP
 _K_PLACED = const("lp")  # when the open order was placed (epoch s); gone once refilled
 _K_EXPECTED = const("le")  # the open order's expectedDeliveryDate (epoch s), if known
 
-_KEEP = const(8)
+_KEEP = const(12)
 _TRUSTED = const(3)  # orders seen before the data alone decides
 _HOUR = const(3600)
 _HOURS_PER_DAY = const(24)
@@ -67,7 +67,9 @@ def days(d, prior_days, t=None):
     delivery arrives."""
     leads = d.get(_K_LEADS) or ()
     n = len(leads)
-    high = prior_days * _HOURS_PER_DAY
+    # The prior is the maker's typical lead time; until the data decides, plan with
+    # twice that (a high quantile of an unknown spread) or more if seen.
+    high = prior_days * 2 * _HOURS_PER_DAY
     if n:
         top = max(leads)
         spread = top + (top - min(leads)) / n
@@ -76,6 +78,23 @@ def days(d, prior_days, t=None):
     if t is not None and start is not None:
         high = max(high, (t - start) / _HOUR, (d.get(_K_EXPECTED, start) - start) / _HOUR)
     return high / _HOURS_PER_DAY
+
+
+def repair(d):
+    """Drop this module's keys from a slot dict read from flash if they are broken
+    (boot only): learning starts over rather than a bad value stopping the slot."""
+    leads = d.get(_K_LEADS)
+    if leads is not None and not (
+        isinstance(leads, list) and all(_is_count(h) and 0 < h <= _MAX_HOURS for h in leads)
+    ):
+        d.pop(_K_LEADS)
+    for key in (_K_PLACED, _K_EXPECTED):
+        if key in d and not _is_count(d[key]):
+            d.pop(key)
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def observed(d):

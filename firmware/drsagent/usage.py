@@ -80,6 +80,29 @@ def _push(d, used):
     history.append(used)
 
 
+def repair(d):
+    """Drop this module's keys from a slot dict read from flash if they are broken
+    (boot only): the history starts over rather than a bad value stopping the slot."""
+    history = d.get(_K_HISTORY)
+    if history is not None and not (
+        isinstance(history, list)
+        and len(history) <= _DAYS
+        and all(_is_int(v) and -_UNIT <= v <= _UNIT for v in history)
+    ):
+        d.pop(_K_HISTORY)
+    day_ok = _is_int(d.get(_K_DAY)) and _is_int(d.get(_K_DAY_USED, 0))
+    start = d.get(_K_DAY_START)
+    if not day_ok or isinstance(start, bool) or not isinstance(start, (int, float)) or start != start:
+        for key in (_K_DAY, _K_DAY_START, _K_DAY_USED):
+            d.pop(key, None)
+    if not _is_int(d.get(_K_IDLE, 0)):
+        d.pop(_K_IDLE)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def known_days(d):
     """Days in the history."""
     return len(d.get(_K_HISTORY) or ())

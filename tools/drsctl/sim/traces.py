@@ -196,6 +196,7 @@ class TraceWorld(SlotWorld):
         self.start = start
         self.glitch_rate = glitch_rate
         self.stockout_hours: set[int] = set()
+        self.stock_left: list[float] = []
 
     def consume(self, t_from: int, t_to: int, rng: random.Random, day0: int) -> None:
         """Use what the trace says for every whole hour in [t_from, t_to)."""
@@ -209,6 +210,14 @@ class TraceWorld(SlotWorld):
                 if self.empty_since is None:
                     self.empty_since = self.start + hour * HOUR
             self.level = max(0.0, self.level - wanted)
+
+    def maybe_refill(self, now: int) -> bool:
+        """Put a delivered container in; remember what was left in the old one."""
+        left = self.level
+        if super().maybe_refill(now):
+            self.stock_left.append(left)
+            return True
+        return False
 
     def raw(self, rng: random.Random) -> float | None:
         """The sensor, now and then glitching (no reading, NaN, or a wild value)."""

@@ -1,0 +1,114 @@
+"""The lead-time learner (drsagent.leadtime) on synthetic order histories."""
+
+import json
+
+from drsagent import leadtime
+
+HOUR = 3600
+DAY = 86400
+T0 = 1893456000
+
+
+def deliver(d, lead_hours, t=T0):
+    """One order placed at t whose refill is seen lead_hours later; returns that time."""
+    leadtime.placed(d, t)
+    done = t + int(lead_hours * HOUR)
+    leadtime.refilled(d, done)
+    return done
+
+
+def test_without_data_the_prior_is_planned_high():
+    assert leadtime.days({}, 3) == 6
+    assert leadtime.observed({}) == 0
+
+
+def test_short_deliveries_replace_the_prior_once_trusted():
+    d = {}
+    t = T0
+    for _ in range(2):
+        t = deliver(d, 24, t)
+    assert leadtime.days(d, 3) == 6  # two orders: the prior still bounds it
+    deliver(d, 24, t)
+    assert leadtime.days(d, 3) == 1
+
+
+def test_a_growing_lead_time_raises_the_estimate_at_every_order():
+    d = {}
+    t = T0
+    seen = []
+    for lead_days in (1, 2, 3, 4, 5, 6, 7, 8):
+        t = deliver(d, lead_days * 24, t) + DAY
+        seen.append(leadtime.days(d, 1))
+    assert seen == sorted(seen)
+    assert seen[-1] >= 8  # never below the longest recent delivery
+
+
+def test_the_estimate_is_a_high_one_not_the_mean():
+    d = {}
+    t = T0
+    for hours in (24, 160, 48, 72, 30, 150, 40, 100):
+        t = deliver(d, hours, t) + DAY
+    assert leadtime.days(d, 3) * 24 >= 160
+
+
+def test_an_open_order_that_waits_longer_raises_it_before_the_delivery():
+    d = {}
+    t = T0
+    for _ in range(3):
+        t = deliver(d, 48, t)
+    assert leadtime.days(d, 3, t) == 2
+    leadtime.placed(d, t)
+    assert leadtime.days(d, 3, t + 5 * DAY) == 5
+    leadtime.expected(d, t + 9 * DAY)
+    assert leadtime.days(d, 3, t + 5 * DAY) == 9
+
+
+def test_a_canceled_order_teaches_nothing():
+    d = {}
+    leadtime.placed(d, T0)
+    leadtime.forget(d)
+    leadtime.refilled(d, T0 + 40 * DAY)  # the household bought one elsewhere
+    assert leadtime.observed(d) == 0
+
+
+def test_a_refill_without_an_order_teaches_nothing():
+    d = {}
+    leadtime.refilled(d, T0)
+    assert leadtime.observed(d) == 0
+
+
+def test_an_adopted_order_keeps_the_first_attempt_time():
+    d = {}
+    leadtime.placed(d, T0)
+    leadtime.placed(d, T0 + 6 * HOUR)  # ORDER_INPROGRESS after a reboot
+    leadtime.refilled(d, T0 + 3 * DAY)
+    assert leadtime.days(d, 1) == 3
+
+
+def test_only_recent_orders_are_kept():
+    d = {}
+    t = T0
+    for _ in range(40):
+        t = deliver(d, 30, t)
+    assert 0 < leadtime.observed(d) <= 12
+    assert len(json.dumps(d)) < 120  # compact on flash
+
+
+def test_the_learned_state_survives_a_reboot():
+    d = {}
+    t = T0
+    for hours in (50, 90, 130, 70):
+        t = deliver(d, hours, t)
+    leadtime.placed(d, t)
+    after = json.loads(json.dumps(d))
+    leadtime.repair(after)
+    assert after == d
+    assert leadtime.days(after, 3) == leadtime.days(d, 3)
+
+
+def test_broken_values_from_flash_are_dropped_not_fatal():
+    for broken in ("x", [1, "2"], [-5], {"a": 1}, [True], [10**9]):
+        d = {"lh": broken, "lp": "yesterday", "le": None}
+        leadtime.repair(d)
+        assert "lh" not in d and "lp" not in d
+        assert leadtime.days(d, 3) == 6
