@@ -108,14 +108,15 @@ def load_lead_times(path: Path, slots: Sequence[str]) -> dict[str, list[float]]:
         raise TraceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
-    if isinstance(data, dict) and "lead_time_hours" in data:
-        data = data["lead_time_hours"]
-    if isinstance(data, list):
-        return {slot: _lead_list(path, "lead_time_hours", data) for slot in slots}
     if not isinstance(data, dict):
         raise TraceError(
             f'{path}: expected {{"lead_time_hours": [hours, ...]}} or one list per slot'
         )
+    data = data.get("lead_time_hours", data)
+    if isinstance(data, list):
+        return {slot: _lead_list(path, "lead_time_hours", data) for slot in slots}
+    if not isinstance(data, dict):
+        raise TraceError(f"{path}: lead_time_hours: expected a list, or one list per slot")
     unknown = sorted(set(data) - set(slots))
     if unknown:
         raise TraceError(f"{path}: slot {unknown[0]!r} is not in the trace ({', '.join(slots)})")
