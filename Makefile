@@ -7,15 +7,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DAYS   ?= 60
 PORT   ?= 8080
+# Where `make bench` writes (results.json + RESULTS.md): untracked by default, so a run on
+# your machine leaves the committed figures alone; `make bench-commit` updates those.
+BENCH_OUT ?= bench/local/results.json
 
-.PHONY: help demo test lint bench emulator simulate clean
+.PHONY: help demo test lint bench bench-commit emulator clean
 
 help:
-	@echo "make demo      60-day, 2-slot simulation on real MicroPython against the fake Amazon"
-	@echo "make test      lint + the whole test suite"
-	@echo "make bench     measure heap, code size, requests and speed into bench/results.json"
-	@echo "make emulator  serve the fake Amazon on port $(PORT)"
-	@echo "make clean     remove .venv and build output"
+	@echo "make demo          60-day, 2-slot simulation on real MicroPython against the fake Amazon"
+	@echo "make test          lint + the whole test suite"
+	@echo "make lint          ruff check + ruff format --check (no tests)"
+	@echo "make bench         measure heap, code size, requests and speed into $(BENCH_OUT)"
+	@echo "make bench-commit  the same, into the committed bench/results.json and bench/RESULTS.md"
+	@echo "make emulator      serve the fake Amazon on port $(PORT)"
+	@echo "make clean         remove .venv, build output, demo.png, bench/local and tls/"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,18 +34,21 @@ demo: $(STAMP)
 	$(BIN)/drsctl simulate --runtime micropython --heap 64k --days $(DAYS) --slots 2 --story --plot demo.png
 
 test: $(STAMP)
-	$(BIN)/ruff check tools host_tests
+	$(BIN)/ruff check tools host_tests firmware
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check tools host_tests
-	$(BIN)/ruff format --check tools host_tests
+	$(BIN)/ruff check tools host_tests firmware
+	$(BIN)/ruff format --check tools host_tests firmware
 
 bench: $(STAMP)
-	$(BIN)/python -m drsctl.bench --out bench/results.json
+	$(BIN)/python -m drsctl.bench --out $(BENCH_OUT)
+
+bench-commit:
+	$(MAKE) bench BENCH_OUT=bench/results.json
 
 emulator: $(STAMP)
 	$(BIN)/drsctl emulator --port $(PORT) --db emulator.sqlite3
 
 clean:
-	rm -rf $(VENV) build *.egg-info tools/*.egg-info demo.png
+	rm -rf $(VENV) build *.egg-info tools/*.egg-info demo.png bench/local tls

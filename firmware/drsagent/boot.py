@@ -16,38 +16,32 @@ def make_drs(config, secrets, store, clock):
     cadata = None
     if ep["drs"].startswith("https:") or ep["lwa"].startswith("https:"):
         cadata = store.load_ca(config)  # ConfigError when named but missing/empty
-    timeout = config.get("http_timeout_s", 10)
+    timeout = config["http_timeout_s"]
     tokens = TokenManager(
         ep["lwa"], secrets, store.save_secrets, clock, timeout=timeout, cadata=cadata
     )
     return DrsClient(ep["drs"], tokens, timeout=timeout, cadata=cadata)
 
 
-def make_sensor(c):
+def make_sensor(config):
     """One slot's raw sensor: a callable returning a raw number or None. Drivers are
-    modules of drsagent.hal imported by name (a board only loads what it uses), each
-    with make(slot_cfg)."""
-    name = c["sensor"].get("driver")
-    if name not in ("sim", "hx711"):
-        raise ConfigError(
-            "config.json: slots[%s].sensor.driver: unknown driver %r (expected one of sim, hx711)"
-            % (c.get("id"), name)
-        )
+    modules of drsagent.hal imported by name (a board only loads what it uses); the
+    validator (config.py) has checked the name against hal.SENSOR_DRIVERS."""
+    name = config["sensor"]["driver"]
     # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
-    return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(c)
+    return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(config)
 
 
-def boot(store, clock, mk, emit):
-    """Agent.from_flash: load state (never fails), count the boot, then config/secrets.
-    mk is (make_sensor, make_drs), each None for the real one."""
-    from drsagent.agent import Agent
-
+def boot(a):
+    """Agent.from_flash, for the new agent a: load state (never fails), count the
+    boot, then config/secrets."""
+    store = a.store
+    clock = a.clock
     try:
         store.remove_stale_tmp()  # leftovers of a write cut by a power loss
     except Exception:
         pass
-    state = store.load_state()
-    a = Agent(store, clock, state, emit, mk)
+    state = a.state = store.load_state()
     state["boots"] = state.get("boots", 0) + 1
     a.emit("boot", t=clock.now(), boots=state["boots"])
     try:
@@ -58,18 +52,16 @@ def boot(store, clock, mk, emit):
         reload(a)
     except MemoryError as e:  # step() tries again; the boot is not repeated
         log.error("boot: out of memory: %s" % e)
-    return a
 
 
 def reload(a):
     """Agent.reload: (re)read config and secrets; True when the agent can run."""
     store = a.store
-    ms, md = a.mk
     try:
         config = store.load_config()
         secrets = store.load_secrets()
-        sensors = [(ms or make_sensor)(c) for c in config["slots"]]
-        drs = (md or make_drs)(config, secrets, store, a.clock)
+        sensors = [(a.make_sensor or make_sensor)(c) for c in config["slots"]]
+        drs = (a.make_drs or make_drs)(config, secrets, store, a.clock)
     except ConfigError as e:
         msg = str(e)
     except MemoryError:
@@ -84,8 +76,9 @@ def reload(a):
             log.error(msg)
             a.emit("config_error", t=a.clock.now(), msg=msg)
         return False
-    from drsagent.agent import new_filter
-    from drsagent.slot import new_state
+    from drsagent.estimator import level
+    from drsagent.reading import new_filter
+    from drsagent.slot import OrderMachine, new_state, order_state
 
     # Keep in the heap only what the loop reads: the network settings live on in drs.
     for k in ("endpoints", "ca_file", "http_timeout_s"):
@@ -93,6 +86,7 @@ def reload(a):
     config["device"] = {"serial": config["device"]["serial"]}
     a.config = config
     a.drs = drs
+    a.orders = OrderMachine(drs, a.save, a.emit, config)
     a.error = None
     slots = a.state.setdefault("slots", {})
     lanes = []
@@ -100,16 +94,15 @@ def reload(a):
     for i, c in enumerate(config["slots"]):
         sid = c["id"]
         d = slots.get(sid)
-        if not isinstance(d, dict) or "st" not in d:
+        if not isinstance(d, dict) or order_state(d) is None:
             d = slots[sid] = new_state(t)
-            a.dirty = 2  # a new slot: on flash with the next step
+            a.save_soon()  # a new slot: on flash after the next step
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
-        lanes.append((sid, c, sensors[i], d, new_filter(d.get("l"))))
+        lanes.append((sid, c, sensors[i], d, new_filter(level(d))))
     a.lanes = lanes
     for sid in list(slots):
         if sid not in [lane[0] for lane in lanes]:  # slot removed from config.json
             del slots[sid]
-            a.dirty = 2
+            a.save_soon()
     return True
-

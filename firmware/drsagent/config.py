@@ -4,18 +4,40 @@
 #
 # Errors name the file, the key path and what was expected so a device maker can fix
 # the file from the message alone; secret values never appear in messages. The
-# checks are tables of "path kind" (kinds below) rather than code per key: every
+# checks are tables of "key.path kind" (kinds below) rather than code per key: every
 # identifier in this module would stay interned in the heap after it is unloaded.
-# Defaults are not filled in: the code that uses a key knows its default.
+#
+# This is the one config schema: each optional key's default is written here, in the
+# table, and filled in by the validator, so the code that uses a key reads it plainly
+# (config["floor"]) and never repeats the default. A sensor driver (drsagent.hal)
+# declares its own keys in the same language as SENSOR_KEYS, relative to the slot's
+# "sensor" object; hal.SENSOR_DRIVERS lists the driver modules.
+import json
 import os
 
 from drsagent import log
+from drsagent.compat import const
 from drsagent.errors import ConfigError
+from drsagent.hal import SENSOR_DRIVERS
 
-# Kinds (a letter of "olsSubhnpzfc"): o object, l non-empty list, s non-empty string,
+# Kinds (a letter of "olsSubhnpzfci"): o object, l non-empty list, s non-empty string,
 # S string, u http(s) URL (a host, an optional port 1..65535), b true/false, h hour
-# 0..23, n number, p number > 0, z number >= 0, f number in [0, 1], c integer >= 1;
-# "?" after the kind: optional (absent or null).
+# 0..23, n number, p number > 0, z number >= 0, f number in [0, 1], c integer >= 1,
+# i integer >= 0 (a GPIO pin number). After the kind: "?" optional (absent or null),
+# or "=<JSON value>" optional with that default, filled in when absent or null.
+_KINDS = const("olsSubhnpzfci")
+
+_CONFIG_KEYS = const(
+    "device o, device.serial s, device.model S?, endpoints o, endpoints.drs u,"
+    " endpoints.lwa u, ca_file s?, loop_interval_s p=3600, http_timeout_s p=10,"
+    " test_orders b=false, report_hour_utc h=3, slots l"
+)
+_SLOT_KEYS = const(
+    "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
+    " sensor.stuck_readings z=48, sensor.spike p=0.3, sensor.fault_after c=3,"
+    " capacity p=1.0, lead_time_days z=3, margin_days z=1, cooldown_days z=2,"
+    " daily_use z=0, floor f=0.1, order_ceiling f=0.5, rearm f=0.6"
+)
 
 
 def _bad(f, path, text, v=None):
@@ -35,15 +57,22 @@ def _bad(f, path, text, v=None):
 
 
 def _check(f, d, text, path=""):
-    """Check d, found at path in file f, against text ("key.path kind, ...")."""
+    """Check d, found at path in file f, against text ("key.path kind, ..."); fill in
+    the defaults the text gives."""
+    if not text:
+        return
     for item in text.split(", "):
         k, kind = item.split()
+        parent = None
         v = d
         for key in k.split("."):
+            parent = v
             v = v.get(key) if isinstance(v, dict) else None
-        i = "olsSubhnpzfc".index(kind[0])
+        i = _KINDS.index(kind[0])
         if v is None:
             if len(kind) > 1:  # optional
+                if kind[1] != "?" and isinstance(parent, dict):  # "=<default>"
+                    parent[key] = json.loads(kind[2:])
                 continue
             ok = False
         elif i < 2:
@@ -61,8 +90,8 @@ def _check(f, d, text, path=""):
             ok = isinstance(v, bool)
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             ok = False  # bool is an int subclass but never a number here; v != v: NaN
-        elif i == 6 or i == 11:
-            ok = isinstance(v, int) and (0 <= v <= 23 if i == 6 else v > 0)
+        elif i == 6 or i > 10:
+            ok = isinstance(v, int) and (0 <= v <= 23 if i == 6 else v > 0 if i == 11 else v >= 0)
         else:
             ok = i == 7 or (v > 0 if i == 8 else v >= 0 and (i == 9 or v <= 1))
         if not ok:
@@ -77,7 +106,8 @@ a number
 a number > 0
 a number >= 0
 a number in [0, 1]
-an integer >= 1""".split("\n")[i]  # by kind, in the order of "olsSubhnpzfc"
+an integer >= 1
+an integer >= 0""".split("\n")[i]  # by kind, in the order of _KINDS
             _bad(f, path + k, kind, v)
 
 
@@ -86,17 +116,9 @@ def validate_config(d):
     f = "config.json"
     if not isinstance(d, dict):
         _bad(f, "(top level)", "a JSON object", d)
-    _check(
-        f,
-        d,
-        "device o, device.serial s, device.model S?, endpoints o, endpoints.drs u,"
-        " endpoints.lwa u, ca_file s?, loop_interval_s p?, http_timeout_s p?,"
-        " test_orders b?, report_hour_utc h?, slots l",
-    )
+    _check(f, d, _CONFIG_KEYS)
     ep = d["endpoints"]
-    if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get(
-        "ca_file"
-    ):
+    if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get("ca_file"):
         _bad(f, "ca_file", "a non-empty string")
     seen = []
     for i, s in enumerate(d["slots"]):
@@ -104,15 +126,19 @@ def validate_config(d):
         if not isinstance(s, dict):
             _bad(f, p, "a JSON object", s)
         p += "."
-        _check(
-            f,
-            s,
-            "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
-            " sensor.stuck_readings z?, sensor.spike p?, sensor.fault_after c?,"
-            " sensor.samples c?, capacity p?, lead_time_days z?, margin_days z?,"
-            " cooldown_days z?, daily_use z?, floor f?, order_ceiling f?, rearm f?",
-            p,
-        )
+        _check(f, s, _SLOT_KEYS, p)
+        driver = s["sensor"]["driver"]
+        if driver not in SENSOR_DRIVERS:
+            _bad(
+                f,
+                p + "sensor.driver",
+                "a driver of hal.SENSOR_DRIVERS (%s)" % ", ".join(SENSOR_DRIVERS),
+                driver,
+            )
+        # The driver's own keys; fromlist makes __import__ return the leaf module on
+        # MicroPython and CPython alike.
+        driver = __import__("drsagent.hal." + driver, None, None, ("SENSOR_KEYS",), 0)
+        _check(f, s["sensor"], driver.SENSOR_KEYS, p + "sensor.")
         sid = s["id"]
         if sid in seen:
             what = "a unique slot id (also used by slots[%d])" % seen.index(sid)
@@ -121,11 +147,11 @@ def validate_config(d):
         e = s["sensor"]
         if e["empty"] == e["full"]:
             _bad(f, p + "sensor.full", "a value different from sensor.empty", e["full"])
-        lo = s.get("floor", 0.1)  # the defaults of agent.decide
-        v = s.get("order_ceiling", 0.5)
+        lo = s["floor"]
+        v = s["order_ceiling"]
         if v < lo:
             _bad(f, p + "order_ceiling", "a value >= floor (%s)" % lo, v)
-        v = s.get("rearm", 0.6)
+        v = s["rearm"]
         if v <= lo:
             _bad(f, p + "rearm", "a value > floor (%s)" % lo, v)
     return d

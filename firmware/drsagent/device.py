@@ -48,7 +48,7 @@ def main():
                 agent = Agent.from_flash(store, clock)
             agent.step()
             if agent.config is not None:
-                interval = agent.config.get("loop_interval_s", 3600)
+                interval = agent.config["loop_interval_s"]
         except Exception as e:  # includes MemoryError: log it and try again next loop
             try:
                 log.error("main: %s: %s" % (type(e).__name__, e))
@@ -58,4 +58,3 @@ def main():
         # time.sleep keeps Wi-Fi associated; machine.lightsleep would save power but
         # drops the connection on ESP32, costing a reconnect + DHCP per loop.
         time.sleep(interval)
-

@@ -6,37 +6,66 @@ from drsagent import errors, http, log
 from drsagent.compat import run_once
 from drsagent.timefmt import iso
 
-
-def versions(op, name=None, v="11"):
-    """The (x-amzn-type-version, x-amzn-accept-type) pair of an endpoint (DRS docs,
-    contracts.md section 2): com.amazon.dash.replenishment.Drs<Name>Input@<v[0]>.0 and
-    ...Drs<Name>Result@<v[1]>.0, where Name is op with a capital unless given."""
-    name = "com.amazon.dash.replenishment.Drs" + (name or op[0].upper() + op[1:])
-    return name + "Input@" + v[0] + ".0", name + "Result@" + v[1] + ".0"
+# Each endpoint's exact (x-amzn-type-version, x-amzn-accept-type) pair (DRS docs,
+# contracts.md section 2): fixed strings, looked up per request, never built.
+VERSION_HEADERS = {
+    "replenish": (
+        "com.amazon.dash.replenishment.DrsReplenishInput@1.0",
+        "com.amazon.dash.replenishment.DrsReplenishResult@1.0",
+    ),
+    "getOrderInfo": (
+        "com.amazon.dash.replenishment.DrsOrderInfoInput@1.0",
+        "com.amazon.dash.replenishment.DrsOrderInfoResult@1.0",
+    ),
+    "slotStatus": (
+        "com.amazon.dash.replenishment.DrsSlotStatusInput@1.0",
+        "com.amazon.dash.replenishment.DrsSlotStatusResult@1.0",
+    ),
+    "deviceStatus": (
+        "com.amazon.dash.replenishment.DrsDeviceStatusInput@1.0",
+        "com.amazon.dash.replenishment.DrsDeviceStatusResult@1.0",
+    ),
+    "subscriptionInfo": (
+        "com.amazon.dash.replenishment.DrsSubscriptionInfoInput@1.0",
+        "com.amazon.dash.replenishment.DrsSubscriptionInfoResult@2.0",
+    ),
+    "registration": (
+        "com.amazon.dash.replenishment.DrsDeregisterInput@2.0",
+        "com.amazon.dash.replenishment.DrsDeregisterResult@1.0",
+    ),
+    "testOrders": (
+        "com.amazon.dash.replenishment.DrsCancelTestOrdersInput@1.0",
+        "com.amazon.dash.replenishment.DrsCancelTestOrdersResult@1.0",
+    ),
+}
 
 
 class DrsClient:
-    # Attributes (one letter: on the device every attribute name costs heap):
-    #   u  base URL without a trailing "/";  t  the TokenManager
-    #   w  timeout (s);  k  CA bundle (cadata) for https
-
     def __init__(self, url, tokens, timeout=10, cadata=None):
-        self.u = url[:-1] if url[-1:] == "/" else url
-        self.t = tokens
-        self.w = timeout
-        self.k = cadata
+        self.url = url[:-1] if url[-1:] == "/" else url
+        self.tokens = tokens
+        self.timeout = timeout
+        self.cadata = cadata  # CA bundle for https
 
     def replenish(self, slot):
         """Place an order -> (detailCode, eventInstanceId or None). The caller
         checks detailCode (STANDARD_ORDER_PLACED, TEST_ORDER_PLACED, ORDER_INPROGRESS)."""
-        d = self._call("replenish", "POST", "/" + http.quote(slot))
-        e = d.get("eventInstanceId")
-        return d.get("detailCode"), e if isinstance(e, str) and e else None
+        answer = self._call("replenish", "POST", "/" + http.quote(slot))
+        event_id = answer.get("eventInstanceId")
+        if not (isinstance(event_id, str) and event_id):
+            event_id = None
+        return answer.get("detailCode"), event_id
 
     def order_info(self, eid):
         """Items of an order as DRS sends them: [{asin, quantity, slotId, status,
-        expectedDeliveryDate, ...}], each with a str status."""
-        d = self._call("getOrderInfo", "GET", "/" + http.quote(eid), None, "OrderInfo")
+        expectedDeliveryDate, ...}], each with a str status. errors.UnknownOrder when
+        Amazon does not know the eventInstanceId (or it is another device's)."""
+        try:
+            d = self._call("getOrderInfo", "GET", "/" + http.quote(eid))
+        except (errors.BadRequest, errors.UnknownSlot) as e:
+            # DRS answers 400 {"message"} here (seed 000 lists only 400 and 500 for
+            # this endpoint); 404 is what older emulators and proxies send.
+            raise errors.UnknownOrder(str(e)) from None
         d = d.get("orderInfoData")
         d = d.get("orderItems") if isinstance(d, dict) else None
         if not isinstance(d, list):
@@ -59,13 +88,13 @@ class DrsClient:
             b["expectedReplenishmentDate"] = iso(expected_replenish)
         if last_use is not None:
             b["lastUseDate"] = iso(last_use)
-        self._call("slotStatus", "POST", "/" + http.quote(slot), b, None, "11", False)
+        self._call("slotStatus", "POST", "/" + http.quote(slot), b, False)
 
     def device_status(self, last_active, serial=None):
         """Daily heartbeat: the device's most recent activity (epoch seconds)."""
         b = {"mostRecentlyActiveDate": iso(last_active)}
         p = "" if serial is None else "/" + http.quote(serial)
-        self._call("deviceStatus", "POST", p, b, None, "11", False)
+        self._call("deviceStatus", "POST", p, b, False)
 
     # Back-office calls the agent loop never makes: their code lives in drsadmin.py
     # and is only loaded (and then dropped) when one is used.
@@ -82,48 +111,52 @@ class DrsClient:
         """Cancel test orders -> [{slotId, orderStatus}]."""
         return run_once("drsadmin", "cancel_test_orders", self, slot)
 
-    def _call(self, op, method, path="", body=None, name=None, v="11", j=True):
-        # One call of endpoint op ("/<op><path>", versions(op, name, v)) -> its JSON
-        # object (j) or None.
-        v = versions(op, name, v)
-        h = {"Authorization": "", "x-amzn-type-version": v[0], "x-amzn-accept-type": v[1]}
-        v = None
-        path = self.u + "/" + op + path
-        for i in (0, 1):
-            h["Authorization"] = "Bearer " + self.t.token()
-            r = http.request(method, path, h, body, timeout=self.w, cadata=self.k)
-            s = r[0]
-            if 199 < s < 300:
-                if not j:
+    def _call(self, op, method, path="", body=None, json=True):
+        # One call of endpoint op ("/<op><path>") -> its JSON object, or None when
+        # json is False.
+        type_version, accept_type = VERSION_HEADERS[op]
+        headers = {
+            "Authorization": "",
+            "x-amzn-type-version": type_version,
+            "x-amzn-accept-type": accept_type,
+        }
+        url = self.url + "/" + op + path
+        for attempt in (0, 1):
+            headers["Authorization"] = "Bearer " + self.tokens.token()
+            status, response_headers, response_body = http.request(
+                method, url, headers, body, timeout=self.timeout, cadata=self.cadata
+            )
+            if 199 < status < 300:
+                if not json:
                     return None
-                r = http.load(r)
-                if not isinstance(r, dict):
+                answer = http.parse_json(response_body)
+                if not isinstance(answer, dict):
                     raise errors.BadResponse(op)
-                return r
+                return answer
             m = ""
-            if s == 400:
+            if status == 400:
                 # DRS error bodies are {"message": "..."}: keep a short, scrubbed copy.
                 try:
-                    m = log.scrub(http.load(r)["message"][:100])
+                    m = log.scrub(http.parse_json(response_body)["message"][:100])
                 except (errors.BadResponse, KeyError, TypeError):
                     pass
                 e = errors.BadRequest
                 # x-amzn-ErrorType: InvalidTokenException[:...] and/or "Invalid token"
-                if r[1].get("x-amzn-errortype", "")[:12] == "InvalidToken" or (
+                if response_headers.get("x-amzn-errortype", "")[:12] == "InvalidToken" or (
                     "invalid token" in m.lower()
                 ):
                     # The token expired or was revoked early: refresh once, then give up.
-                    self.t.invalidate()
+                    self.tokens.invalidate()
                     e = errors.InvalidToken
-                    if not i:
-                        log.warn("%s HTTP %d %s" % (op, s, m or "InvalidToken"))
+                    if not attempt:
+                        log.warn("%s HTTP %d %s" % (op, status, m or "InvalidToken"))
                         continue
-            elif s == 404:
+            elif status == 404:
                 e = errors.UnknownSlot
-            elif s == 429:
+            elif status == 429:
                 e = errors.Throttled
-            elif s > 499:
+            elif status > 499:
                 e = errors.ServerError
             else:
                 e = errors.BadResponse
-            raise e("%s HTTP %d %s" % (op, s, m))
+            raise e("%s HTTP %d %s" % (op, status, m))

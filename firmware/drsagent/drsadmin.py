@@ -3,9 +3,9 @@
 from drsagent import errors, http
 
 
-def subscription_info(c):
+def subscription_info(client):
     """{slot_id: subscribed?} for every slot Amazon knows for this device."""
-    d = c._call("subscriptionInfo", "GET", "", None, None, "12").get("slotsSubscriptionStatus")
+    d = client._call("subscriptionInfo", "GET").get("slotsSubscriptionStatus")
     if not isinstance(d, dict):
         raise errors.BadResponse("subscriptionInfo: no slotsSubscriptionStatus")
     for k in d:
@@ -13,15 +13,15 @@ def subscription_info(c):
     return d
 
 
-def deregister(c):
+def deregister(client):
     """Deregister the device (revokes its tokens at Amazon)."""
-    c._call("registration", "DELETE", "", None, "Deregister", "21", False)
+    client._call("registration", "DELETE", "", None, False)
 
 
-def cancel_test_orders(c, slot=None):
+def cancel_test_orders(client, slot=None):
     """Cancel test orders -> [{slotId, orderStatus}]."""
     p = "" if slot is None else "/slots/" + http.quote(slot)
-    d = c._call("testOrders", "DELETE", p, None, "CancelTestOrders").get("slotOrderStatuses")
+    d = client._call("testOrders", "DELETE", p).get("slotOrderStatuses")
     if not isinstance(d, list):
         raise errors.BadResponse("testOrders: no slotOrderStatuses")
     for i, it in enumerate(d):

@@ -8,7 +8,8 @@
 #   BadResponse   the server answered something we cannot parse/expect    (transient)
 #   BadRequest    HTTP 400 from DRS (other than an invalid token)
 #   InvalidToken  DRS said the access token is invalid or expired
-#   UnknownSlot   HTTP 404: the slot (or order) does not exist at Amazon
+#   UnknownSlot   HTTP 404: the slot does not exist at Amazon
+#   UnknownOrder  getOrderInfo: Amazon does not know this eventInstanceId (400 or 404)
 #   Throttled     HTTP 429                                                  (transient)
 #   ServerError   HTTP 5xx                                                  (transient)
 #   AuthError     LwA refused the refresh token or client: re-provision
@@ -30,6 +31,7 @@ BadResponse = type("BadResponse", (DrsError,), _T)
 BadRequest = type("BadRequest", (DrsError,), _F)
 InvalidToken = type("InvalidToken", (DrsError,), _F)
 UnknownSlot = type("UnknownSlot", (DrsError,), _F)
+UnknownOrder = type("UnknownOrder", (DrsError,), _F)
 Throttled = type("Throttled", (DrsError,), _T)
 ServerError = type("ServerError", (DrsError,), _T)
 AuthError = type("AuthError", (DrsError,), _F)

@@ -11,10 +11,10 @@
 # (literals of up to 10 characters are shared, interned strings).
 import json
 import socket
-import time
 
 from drsagent import errors
 from drsagent.compat import collect
+from drsagent.hal import clock_is_set, rtc_now
 
 # The receive buffer, allocated when the module loads (while the heap is still in
 # one piece): a fresh chunk per recv() is what fails first in a fragmented heap.
@@ -41,12 +41,12 @@ def quote(s, b=None):
     return o if b is not None else o.decode()
 
 
-def load(r):
-    """The JSON body of a response (status, headers, body); BadResponse if it is not JSON."""
+def parse_json(body):
+    """A response body parsed as JSON; BadResponse if it is not JSON."""
     try:
-        return json.loads(r[2])
+        return json.loads(body)
     except ValueError:  # includes UnicodeError and CPython's JSONDecodeError
-        raise errors.BadResponse("not JSON")
+        raise errors.BadResponse("not JSON") from None
 
 
 def _fill():
@@ -102,7 +102,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if tls:
         if not cadata:
             raise errors.NetworkError("no CA file")  # never an unverified connection
-        if time.gmtime()[0] < 2024:  # before NTP the RTC says 1970/2000
+        if not clock_is_set(rtc_now()):  # before NTP the RTC says 1970/2000
             raise errors.TimeNotSet("no clock")
         url, port = url[8:], 443
     elif url[:7] == "http://":
@@ -232,17 +232,17 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     except errors.DrsError:
         raise
     except MemoryError:
-        raise errors.NetworkError("no memory")
+        raise errors.NetworkError("no memory") from None
     except (OSError, ValueError, IndexError) as e:
         if stage is None and not isinstance(e, OSError):
             # int(), decode(), index() and the like on what the server sent
-            raise errors.BadResponse("bad HTTP")
+            raise errors.BadResponse("bad HTTP") from None
         a = e.args
         if a and a[0] in (11, 110, 116):  # EAGAIN, ETIMEDOUT (Linux, lwIP)
             a = "timed out"
         else:  # short and secret-free: socket/TLS errors carry no payload
             a = "%s: %s" % (type(e).__name__, str(e)[:80])
-        raise errors.NetworkError("%s %s: %s" % (stage or method, host, a))
+        raise errors.NetworkError("%s %s: %s" % (stage or method, host, a)) from None
     finally:
         _r = None
         if sock is not None:

@@ -2,28 +2,36 @@
 # careless message cannot leak an LwA token or a client secret.
 import sys
 
-_ls = None  # log sink: fn(line) or None (stderr)
-_es = None  # event sink: fn(dict) or None (events become log lines)
+_log_sink = None  # fn(line) or None (stderr)
+_event_sink = None  # fn(dict) or None (events become log lines)
 
 # Known secret values (client secret, tokens), keyed so a new access token
 # replaces the old one instead of growing the table.
-_sv = {}
+_secret_values = {}
 
 # Token-like prefixes (the first six): everything after one, up to a separator,
 # is masked ("earer " covers "Bearer " and "bearer "). Then key names whose value
 # is masked in "key: value", "key=value" and '"key": "value"' ("passw": password, passwd).
-_PK = (
-    "Atza|", "Atzr|", "Atza%7C", "Atzr%7C", "earer ", "amzn1.oa2-cs.", "secret", "token", "passw"
+_SECRET_MARKERS = (
+    "Atza|",
+    "Atzr|",
+    "Atza%7C",
+    "Atzr%7C",
+    "earer ",
+    "amzn1.oa2-cs.",
+    "secret",
+    "token",
+    "passw",
 )
 
 
 def scrub(text):
     """Return text with anything token-like replaced by ***."""
     t = text if isinstance(text, str) else str(text)
-    for v in _sv.values():
+    for v in _secret_values.values():
         t = t.replace(v, "***")
     low = t.lower()
-    for q, x in enumerate(_PK):
+    for q, x in enumerate(_SECRET_MARKERS):
         q = q > 5  # a key name: found case-insensitively
         i = (low if q else t).find(x)
         while i >= 0:
@@ -65,41 +73,41 @@ def scrub(text):
 def secret(name, value):
     """Remember a secret value (e.g. "client_secret") so scrub() masks it verbatim."""
     if value and isinstance(value, str) and len(value) >= 6:
-        _sv[name] = value
+        _secret_values[name] = value
     else:
-        _sv.pop(name, None)
+        _secret_values.pop(name, None)
 
 
 def set_log_sink(fn):
     """fn(line) receives each scrubbed line, e.g. "W drs: throttled"; None = stderr."""
-    global _ls
-    _ls = fn
+    global _log_sink
+    _log_sink = fn
 
 
 def set_event_sink(fn):
     """fn(dict) receives each event {"ev": kind, ...}; None = write them to the log."""
-    global _es
-    _es = fn
+    global _event_sink
+    _event_sink = fn
 
 
-def _w(line):
+def _write(line):
     line = scrub(line)
-    if _ls:
-        _ls(line)
+    if _log_sink:
+        _log_sink(line)
     else:
         sys.stderr.write(line + "\n")
 
 
 def info(msg):
-    _w("I " + str(msg))
+    _write("I " + str(msg))
 
 
 def warn(msg):
-    _w("W " + str(msg))
+    _write("W " + str(msg))
 
 
 def error(msg):
-    _w("E " + str(msg))
+    _write("E " + str(msg))
 
 
 def emit(ev, **fields):
@@ -109,9 +117,9 @@ def emit(ev, **fields):
     for k in fields:
         if isinstance(fields[k], str):
             fields[k] = scrub(fields[k])
-    if _es:
-        _es(fields)
+    if _event_sink:
+        _event_sink(fields)
     else:
         import json
 
-        _w("I event " + json.dumps(fields))
+        _write("I event " + json.dumps(fields))

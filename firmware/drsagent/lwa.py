@@ -2,104 +2,114 @@
 # tokens, lazily. The access token lives in RAM only; the refresh token is
 # written back to flash only when LwA hands out a different one.
 from drsagent import errors, http, log
+from drsagent.compat import const
+
+_SKEW_MARGIN_S = const(300)  # refresh this early: clock skew and the call's own time
+_FORM_TYPE = const("application/x-www-form-urlencoded;charset=UTF-8")
 
 
 class TokenManager:
-    # Attributes (one letter: on the device every attribute name costs heap):
-    #   c  (url, secrets, save_secrets, clock, timeout, cadata) as given
-    #   l  the "lwa" part of secrets (updated in place when the refresh token changes)
-    #   a  the access token or None;  e  its expiry on the clock
-    #   n  True while a new refresh token is not on flash yet
-
-    def __init__(self, url, secrets, save, clock, timeout=10, cadata=None):
-        # secrets: the whole secrets.json dict (we update secrets["lwa"] in place
-        # and hand the whole dict to save), or just its "lwa" part.
-        self.c = (url, secrets, save, clock, timeout, cadata)
-        self.l = secrets["lwa"] if "lwa" in secrets else secrets
-        self.a = None
-        self.e = 0
-        self.n = False
-        log.secret("c", self.l.get("client_secret"))
-        log.secret("r", self.l.get("refresh_token"))
+    def __init__(self, url, secrets, save_secrets, clock, timeout=10, cadata=None):
+        # secrets: the whole secrets.json dict (secrets["lwa"] is updated in place
+        # and the whole dict handed to save_secrets), or just its "lwa" part.
+        self.url = url
+        self.secrets = secrets
+        self.save_secrets = save_secrets
+        self.clock = clock
+        self.timeout = timeout
+        self.cadata = cadata
+        self.lwa = secrets["lwa"] if "lwa" in secrets else secrets
+        self.access_token = None
+        self.expires_at = 0
+        self.refresh_token_unsaved = False  # a new refresh token is not on flash yet
+        log.secret("c", self.lwa.get("client_secret"))
+        log.secret("r", self.lwa.get("refresh_token"))
 
     def invalidate(self):
         """Forget the access token (DRS said it is invalid); the next token() refreshes."""
-        self.a = None
+        self.access_token = None
         log.secret("a", None)
 
     def token(self):
-        """A valid access token, refreshing it first if missing or near expiry
-        (300 s of margin for clock skew and the time a call takes)."""
-        url, s, save, clock, timeout, cadata = self.c
-        if self.a is None or clock.now() >= self.e - 300:
-            self.a = None
-            lwa = self.l
-            # The form body, percent-encoded straight into one buffer.
-            b = bytearray(b"grant_type=refresh_token")
-            for k in ("refresh_token", "client_id", "client_secret"):
-                b += b"&%s=" % k.encode()
-                http.quote(lwa[k], b)
-            r = http.request(
-                "POST",
-                url,
-                {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
-                b,
-                timeout=timeout,
-                cadata=cadata,
-            )
-            b = None
-            st = r[0]
-            if st == 200:
-                d = http.load(r)
-                r = None
-                a = d.get("access_token") if isinstance(d, dict) else None
-                x = d.get("expires_in", 3600) if a else 0
-                if isinstance(x, str) and x.isdigit():
-                    x = int(x)
-                if not isinstance(a, str) or type(x) is not int or x <= 0:
-                    raise errors.BadResponse("%s HTTP %d %s" % ("lwa", st, "no token"))
-                self.a = a
-                self.e = clock.now() + x
-                log.secret("a", a)
-                a = d.get("refresh_token")
-                if isinstance(a, str) and a and a != lwa["refresh_token"]:
-                    lwa["refresh_token"] = a
-                    log.secret("r", a)
-                    self.n = True
-                log.info("lwa: token %d s" % x)
-            else:
-                d = ""
-                if st == 429:
-                    e = errors.Throttled
-                elif st > 499:
-                    e = errors.ServerError
-                else:
-                    # {"error": "invalid_grant", "error_description": "..."}: only the code.
-                    try:
-                        d = http.load(r)["error"][:40]
-                    except (errors.BadResponse, KeyError, TypeError):
-                        pass
-                    if not (isinstance(d, str) and d):
-                        e = errors.BadResponse
-                    elif st in (400, 401) and d in (
-                        "invalid_grant",
-                        "invalid_client",
-                        "unauthorized_client",
-                    ):
-                        e = errors.AuthError  # dead credentials: re-provision, do not retry
-                    else:
-                        e = errors.BadRequest
-                d = "%s HTTP %d %s" % ("lwa", st, d)
-                if e is errors.AuthError:
-                    log.error(d)
-                raise e(d)
-        if self.n:
+        """A valid access token, refreshing it first if missing or near expiry."""
+        if self.access_token is None or self.clock.now() >= self.expires_at - _SKEW_MARGIN_S:
+            self.access_token = None
+            self._refresh()
+        if self.refresh_token_unsaved:
             # Keep the new refresh token in RAM even if flash fails (the old one may
             # be revoked already) and try again on the next token() call.
             try:
-                save(s)
-                self.n = False
+                self.save_secrets(self.secrets)
+                self.refresh_token_unsaved = False
                 log.info("lwa: saved")
             except Exception as e:  # noqa: BLE001 - flash errors vary by port
                 log.error("lwa: save: %s" % type(e).__name__)
-        return self.a
+        return self.access_token
+
+    def _refresh(self):
+        credentials = self.lwa
+        # The form body, percent-encoded straight into one buffer.
+        form = bytearray(b"grant_type=refresh_token")
+        for key in ("refresh_token", "client_id", "client_secret"):
+            form += b"&%s=" % key.encode()
+            http.quote(credentials[key], form)
+        status, _, body = http.request(
+            "POST",
+            self.url,
+            {"Content-Type": _FORM_TYPE},
+            form,
+            timeout=self.timeout,
+            cadata=self.cadata,
+        )
+        form = None
+        if status != 200:
+            raise self._error(status, body)
+        answer = http.parse_json(body)
+        body = None
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        lifetime = answer.get("expires_in", 3600) if token else 0
+        if isinstance(lifetime, str) and lifetime.isdigit():
+            lifetime = int(lifetime)
+        if not isinstance(token, str) or type(lifetime) is not int or lifetime <= 0:
+            raise errors.BadResponse("lwa HTTP %d no token" % status)
+        self.access_token = token
+        self.expires_at = self.clock.now() + lifetime
+        log.secret("a", token)
+        refresh_token = answer.get("refresh_token")
+        if (
+            isinstance(refresh_token, str)
+            and refresh_token
+            and refresh_token != credentials["refresh_token"]
+        ):
+            credentials["refresh_token"] = refresh_token
+            log.secret("r", refresh_token)
+            self.refresh_token_unsaved = True
+        log.info("lwa: token %d s" % lifetime)
+
+    def _error(self, status, body):
+        """The exception for a refused refresh (the error code only, never a token)."""
+        code = ""
+        if status == 429:
+            kind = errors.Throttled
+        elif status > 499:
+            kind = errors.ServerError
+        else:
+            # {"error": "invalid_grant", "error_description": "..."}: only the code.
+            try:
+                code = http.parse_json(body)["error"][:40]
+            except (errors.BadResponse, KeyError, TypeError):
+                pass
+            if not (isinstance(code, str) and code):
+                kind = errors.BadResponse
+            elif status in (400, 401) and code in (
+                "invalid_grant",
+                "invalid_client",
+                "unauthorized_client",
+            ):
+                kind = errors.AuthError  # dead credentials: re-provision, do not retry
+            else:
+                kind = errors.BadRequest
+        message = "lwa HTTP %d %s" % (status, code)
+        if kind is errors.AuthError:
+            log.error(message)
+        return kind(message)

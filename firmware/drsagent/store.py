@@ -12,18 +12,31 @@ class FlashStore:
     ("" = the current directory: the flash root on the device and the unix port).
 
     Only what the loop needs stays in the heap: reading, the atomic write and the
-    saves. The boot-time calls (load_config, load_secrets, load_state, load_ca,
-    remove_stale_tmp) are the functions of the same name in config.py: a method
-    this class does not define is looked up there and called with the store
-    first, and config.py is unloaded again after the call."""
+    saves. The boot-time calls are the functions of the same name in config.py,
+    imported for the call and unloaded again after it (compat.run_once)."""
 
     def __init__(self, root=""):
         self.root = root
 
-    def __getattr__(self, name):
-        if name[0] == "_":  # copy, pickle and friends probe for dunder methods
-            raise AttributeError(name)
-        return lambda *args: run_once("config", name, self, *args)
+    def load_config(self):
+        """Validated config.json with its defaults filled in; ConfigError if not."""
+        return run_once("config", "load_config", self)
+
+    def load_secrets(self):
+        """Validated secrets.json; ConfigError naming keys, never values."""
+        return run_once("config", "load_secrets", self)
+
+    def load_state(self):
+        """state.json, else state.bak, else a fresh state; never raises for corruption."""
+        return run_once("config", "load_state", self)
+
+    def load_ca(self, config):
+        """The CA bundle named by config["ca_file"] as bytes, or None."""
+        return run_once("config", "load_ca", self, config)
+
+    def remove_stale_tmp(self):
+        """Delete leftovers of writes cut by a power loss; the names removed."""
+        return run_once("config", "remove_stale_tmp", self)
 
     def path(self, name):
         r = self.root

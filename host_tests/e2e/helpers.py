@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from drsctl.sim.harness import Simulation
+
+DRSCTL = str(Path(sys.executable).with_name("drsctl"))
 
 
 def state_of(sim: Simulation) -> dict:
@@ -24,3 +31,25 @@ def run_until(sim: Simulation, done: Callable[[], bool], max_ticks: int) -> int:
         if done():
             return n
     raise AssertionError(f"condition not reached in {max_ticks} ticks")
+
+
+@contextlib.contextmanager
+def running_emulator(*args: str, cwd: Path | None = None) -> Iterator[tuple[str, str]]:
+    """``drsctl emulator --port 0 ARGS`` as a user starts it; yield (URL, its banner)."""
+    proc = subprocess.Popen(
+        [DRSCTL, "emulator", "--port", "0", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=cwd,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()  # printed once the port is bound and listening
+        match = re.search(r"(https?://127\.0\.0\.1:(\d+))", banner)
+        assert match, banner
+        assert match.group(2) != "0", "the banner names the port really bound"
+        yield match.group(1), banner
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -340,9 +340,9 @@ def test_status_filter_and_confirm_shipment_table(acme):
     table = drsctl({**env, "COLUMNS": "160"}, "orders", "list", "--created-after", "2000-01-01")
     assert table.exit_code == 0, table.stderr
     rows = {
-        line.split()[1]: line
+        match.group(): line
         for line in table.stdout.splitlines()
-        if re.search(r"\d{3}-\d{7}-\d{7}", line)
+        if (match := re.search(r"\d{3}-\d{7}-\d{7}", line))
     }
     assert set(rows) == {o["amazon_order_id"] for o in orders}
     assert "Shipped" in rows[order_id]
@@ -353,6 +353,40 @@ def test_status_filter_and_confirm_shipment_table(acme):
     assert re.search(r"OrderStatus\s+│\s+Shipped", detail.stdout)
     items = drsctl({**env, "COLUMNS": "160"}, "orders", "items", order_id)
     assert item_id in items.stdout and orders[1]["asin"] in items.stdout
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_order_ids_print_whole_at_80_columns_and_piped(acme, terminal: bool):
+    env = {**acme["env"], "COLUMNS": "80", "FORCE_COLOR": "1" if terminal else None}
+    done = drsctl(env, "orders", "list", "--created-after", "2000-01-01")
+    assert done.exit_code == 0, done.stderr
+    for order in acme["orders"]:
+        assert order["amazon_order_id"] in done.stdout
+    assert "…" not in done.stdout
+    if terminal:  # a table that fits the terminal
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
+        assert "┃ Order" in plain and all(len(line) <= 80 for line in plain.splitlines())
+    else:  # plain columns, every one of them
+        assert done.stdout.split()[:2] == ["Order", "Status"] and "Updated (UTC)" in done.stdout
+
+
+def test_confirm_shipment_defaults_to_the_emulator_clock(acme):
+    env, control, order = acme["env"], acme["control"], acme["orders"][0]
+    control.advance(3600)  # payment authorized: Unshipped
+    now = control.now()
+    done = drsctl(
+        env,
+        "orders",
+        "confirm-shipment",
+        order["amazon_order_id"],
+        "--carrier",
+        "UPS",
+        "--tracking",
+        "1Z999AA10123456784",
+        "--json",
+    )
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["packageDetail"]["shipDate"] == iso(now)
 
 
 def test_confirm_shipment_of_an_unpaid_order_is_an_api_error(acme):
@@ -465,7 +499,15 @@ def drain(client: SpApiClient, call, burst: int) -> None:
         call(client)
 
 
-def test_throttled_call_counts_down_on_the_terminal_then_retries(acme, monkeypatch):
+@pytest.fixture
+def as_against_amazon(monkeypatch):
+    """Hide that the endpoint is the emulator: throttling is then waited out, as with Amazon."""
+    monkeypatch.setattr(SpApiClient, "emulator_clock", lambda self: None)
+
+
+def test_throttled_call_counts_down_on_the_terminal_then_retries(
+    acme, monkeypatch, as_against_amazon
+):
     url, control, env = acme["url"], acme["control"], acme["env"]
     order_id = acme["orders"][0]["amazon_order_id"]
     with SpApiClient(load_credentials(env=env), wait=_no_wait) as client:
@@ -493,7 +535,9 @@ def test_throttled_call_counts_down_on_the_terminal_then_retries(acme, monkeypat
     assert url
 
 
-def test_still_throttled_gives_up_after_bounded_retries_quietly_off_terminal(acme, monkeypatch):
+def test_still_throttled_gives_up_after_bounded_retries_quietly_off_terminal(
+    acme, monkeypatch, as_against_amazon
+):
     env = acme["env"]
     with SpApiClient(load_credentials(env=env), wait=_no_wait) as client:
         drain(client, lambda c: c.get_orders(created_after="2000-01-01"), burst=20)
@@ -507,6 +551,23 @@ def test_still_throttled_gives_up_after_bounded_retries_quietly_off_terminal(acm
     assert message.count("waiting 59.9 s") == 3, "one plain line per wait (0.0167/s)"
     assert slept == pytest.approx([1 / 0.0167] * 3)
     assert "\x1b[" not in done.stderr, "no animation when stderr is not a terminal"
+
+
+def test_throttled_by_the_emulator_says_at_once_how_to_go_on(acme, monkeypatch):
+    env, control = acme["env"], acme["control"]
+    with SpApiClient(load_credentials(env=env), wait=_no_wait) as client:
+        drain(client, lambda c: c.get_orders(created_after="2000-01-01"), burst=20)
+    slept: list[float] = []
+    monkeypatch.setattr(orders_cli, "SLEEP", slept.append)
+    done = drsctl(env, "orders", "list", "--created-after", "2000-01-01")
+    assert done.exit_code == 1
+    message = " ".join(done.stderr.split())
+    assert slept == [], "no waiting for a bucket that refills on the virtual clock only"
+    assert "throttled (429) by the emulator" in message
+    assert "/_emulator/clock" in message and "/_emulator/rate-limits" in message
+    assert "Traceback" not in done.stderr
+    control.advance(60)  # what the message says to do
+    assert drsctl(env, "orders", "list", "--created-after", "2000-01-01").exit_code == 0
 
 
 def test_bad_refresh_token_names_the_source_not_the_secret(acme):
@@ -737,7 +798,7 @@ def test_secrets_echoed_by_a_server_are_redacted():
     assert "very-secret" not in repr(creds)
 
 
-def test_unreachable_endpoint_is_retried_a_bounded_number_of_times(acme, monkeypatch):
+def test_unreachable_endpoint_is_reported_once_naming_the_url(acme, monkeypatch):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
@@ -746,5 +807,8 @@ def test_unreachable_endpoint_is_retried_a_bounded_number_of_times(acme, monkeyp
     monkeypatch.setattr(orders_cli, "SLEEP", slept.append)
     done = drsctl(env, "orders", "get", acme["orders"][0]["amazon_order_id"])
     assert done.exit_code == 1
-    assert f"getOrder: cannot reach {closed}/orders/v0/orders/" in " ".join(done.stderr.split())
-    assert sum(slept) == 2 + 4 + 8, "three retries, backing off"
+    message = " ".join(done.stderr.split())
+    assert message.startswith(f"error: cannot reach {closed} (getOrder): ")
+    assert "Connection refused" in message and "from environment" in message
+    assert slept == [], "a refused connection is said once, not retried"
+    assert "Traceback" not in done.stderr

@@ -162,8 +162,8 @@ def wait_for_fixture() -> Callable[..., Any]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One emulator per test module for the back-office tests (see ``backoffice.py``)."""
-    from host_tests.emulator.backoffice import World
+    """One emulator per test module for the back-office tests (see ``seller_world.py``)."""
+    from host_tests.emulator.seller_world import World
 
     with EmulatorThread(tmp_path_factory.mktemp("backoffice") / "amazon.sqlite3") as em:
         with httpx.Client(base_url=em.url, timeout=10.0) as client:

@@ -21,7 +21,7 @@ from sp_api.api import Orders
 from sp_api.auth import AccessTokenClient
 from sp_api.base import SellingApiException
 
-from host_tests.emulator.backoffice import World
+from host_tests.emulator.seller_world import World
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_python_amazon_sp_api(tls_world: World) -> None:
                 "packageReferenceId": "1",
                 "carrierCode": "UPS",
                 "trackingNumber": "1Z999AA10123456784",
-                "shipDate": "2026-01-02T10:00:00Z",
+                "shipDate": world.now_iso(),
                 "orderItems": [{"orderItemId": items[0]["OrderItemId"], "quantity": 2}],
             },
         )

@@ -85,7 +85,7 @@ def test_unsubscribed_slot_cannot_replenish(provision) -> None:
     device = provision(slots=[{"id": "pods", "subscribed": False}])
     response = device.replenish("pods")
     assert response.status_code == 400
-    assert "subscription" in response.json()["message"]
+    assert response.json() == {"message": "Unable to place order - slot : pods is unsubscribed."}
     info = device.call("subscriptionInfo", "/subscriptionInfo").json()
     assert info == {
         "slotsSubscriptionStatus": {"pods": {"subscribed": False, "productInfoList": []}}
@@ -122,13 +122,14 @@ def test_get_order_info_matches_the_seed_shape(device) -> None:
     assert order["expected_delivery"] - order["created_at"] == 2 * 86400
 
 
-def test_get_order_info_unknown_or_foreign_is_404(provision) -> None:
+def test_get_order_info_unknown_or_foreign_is_400(provision) -> None:
+    """Seed 000 lists only 400 and 500 for getOrderInfo: an unknown order is a 400."""
     mine = provision(serial="A-1")
     theirs = provision(serial="B-2")
     eid = theirs.replenish().json()["eventInstanceId"]
     for event_instance_id in (eid, "amzn1.dash.v2.o.00000000-0000-0000-0000-000000000000"):
         response = mine.order_info(event_instance_id)
-        assert response.status_code == 404
+        assert response.status_code == 400
         assert response.json() == {"message": "No order found for this eventInstanceId"}
     assert theirs.order_info(eid).status_code == 200
 
@@ -258,8 +259,11 @@ def test_version_headers_are_checked(device, route, method, path) -> None:
     shouting = {k.upper(): v for k, v in good.items()}
     body = {"mostRecentlyActiveDate": "2026-01-01T00:00:00Z", **SLOT_STATUS}
     ok = device.http.request(method, path, headers={**auth, **shouting}, json=body)
-    assert ok.status_code in (200, 404), ok.text  # 404: the made-up eventInstanceId
-    assert ok.status_code == (404 if route == "getOrderInfo" else 200)
+    assert ok.status_code in (200, 400), ok.text  # 400: the made-up eventInstanceId
+    if route == "getOrderInfo":
+        assert ok.json() == {"message": "No order found for this eventInstanceId"}
+    else:
+        assert ok.status_code == 200
 
 
 @pytest.mark.parametrize(("route", "method", "path"), ENDPOINTS)
@@ -300,3 +304,34 @@ def test_request_log_resolves_the_device(http, device) -> None:
     limited = http.get("/_emulator/requests", params={"limit": 1}).json()["requests"]
     assert len(limited) == 1
     assert not any(e["path"].startswith("/_emulator") for e in entries)
+
+
+def test_v1_subscription_info_lists_subscribed_flags(provision) -> None:
+    device = provision(
+        slots=[{"id": "toner", "asin": "B00TONERBK"}, {"id": "pods", "subscribed": False}]
+    )
+    headers = {"x-amzn-accept-type": P + "DrsSubscriptionInfoResult@1.0"}
+    response = device.call("subscriptionInfo", "/subscriptionInfo", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-amzn-type-version"] == P + "DrsSubscriptionInfoResult@1.0"
+    assert response.json() == {"slotsSubscriptionStatus": {"toner": True, "pods": False}}
+    # v2 stays the default answer of the v2 header pair
+    v2 = device.call("subscriptionInfo", "/subscriptionInfo").json()
+    assert v2["slotsSubscriptionStatus"]["toner"]["subscribed"] is True
+
+
+def test_v1_deregistration_by_model_and_serial(provision) -> None:
+    device = provision(serial="SER-V1")
+    headers = {"x-amzn-type-version": P + "DrsDeregisterInput@1.0"}
+    path = "/deviceModels/acme-x1/devices/{serial}/registration"
+    # the v2 input type is not accepted on the v1 path, and vice versa
+    v2_on_v1 = device.call("registration", path.format(serial="SER-V1"))
+    assert v2_on_v1.status_code == 400 and "DrsDeregisterInput@1.0" in v2_on_v1.json()["message"]
+    v1_on_v2 = device.call("registration", "/registration", headers=headers)
+    assert v1_on_v2.status_code == 400
+    other = device.call("registration", path.format(serial="SER-OTHER"), headers=headers)
+    assert other.status_code == 404
+    done = device.call("registration", path.format(serial="SER-V1"), headers=headers)
+    assert done.status_code == 200, done.text
+    assert done.headers["x-amzn-type-version"] == P + "DrsDeregisterResult@1.0"
+    assert device.replenish().json() == {"message": "Invalid token"}

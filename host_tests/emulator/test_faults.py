@@ -201,7 +201,7 @@ def test_fault_control_validation_and_clear(http) -> None:
     assert http.get("/_emulator/faults").json()["faults"] == []
 
 
-def test_stop_releases_a_held_request(tmp_path) -> None:
+def test_stop_answers_a_held_request_in_the_service_shape(tmp_path) -> None:
     emulator = EmulatorThread(tmp_path / "db.sqlite3").start()
     with httpx.Client(base_url=emulator.url, timeout=5) as http:
         arm(http, route="token", kind="hang")
@@ -214,4 +214,9 @@ def test_stop_releases_a_held_request(tmp_path) -> None:
             started = time.monotonic()
             emulator.stop()
             assert time.monotonic() - started < 1.5
-            assert pending.result(timeout=5).status_code == 400  # released, then answered
+            answer = pending.result(timeout=5)
+            assert answer.status_code == 503
+            assert answer.json() == {
+                "error": "temporarily_unavailable",
+                "error_description": "Service Unavailable",
+            }

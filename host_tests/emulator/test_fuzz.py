@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 import pytest
 from drsctl.emulator import control, drs, mws, spapi
+from drsctl.emulator.spapi.listing import GET_ORDERS_PARAMS
 
-from host_tests.emulator.backoffice import MWS_NS, US, World
 from host_tests.emulator.conftest import drs_headers
+from host_tests.emulator.seller_world import MWS_NS, US, World
 
 Json = Any
 ROUTES: list[tuple[str, str]] = sorted(
@@ -61,7 +62,7 @@ class Ctx:
         """Return real values for the path's parameters."""
         order = self.regulated_order_id if path.endswith("/regulatedInfo") else self.order_id
         return {"slotId": "toner", "eventInstanceId": self.eid, "serial": self.device["serial"],
-                "orderId": order}  # fmt: skip
+                "model": self.device["model"], "orderId": order}  # fmt: skip
 
 
 def _context(world: World) -> Ctx:
@@ -72,6 +73,7 @@ def _context(world: World) -> Ctx:
         record = tx.device(device["device_id"])
         assert record is not None
         device["serial"] = record.serial
+        device["model"] = record.model
     eid = world.replenish(device, "toner")
     regulated = world.order(world.replenish(device, "meds"))["amazon_order_id"]
     world.advance(600)
@@ -171,7 +173,7 @@ QUERY_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/_emulator/requests"): ("since", "limit"),
     ("GET", "/_emulator/slot-status"): ("device_id",),
     ("GET", "/_emulator/orders"): ("device_id", "slot_id"),
-    ("GET", "/orders/v0/orders"): spapi.GET_ORDERS_PARAMS,
+    ("GET", "/orders/v0/orders"): GET_ORDERS_PARAMS,
     ("GET", "/orders/v0/orders/{orderId}/orderItems"): ("NextToken",),
     ("GET", "/orders/v0/orders/{orderId}/orderItems/buyerInfo"): ("NextToken",),
     ("GET", "/Orders/2013-09-01"): ("AmazonOrderId.Id.1", "AmazonOrderId.Id.١", "Timestamp"),

@@ -195,3 +195,11 @@ def test_request_log_never_holds_secrets(http, device) -> None:
         assert secret not in log
     raw = device.http.get("/_emulator/orders").text  # other views neither
     assert device.access_token not in raw
+
+
+def test_tokens_have_realistic_lengths(device) -> None:
+    """LwA documents access tokens of at least 350 characters; refresh tokens are as long."""
+    grant = device.refresh().json()
+    assert len(grant["access_token"]) >= 350
+    assert len(grant["refresh_token"]) >= 350
+    assert grant["access_token"].startswith(ACCESS) and grant["refresh_token"].startswith(REFRESH)

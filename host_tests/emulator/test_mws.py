@@ -3,7 +3,7 @@ seen consistently by the device (DRS), the SP-API and MWS through its whole life
 
 import pytest
 
-from host_tests.emulator.backoffice import (
+from host_tests.emulator.seller_world import (
     ORDERS,
     World,
     mws_error,
@@ -69,7 +69,7 @@ def test_signature_failures(shop) -> None:
     tampered = world.mws(seller, [oid], extra={"Signature": "AAAA"})
     assert tampered.status_code == 400  # given twice (signed one + ours)
     unknown_key = world.mws(seller, [oid], extra={"AWSAccessKeyId": "AKIAUNKNOWN000000000"})
-    mws_error(unknown_key, 401, "InvalidAccessKeyId")
+    mws_error(unknown_key, 403, "InvalidAccessKeyId")
     other = world.seller(world.device()["seller_id"])
     wrong_seller = world.mws(seller, [oid], extra={"SellerId": other.seller_id})
     mws_error(wrong_seller, 401, "AccessDenied")
@@ -164,7 +164,7 @@ def test_one_order_three_views(shop) -> None:
     confirmed = world.sp(seller.token, "POST", f"{ORDERS}/{oid}/shipmentConfirmation", json={
         "marketplaceId": "ATVPDKIKX0DER",
         "packageDetail": {"packageReferenceId": "1", "carrierCode": "UPS",
-                          "trackingNumber": "1Z", "shipDate": "2026-01-01T00:00:00Z",
+                          "trackingNumber": "1Z", "shipDate": world.now_iso(),
                           "orderItems": [{"orderItemId": item, "quantity": 2}]}})  # fmt: skip
     assert confirmed.status_code == 204
     assert views() == ("Authorized", "Shipped", "Shipped")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from host_tests.emulator.backoffice import ORDERS, World
+from host_tests.emulator.seller_world import ORDERS, World
 from host_tests.emulator.spapi_schema import check_error, check_response, validate
 
 RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
@@ -121,9 +121,11 @@ def test_rdt_expires_after_an_hour(shop) -> None:
     token = world.rdt(seller, [{"method": "GET", "path": f"{ORDERS}/{oid}",
                                 "dataElements": ["buyerInfo"]}])  # fmt: skip
     world.advance(3600)
-    message = check_error("getOrder", world.sp(token, "GET", f"{ORDERS}/{oid}"), 403,
-                          "Unauthorized")  # fmt: skip
-    assert "expired" in message and token not in message
+    response = world.sp(token, "GET", f"{ORDERS}/{oid}")
+    message = check_error("getOrder", response, 403, "Unauthorized")
+    assert message == "Access to requested resource is denied."
+    details = response.json()["errors"][0]["details"]
+    assert "expired" in details and token not in response.text
 
 
 @pytest.mark.parametrize(

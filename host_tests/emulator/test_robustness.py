@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from drsctl.emulator import clock, inputs, spapi
+from drsctl.emulator import clock, inputs
 from drsctl.emulator.server import EmulatorThread
+from drsctl.emulator.spapi import dispatch
 from drsctl.emulator.store import Report
 
-from host_tests.emulator.backoffice import ORDERS, US, World, mws_error
 from host_tests.emulator.conftest import Device
+from host_tests.emulator.seller_world import ORDERS, US, World, mws_error
 from host_tests.emulator.spapi_schema import check_error
 
 SLOT_STATUS = {
@@ -265,14 +266,11 @@ def test_an_unexpected_control_500_has_a_request_id(http: httpx.Client, monkeypa
 def test_an_unexpected_sp_api_500_has_a_request_id(world: World, monkeypatch) -> None:
     seller, oid, _ = _shop(world)
 
-    class Exploding:
-        """Stands in for :mod:`ids` in spapi: fails before the operation's own handler."""
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        """Stands in for the caller's authentication: fails before the operation's handler."""
+        raise RuntimeError("boom with internals")
 
-        @staticmethod
-        def request_id() -> str:
-            raise RuntimeError("boom with internals")
-
-    monkeypatch.setattr(spapi, "ids", Exploding)
+    monkeypatch.setattr(dispatch, "authenticate", explode)
     response = world.sp(seller.token, "GET", f"{ORDERS}/{oid}")
     assert response.status_code == 500
     assert response.headers["x-amzn-RequestId"]
@@ -306,7 +304,7 @@ def test_package_reference_id_takes_ascii_digits_only(world: World) -> None:
     try:
         for reference in ("١", "²", "0", "00", "9" * 5000):
             package = {"packageReferenceId": reference, "carrierCode": "UPS",
-                       "trackingNumber": "T", "shipDate": "2026-01-02T10:00:00Z",
+                       "trackingNumber": "T", "shipDate": world.now_iso(),
                        "orderItems": [{"orderItemId": item, "quantity": 1}]}  # fmt: skip
             response = world.sp(seller.token, "POST", f"{ORDERS}/{oid}/shipmentConfirmation",
                                  json={"marketplaceId": US, "packageDetail": package})  # fmt: skip

@@ -5,11 +5,13 @@ declared status, declared headers, body valid against the schema with objects cl
 """
 
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
-from drsctl.emulator.store import _SCHEMA, Store
+from drsctl.emulator.store import Store
+from drsctl.emulator.store.schema import SCHEMA
 
-from host_tests.emulator.backoffice import ORDERS, US, World
+from host_tests.emulator.seller_world import ORDERS, US, World
 from host_tests.emulator.spapi_schema import check_error, check_response
 from host_tests.fake_tokens import ACCESS
 
@@ -38,7 +40,7 @@ def confirm(world: World, seller, order_id: str, quantity: int = 2, ref: str = "
         "carrierName": "UPS",
         "shippingMethod": "Ground",
         "trackingNumber": "1Z999AA10123456784",
-        "shipDate": "2026-01-02T10:00:00Z",
+        "shipDate": world.now_iso(),
         "orderItems": [{"orderItemId": item_id(world, seller, order_id), "quantity": quantity}],
         **detail,
     }
@@ -237,9 +239,9 @@ def test_paging_through_hundreds_of_orders(world: World) -> None:
 
 def test_order_items_next_token(shop, monkeypatch) -> None:
     world, _, seller, _, order = shop
-    from drsctl.emulator import spapi
+    from drsctl.emulator.spapi import handlers
 
-    monkeypatch.setattr(spapi, "ITEMS_PAGE_SIZE", 1)
+    monkeypatch.setattr(handlers, "ITEMS_PAGE_SIZE", 1)
     oid = order["amazon_order_id"]
     bad = world.sp(seller.token, "GET", f"{ORDERS}/{oid}/orderItems", params={"NextToken": "x"})
     check_error("getOrderItems", bad, 400, "InvalidInput")
@@ -313,9 +315,12 @@ def test_access_token_checks(shop) -> None:
     assert drs.status_code == 400 and drs.json() == {"message": "Invalid token"}
     # tokens expire after an hour of virtual time
     world.advance(3600)
-    message = check_error("getOrder", world.sp(seller.token, "GET", path), 403, "Unauthorized")
-    assert "expired" in message
-    assert seller.token not in message
+    expired = world.sp(seller.token, "GET", path)
+    message = check_error("getOrder", expired, 403, "Unauthorized")
+    # Amazon's 403: a fixed message, the reason in details
+    assert message == "Access to requested resource is denied."
+    assert "expired" in expired.json()["errors"][0]["details"]
+    assert seller.token not in expired.text
     world.renew(seller)
     assert world.sp(seller.token, "GET", path).status_code == 200
     # a wrong client secret is LwA's invalid_client
@@ -406,7 +411,7 @@ def test_confirm_shipment_refusals(world: World) -> None:
     url = f"{ORDERS}/{pending}/shipmentConfirmation"
     good_item = {"orderItemId": world.order(pending_eid)["order_item_id"], "quantity": 1}
     base = {"packageReferenceId": "1", "carrierCode": "UPS", "trackingNumber": "T",
-            "shipDate": "2026-01-02T10:00:00Z", "orderItems": [good_item]}  # fmt: skip
+            "shipDate": world.now_iso(), "orderItems": [good_item]}  # fmt: skip
     bad_bodies = [
         {"packageDetail": base},  # no marketplaceId
         {"marketplaceId": "A1PA6795UKMFR9", "packageDetail": base},
@@ -554,7 +559,7 @@ def test_unknown_paths_and_methods_answer_sp_api_errors(shop) -> None:
 def test_version_1_database_is_upgraded(tmp_path) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    conn.executescript(_SCHEMA + "INSERT INTO clock (id, now) VALUES (1, 100);"
+    conn.executescript(SCHEMA + "INSERT INTO clock (id, now) VALUES (1, 100);"
                        "PRAGMA user_version = 1;")  # fmt: skip
     conn.close()
     store = Store(path)
@@ -564,3 +569,20 @@ def test_version_1_database_is_upgraded(tmp_path) -> None:
     finally:
         store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_confirm_shipment_refuses_a_ship_date_before_the_purchase(world: World) -> None:
+    world.refill()
+    device = world.device()
+    seller = world.seller(device["seller_id"])
+    order = world.order(world.replenish(device, "toner"))
+    world.advance(600)
+    oid = order["amazon_order_id"]
+    purchased = order["created_at"]
+    early = datetime.fromtimestamp(purchased - 1, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    refused = confirm(world, seller, oid, shipDate=early)
+    message = check_error("confirmShipment", refused, 400, "InvalidInput")
+    assert "shipDate" in message and "PurchaseDate" in message
+    assert world.order(order["event_instance_id"])["status"] == "Unshipped"  # nothing happened
+    on_time = datetime.fromtimestamp(purchased, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert confirm(world, seller, oid, shipDate=on_time).status_code == 204

@@ -1,4 +1,4 @@
-"""Fixtures for the firmware tests: firmware on sys.path, the MicroPython runner,
+"""Fixtures for the firmware tests: the MicroPython runner,
 a scripted local HTTP(S) server that records requests, and a local test CA."""
 
 from __future__ import annotations
@@ -7,20 +7,15 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from drsctl.firmware import compiled_firmware
+from script_server import FIRMWARE, MICROPYTHON, ScriptServer
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from fwhelpers import FIRMWARE, MICROPYTHON, FakeClock, ScriptServer  # noqa: E402
-
-from drsctl.firmware import compiled_firmware  # noqa: E402
+from host_tests.fakes import FakeClock
 
 # -- TLS material --------------------------------------------------------------------
 

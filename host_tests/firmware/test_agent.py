@@ -3,9 +3,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from drsagent import errors
+from drsagent.agent import Agent
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest_brain import (  # noqa: E402
+from host_tests.fake_tokens import REFRESH
+from host_tests.fakes import (
     DAY,
     HOUR,
     T0,
@@ -16,9 +18,6 @@ from conftest_brain import (  # noqa: E402
     config,
     slot_cfg,
 )
-from drsagent import errors  # noqa: E402
-from drsagent.agent import Agent  # noqa: E402
-from host_tests.fake_tokens import REFRESH  # noqa: E402
 
 
 class Noisy:

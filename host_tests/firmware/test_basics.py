@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from drsagent import backoff, log, timefmt
-from fwhelpers import needs_micropython
+from script_server import needs_micropython
+
 from host_tests.fake_tokens import ACCESS, REFRESH
 
 # -- timefmt --------------------------------------------------------------------------

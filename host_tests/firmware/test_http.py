@@ -4,14 +4,15 @@ import types
 
 import pytest
 from drsagent import errors, http
-from host_tests.fake_tokens import REFRESH
-from fwhelpers import (
+from script_server import (
     HANG,
     chunked_reply,
     needs_micropython,
     reply,
     to_close_reply,
 )
+
+from host_tests.fake_tokens import REFRESH
 
 # -- CPython ------------------------------------------------------------------------
 
@@ -22,7 +23,7 @@ def test_get_with_content_length_and_request_shape(server):
     status, headers, body = r  # a response is a plain tuple
     assert status == 200
     assert body == b'{"a": 1}'
-    assert http.load(r) == {"a": 1}
+    assert http.parse_json(r[2]) == {"a": 1}
     assert headers["x-amzn-thing"] == "v1"  # names lower-cased
     assert headers["content-type"] == "application/json"
     req = server.requests[0]
@@ -62,7 +63,7 @@ def test_chunked_body(server):
     server.add(chunked_reply([b'{"x":', b" 12", b"345}"]))
     r = http.request("GET", server.url + "/c")
     assert r[0] == 200 and r[2] == b'{"x": 12345}'
-    assert http.load(r) == {"x": 12345}
+    assert http.parse_json(r[2]) == {"x": 12345}
 
 
 def test_read_to_close_body(server):
@@ -131,7 +132,7 @@ def test_json_on_garbage_body_is_bad_response(server):
     server.add(reply(200, b"<html>oops"))
     r = http.request("GET", server.url + "/")
     with pytest.raises(errors.BadResponse):
-        http.load(r)
+        http.parse_json(r[2])
 
 
 def test_read_timeout_is_a_real_socket_timeout(silent_port):

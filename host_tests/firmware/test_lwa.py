@@ -5,7 +5,8 @@ from urllib.parse import parse_qs
 import pytest
 from drsagent import errors, log
 from drsagent.lwa import TokenManager
-from fwhelpers import json_reply, needs_micropython, reply
+from script_server import json_reply, needs_micropython, reply
+
 from host_tests.fake_tokens import ACCESS, REFRESH
 
 SECRETS = {
@@ -93,7 +94,8 @@ def test_invalidate_forces_a_refresh(server, make):
 
 def test_new_refresh_token_is_persisted_once(server, make, saved, clock):
     server.add(
-        ok(f"{ACCESS}one", refresh=f"{REFRESH}FAKErefresh-2"), ok(f"{ACCESS}two", refresh=f"{REFRESH}FAKErefresh-2")
+        ok(f"{ACCESS}one", refresh=f"{REFRESH}FAKErefresh-2"),
+        ok(f"{ACCESS}two", refresh=f"{REFRESH}FAKErefresh-2"),
     )
     tm, secrets = make()
     tm.token()
@@ -129,7 +131,9 @@ def test_failed_save_is_retried_and_new_token_kept(server, clock):
 )
 def test_permanent_errors_are_auth_errors(server, make, status, code, captured_log):
     server.add(
-        json_reply(status, {"error": code, "error_description": f"refresh {REFRESH}FAKErefresh-1 bad"})
+        json_reply(
+            status, {"error": code, "error_description": f"refresh {REFRESH}FAKErefresh-1 bad"}
+        )
     )
     tm, _ = make()
     with pytest.raises(errors.AuthError) as ei:
@@ -160,7 +164,7 @@ def test_error_mapping(server, make, raw, exc, captured_log):
     with pytest.raises(exc) as ei:
         tm.token()
     assert type(ei.value) is exc
-    assert tm.a is None  # no access token kept
+    assert tm.access_token is None  # no access token kept
     assert_no_secrets(str(ei.value), captured_log)
 
 

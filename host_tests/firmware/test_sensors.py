@@ -1,154 +1,16 @@
 import ast
 import json
-import math
 import sys
 import types
-from pathlib import Path
 
 import pytest
+from drsagent import config as config_schema
+from drsagent import errors, hal
+from drsagent.boot import make_sensor
+from drsagent.hal import sim
+from script_server import FIRMWARE, needs_micropython
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import conftest_brain  # noqa: E402,F401  (puts firmware/ on sys.path)
-from conftest_brain import FIRMWARE  # noqa: E402
-from drsagent import errors  # noqa: E402
-from drsagent.agent import feed, new_filter  # noqa: E402
-from drsagent.boot import make_sensor  # noqa: E402
-from drsagent.hal import sim  # noqa: E402
-from fwhelpers import needs_micropython  # noqa: E402
-
-
-class ReadingFilter:
-    """Test view of the filter functions: a sensor config and the filter list."""
-
-    def __init__(self, empty, full, level=None, **opts):
-        self.s = dict(opts, empty=empty, full=full)
-        self.f = new_filter(level)
-
-    def feed(self, raw):
-        return feed(self.f, self.s, raw)
-
-    level = property(lambda self: self.f[0])
-    fault = property(lambda self: self.f[1])
-    reason = property(lambda self: self.f[2])
-    rejects = property(lambda self: self.f[3])
-
-
-def filt(**kw):
-    return ReadingFilter(0, 1000, **kw)
-
-
-def test_calibration_both_directions():
-    assert ReadingFilter(0, 1000).feed(250) == pytest.approx(0.25)
-    # a distance sensor reads less when fuller: empty > full
-    assert ReadingFilter(1000, 0).feed(250) == pytest.approx(0.75)
-    assert ReadingFilter(12000, 845000).feed(12000) == 0
-    assert ReadingFilter(12000, 845000).feed(845000) == 1
-
-
-@pytest.mark.parametrize(
-    "raw,reason",
-    [
-        (None, "none"),
-        (math.nan, "nan"),
-        (math.inf, "nan"),
-        (-math.inf, "nan"),
-        ("nan", "type"),
-        ("500", "type"),
-        (True, "type"),
-        ([500], "type"),
-        (1100, "range"),  # fraction 1.1 > 1.05
-        (-60, "range"),  # fraction -0.06 < -0.05
-    ],
-)
-def test_garbage_rejected(raw, reason):
-    f = filt()
-    assert f.feed(500) == 0.5
-    assert f.feed(raw) is None
-    assert f.reason == reason
-    assert f.level == 0.5  # the accepted level is untouched
-    assert f.fault is None  # one rejection is not a fault yet
-
-
-def test_slightly_out_of_range_is_clamped():
-    f = filt()
-    assert f.feed(1040) == 1.0
-    assert f.feed(1000) == 1.0
-    f2 = filt()
-    assert f2.feed(-40) == 0.0
-
-
-def test_fault_after_consecutive_rejections_and_recovery():
-    f = filt(fault_after=3)
-    assert f.feed(400) == 0.4
-    f.feed(None)
-    f.feed(math.nan)
-    assert f.fault is None
-    f.feed(None)
-    assert f.fault == "none"
-    assert f.feed(401) == pytest.approx(0.401)
-    assert f.fault is None and f.rejects == 0
-
-
-def test_stuck_sensor():
-    f = filt(stuck_readings=5)
-    out = [f.feed(700) for _ in range(7)]
-    assert out[:4] == [0.7] * 4
-    assert out[4:] == [None, None, None]
-    assert f.reason == "stuck"
-    assert f.fault == "stuck"  # 3 rejections in a row
-    assert f.feed(699) == pytest.approx(0.699)  # moves again: fine
-    assert f.fault is None
-
-
-def test_stuck_detection_disabled_with_zero():
-    f = filt(stuck_readings=0)
-    assert all(f.feed(700) == 0.7 for _ in range(200))
-
-
-def test_one_off_spike_is_not_accepted():
-    f = filt()
-    assert f.feed(300) == 0.3
-    assert f.feed(950) is None  # glitch
-    assert f.reason == "spike"
-    assert f.feed(301) == pytest.approx(0.301)  # back to normal: glitch forgotten
-    assert f.level == pytest.approx(0.301)
-    assert f.feed(960) is None  # a new glitch starts over, no stale confirmation
-    assert f.feed(299) == pytest.approx(0.299)
-
-
-def test_refill_accepted_after_two_confirming_readings():
-    f = filt()
-    assert f.feed(100) == 0.1
-    assert f.feed(950) is None
-    assert f.feed(960) is None
-    assert f.feed(955) == pytest.approx(0.955)
-    assert f.level == pytest.approx(0.955)
-    assert f.fault is None
-
-
-def test_inconsistent_jumps_never_confirm():
-    f = filt(fault_after=10)
-    f.feed(100)
-    for raw in (950, 500, 950, 500, 950):
-        assert f.feed(raw) is None
-    assert f.level == 0.1
-
-
-def test_filter_seeded_level_holds_a_glitch_after_reboot():
-    f = ReadingFilter(0, 1000, level=0.2)
-    assert f.feed(900) is None
-    assert f.feed(210) == pytest.approx(0.21)
-
-
-def test_sensor_config_options():
-    f = ReadingFilter(0, 1000, stuck_readings=7, fault_after=4)
-    assert [f.feed(500) for _ in range(7)][-2:] == [0.5, None]  # the 7th is stuck
-    assert [f.feed(500) for _ in range(3)] == [None] * 3 and f.fault == "stuck"
-    f = ReadingFilter(0, 1000, spike=0.5)
-    assert f.feed(100) == 0.1 and f.feed(550) == 0.55  # a jump below the spike size
-    f = ReadingFilter(0, 1000)  # defaults: stuck after 48, spike 0.3, fault after 3
-    assert all(f.feed(700) == 0.7 for _ in range(47)) and f.feed(700) is None
-    assert f.feed(300) is None and f.reason == "spike"
+from host_tests.fakes import config, slot_cfg
 
 
 def test_make_sensor_sim_reads_injected_raw():
@@ -159,10 +21,48 @@ def test_make_sensor_sim_reads_injected_raw():
     assert s() is None
 
 
-def test_make_sensor_unknown_driver_is_config_error():
+def _validated_sensor(**sensor):
+    slot = {"id": "s1", "sensor": dict({"empty": 0, "full": 1000}, **sensor)}
+    return config_schema.validate_config(config(slot))["slots"][0]["sensor"]
+
+
+def test_unknown_driver_is_a_config_error_naming_the_known_ones():
     with pytest.raises(errors.ConfigError) as e:
-        make_sensor({"id": "s1", "sensor": {"driver": "lidar9000"}})
-    assert "lidar9000" in str(e.value) and "s1" in str(e.value)
+        _validated_sensor(driver="lidar9000")
+    assert str(e.value) == (
+        "config.json: slots[0].sensor.driver: expected a driver of hal.SENSOR_DRIVERS ("
+        + ", ".join(hal.SENSOR_DRIVERS)
+        + "), got 'lidar9000'"
+    )
+
+
+def test_hx711_without_dout_fails_validation():
+    with pytest.raises(errors.ConfigError) as e:
+        _validated_sensor(driver="hx711", sck=5)
+    assert str(e.value) == ("config.json: slots[0].sensor.dout: missing, expected an integer >= 0")
+
+
+def test_hx711_keys_are_checked_and_defaulted_by_the_driver_table():
+    assert _validated_sensor(driver="hx711", dout=0, sck=5)["samples"] == 5  # GPIO0 is a pin
+    with pytest.raises(errors.ConfigError) as e:
+        _validated_sensor(driver="hx711", dout=-1, sck=5)
+    assert "slots[0].sensor.dout: expected an integer >= 0, got -1" in str(e.value)
+
+
+@pytest.mark.parametrize("name", hal.SENSOR_DRIVERS)
+def test_every_listed_driver_declares_its_keys_and_make(name):
+    module = __import__("drsagent.hal." + name, None, None, ("make",), 0)
+    assert callable(module.make)
+    assert isinstance(module.SENSOR_KEYS, str)
+    for item in filter(None, module.SENSOR_KEYS.split(", ")):
+        key, kind = item.split()
+        assert kind[0] in "olsSubhnpzfci", item
+
+
+def test_filter_defaults_come_from_the_schema():
+    sensor = _validated_sensor(driver="sim")
+    assert (sensor["stuck_readings"], sensor["spike"], sensor["fault_after"]) == (48, 0.3, 3)
+    assert slot_cfg()["sensor"]["spike"] == 0.3
 
 
 def test_sim_clock():
@@ -175,11 +75,24 @@ def test_sim_clock():
 
 
 def test_system_clock_is_epoch_seconds():
+    import time
+
     from drsagent.hal.clock import SystemClock
 
     c = SystemClock()
-    assert c.offset == 0  # CPython and the unix port count from 1970
+    assert abs(c.now() - time.time()) < 5  # CPython and the unix port count from 1970
     assert c.is_set()  # the test host's clock is synced
+
+
+def test_one_definition_of_a_set_clock():
+    from drsagent.hal import clock_is_set, rtc_now, sim
+
+    assert not clock_is_set(1704067199)  # before 2024-01-01: never synced
+    assert clock_is_set(1704067200)
+    assert clock_is_set(rtc_now())  # the test host's clock is synced
+    assert not sim.SimClock(1704067199).is_set()
+    assert sim.SimClock(1704067200).is_set()
+    assert not sim.SimClock().is_set()
 
 
 # -- HX711 with a fake machine module ---------------------------------------------

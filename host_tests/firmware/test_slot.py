@@ -1,11 +1,11 @@
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from drsagent import errors, slot
+from drsagent.slot import new_state
+from script_server import needs_micropython
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest_brain import (  # noqa: E402
+from host_tests.fakes import (
     DAY,
     HOUR,
     T0,
@@ -15,28 +15,24 @@ from conftest_brain import (  # noqa: E402
     PowerCut,
     slot_cfg,
 )
-from drsagent import errors, slot  # noqa: E402
-from drsagent.slot import new_state  # noqa: E402
-from fwhelpers import needs_micropython  # noqa: E402
 
 SID = "toner"
 
 
 class Slot:
-    """Test view of the slot machine: what it needs of the agent (drs, save, emit,
-    config) and one slot (id, config, persisted dict)."""
+    """One slot (id, config, persisted dict) on an OrderMachine with its narrow
+    collaborators: the DRS client, a save callable, an event sink, the settings."""
 
     def __init__(self, sid, cfg, d, drs, save, emit, test_orders=False):
         self.sid, self.cfg, self.d = sid, cfg, d
-        self.drs, self.save, self.emit = drs, save, emit
-        self.config = {"test_orders": test_orders}
+        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders})
 
     def tick(self, now, want=None, ok=False, level=None):
         # the agent passes None without a good reading, else the reason or ""
-        slot.tick(self, self.sid, self.cfg, self.d, now, (want or "") if ok else None, level)
+        self.machine.tick(self.sid, self.cfg, self.d, now, (want or "") if ok else None, level)
 
     def on_refill(self, now):
-        slot.on_refill(self, self.d, now)
+        self.machine.on_refill(self.d, now)
 
 
 class Rig:
@@ -564,11 +560,10 @@ def test_untracking_on_micropython(mpy):
         """
         import json
         from drsagent import slot
-        class A:
+        class Sink:
             def __init__(self):
                 self.ev = []
                 self.saves = 0
-                self.config = {}
             def emit(self, ev, **kw):
                 self.ev.append(ev)
             def save(self):
@@ -582,11 +577,11 @@ def test_untracking_on_micropython(mpy):
             def order_info(self, eid):
                 Drs.polls += 1
                 return [{"slotId": "x", "status": "Authorized"}]
-        a = A()
-        a.drs = Drs()
+        a = Sink()
+        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False})
         d = slot.new_state(0)
         for h in range(21 * 24 + 1):
-            slot.tick(a, "x", {}, d, 1767225600 + h * 3600, "floor", 0.05)
+            machine.tick("x", {"cooldown_days": 2}, d, 1767225600 + h * 3600, "floor", 0.05)
         print(json.dumps({"ev": a.ev, "st": d["st"], "n": Drs.n, "polls": Drs.polls,
                           "saves": a.saves}))
         """

@@ -6,7 +6,8 @@ import pytest
 from drsagent import errors, store
 from drsagent.config import validate_config, validate_secrets
 from drsagent.store import FlashStore
-from fwhelpers import needs_micropython
+from script_server import needs_micropython
+
 from host_tests.fake_tokens import REFRESH
 
 CONFIG = {
@@ -19,7 +20,7 @@ CONFIG = {
     "slots": [
         {
             "id": "toner-black",
-            "sensor": {"driver": "hx711", "dout": 16, "empty": 12000, "full": 8e5},
+            "sensor": {"driver": "hx711", "dout": 16, "sck": 17, "empty": 12000, "full": 8e5},
         },
         {"id": "toner-cyan", "sensor": {"driver": "sim", "empty": 0, "full": 1}, "floor": 0.2},
     ],
@@ -318,12 +319,19 @@ def test_power_cut_harness_catches_an_unsafe_writer(tmp_path, monkeypatch):
 # -- config and secrets ---------------------------------------------------------------------
 
 
-def test_load_config_is_the_file_checked_not_filled(tmp_path):
-    # Defaults are applied where a key is used (agent.py, slot.py):
-    # the config dict in the heap holds only what the file says.
+def test_load_config_fills_in_the_schema_defaults(tmp_path):
+    # The defaults live in one place (config.py's tables, hx711's SENSOR_KEYS); the
+    # code that uses a key reads it plainly. What the file says is kept as it is.
     fs = FlashStore(str(tmp_path))
     fs.write_json("config.json", CONFIG)
-    assert fs.load_config() == CONFIG
+    loaded = fs.load_config()
+    assert (loaded["loop_interval_s"], loaded["http_timeout_s"]) == (3600, 10)
+    assert (loaded["test_orders"], loaded["report_hour_utc"]) == (False, 3)
+    black, cyan = loaded["slots"]
+    assert (black["floor"], cyan["floor"]) == (0.1, 0.2)
+    assert (black["order_ceiling"], black["rearm"], black["capacity"]) == (0.5, 0.6, 1.0)
+    assert black["sensor"]["samples"] == 5 and "samples" not in cyan["sensor"]
+    assert black["sensor"]["dout"] == 16 and cyan["sensor"]["full"] == 1
 
 
 def test_load_config_missing_or_corrupt(tmp_path):
@@ -579,3 +587,11 @@ def test_store_on_micropython(mpy, tmp_path):
     ]
     assert "W store: state.json is corrupt" in r["log"]
     assert "I store: state loaded from state.bak" in r["log"]
+
+
+def test_boot_call_typo_is_an_attribute_error_at_the_call(tmp_path):
+    # No forwarding of unknown names into config.py: a typo fails where it is made,
+    # not later as a config-file error.
+    fs = FlashStore(str(tmp_path))
+    with pytest.raises(AttributeError):
+        fs.load_confg()

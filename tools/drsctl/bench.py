@@ -2,6 +2,9 @@
 
 - the lowest ``-X heapsize`` at which the 60-day MicroPython simulation completes
   (no crash, no MemoryError, no duplicate order);
+- the heap the agent needs beyond its own code: the run's peak allocation minus what
+  the agent's loaded ``.mpy`` modules occupy (a frozen build keeps its code in flash,
+  so this approximates the heap a frozen build needs);
 - the firmware's size compiled with ``mpy-cross`` (what goes onto the board);
 - HTTP requests per order cycle and per device-day in steady state;
 - simulated device-days per wall second on each runtime.
@@ -21,8 +24,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from drsctl.firmware import compile_firmware
+from drsctl.firmware import compile_firmware, micropython_binary
 from drsctl.sim.device import parse_heap
+
+# What the agent loop keeps imported (their own imports follow): measured as loaded
+# .mpy code in the heap. Boot-only and rare modules are unloaded after use.
+LOOP_MODULES = (
+    "drsagent.agent",
+    "drsagent.store",
+    "drsagent.drs",
+    "drsagent.lwa",
+    "drsagent.hal.sim",
+)
 
 
 def run_sim(runtime: str, days: float, heap: str | None = None, slots: int = 2) -> dict[str, Any]:
@@ -45,6 +58,24 @@ def run_sim(runtime: str, days: float, heap: str | None = None, slots: int = 2) 
         return json.loads(done.stdout)
     except json.JSONDecodeError:
         return {"crashes": 1, "error": (done.stderr or done.stdout).strip()[-400:]}
+
+
+def code_heap_bytes(mpy_tree: Path) -> int:
+    """Heap that importing the loop's compiled modules takes in a fresh MicroPython."""
+    imports = "; ".join(f"import {name}" for name in LOOP_MODULES)
+    script = (
+        "import gc; gc.collect(); before = gc.mem_alloc(); "
+        f"{imports}; gc.collect(); print(gc.mem_alloc() - before)"
+    )
+    done = subprocess.run(
+        [micropython_binary(), "-c", script],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={"MICROPYPATH": str(mpy_tree), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    return int(done.stdout.split()[-1])
 
 
 def completes(summary: dict[str, Any], reference: dict[str, Any]) -> bool:
@@ -90,6 +121,10 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---|---|",
         f"| lowest `-X heapsize` completing the 60-day MicroPython run | "
         f"{results['lowest_heapsize_kib']} KiB | < 64 KiB (aim 32) |",
+        f"| heap beyond the agent's own code (peak allocation minus loaded `.mpy`) | "
+        f"{results['heap_beyond_code_bytes']} bytes | |",
+        f"| loaded `.mpy` code of the agent loop, in the heap | "
+        f"{results['code_heap_bytes']} bytes | 0 when frozen |",
         f"| firmware `.mpy` total (device modules, mpy-cross -O2) | "
         f"{results['mpy_total_bytes'] / 1024:.1f} KiB | < 48 KiB (aim 32) |",
         f"| HTTP requests per order cycle | {sim['requests_per_order_cycle']} | |",
@@ -119,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         sizes = compile_firmware(Path(tmp))
+        code_bytes = code_heap_bytes(Path(tmp))
     print(f"mpy total: {sum(sizes.values())} bytes", file=sys.stderr)
     speeds = {}
     sims = {}
@@ -131,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "lowest_heapsize_kib": heap_k,
         "lowest_heapsize_bytes": parse_heap(f"{heap_k}k") if heap_k else None,
+        "code_heap_bytes": code_bytes,
+        "heap_beyond_code_bytes": (sims["micropython"].get("peak_mem_alloc") or 0) - code_bytes,
         "mpy_total_bytes": sum(sizes.values()),
         "mpy_bytes": sizes,
         "device_days_per_second": speeds,

@@ -11,6 +11,11 @@ from typing import Any
 
 import httpx
 
+_REPLENISH_HEADERS = {
+    "x-amzn-type-version": "com.amazon.dash.replenishment.DrsReplenishInput@1.0",
+    "x-amzn-accept-type": "com.amazon.dash.replenishment.DrsReplenishResult@1.0",
+}
+
 
 class ControlError(RuntimeError):
     """The emulator answered a control call with an error status."""
@@ -104,3 +109,40 @@ class EmulatorControl:
     def expire_tokens(self, device_id: str) -> None:
         """Expire the device's access tokens now."""
         self._call("POST", "/tokens/expire", json={"device_id": device_id})
+
+    def create_seller(self, name: str) -> dict[str, Any]:
+        """Create a seller (or fresh credentials for an existing one): SP-API LwA + MWS keys."""
+        return self._call("POST", "/sellers", json={"name": name})
+
+    def place_order(self, seller: str, slot_id: str = "toner-black") -> dict[str, Any]:
+        """Place one order for ``seller`` the way a device does; return it as /orders lists it.
+
+        Provisions a device of the seller's brand, trades its refresh token at LwA, calls
+        DRS ``replenish`` and moves the clock until the payment is authorized: the order is
+        ``Unshipped`` (ready for confirmShipment) in every view (DRS, SP-API, MWS).
+        """
+        creds = self.provision(
+            serial=f"{seller}-walkthrough", model=f"{seller}-appliance", slots=[{"id": slot_id}]
+        )
+        grant = self._http.post(
+            "/auth/o2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": creds["refresh_token"],
+                "client_id": creds["client_id"],
+                "client_secret": creds["client_secret"],
+            },
+        )
+        if grant.status_code != 200:
+            raise ControlError(f"LwA refused the new device's refresh token: {grant.status_code}")
+        headers = {
+            "Authorization": f"Bearer {grant.json()['access_token']}",
+            **_REPLENISH_HEADERS,
+        }
+        answer = self._http.post(f"/replenish/{slot_id}", headers=headers)
+        if answer.status_code != 200:
+            raise ControlError(f"replenish -> {answer.status_code}: {answer.text}")
+        event_id = answer.json().get("eventInstanceId")
+        self.advance(self.settings()["authorize_after_s"])  # paid: Unshipped, ready to ship
+        orders = self.orders(creds["device_id"])
+        return next(o for o in orders if o["event_instance_id"] == event_id)

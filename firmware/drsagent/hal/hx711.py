@@ -88,6 +88,11 @@ class HX711:
         return total / n if n else None
 
 
-def make(c):
-    s = c["sensor"]
-    return HX711(s["dout"], s["sck"], samples=s.get("samples", 5)).read
+# The slot's "sensor" keys (config.py's table language): data and clock GPIOs, and
+# how many conversions one reading averages.
+SENSOR_KEYS = "dout i, sck i, samples c=5"
+
+
+def make(config):
+    sensor = config["sensor"]
+    return HX711(sensor["dout"], sensor["sck"], samples=sensor["samples"]).read

@@ -1,12 +1,15 @@
 # Simulator drivers: the harness injects the raw reading and the time per tick.
+from drsagent.hal import clock_is_set
 
 # slot id -> raw value of the current tick (number, None or junk such as "nan").
 RAW = {}
 
+SENSOR_KEYS = ""  # the harness supplies the readings: no wiring to configure
 
-def make(c):
-    sid = c["id"]
-    return lambda: RAW.get(sid)
+
+def make(config):
+    slot_id = config["id"]
+    return lambda: RAW.get(slot_id)
 
 
 class SimClock:
@@ -22,5 +25,4 @@ class SimClock:
         return self.t or 0
 
     def is_set(self):
-        # 1704067200 = 2024-01-01: anything earlier means "never synced".
-        return (self.t or 0) >= 1704067200
+        return clock_is_set(self.t or 0)

@@ -223,6 +223,46 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# The columns of ``orders list``, most wanted first: on a narrow terminal the last ones
+# are left out; the order id is never cut.
+_ORDER_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("Order", lambda o: _cell(o.get("AmazonOrderId"))),
+    ("Status", lambda o: _cell(o.get("OrderStatus"))),
+    ("Purchased (UTC)", lambda o: _when(o.get("PurchaseDate"))),
+    ("Total", lambda o: _money(o.get("OrderTotal"))),
+    ("Unshipped", lambda o: _cell(o.get("NumberOfItemsUnshipped"))),
+    ("Shipped", lambda o: _cell(o.get("NumberOfItemsShipped"))),
+    ("Updated (UTC)", lambda o: _when(o.get("LastUpdateDate"))),
+)
+_TABLE_CELL_EDGES = 3  # a rich table cell's padding (2) and its left border (1)
+
+
+def _print_orders(out: Console, orders: list[dict[str, Any]]) -> None:
+    """The orders as a table that fits the terminal, or as plain columns when piped."""
+    rows = [[cell(order) for _, cell in _ORDER_COLUMNS] for order in orders]
+    names = [name for name, _ in _ORDER_COLUMNS]
+    widths = [max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(names)]
+    if not out.is_terminal:  # scripts and pipes: every column, whole, space-separated
+        for line in [names, *rows]:
+            out.print(
+                "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip(),
+                soft_wrap=True,
+                markup=False,
+            )
+        return
+    shown = len(names)
+    while shown > 1 and sum(w + _TABLE_CELL_EDGES for w in widths[:shown]) + 1 > out.width:
+        shown -= 1
+    table = _table()
+    for name, width in zip(names[:shown], widths[:shown], strict=True):
+        table.add_column(name, no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row[:shown])
+    out.print(table)
+    if shown < len(names):
+        out.print(f"(left out for width: {', '.join(names[shown:])}; --json has everything)")
+
+
 # -- commands -------------------------------------------------------------
 
 ConfigOpt = Annotated[
@@ -308,23 +348,8 @@ def list_orders(
     if as_json:
         _print_json({"Orders": orders, "NextToken": more})
         return
-    table = _table()
-    for column in ("Order", "Purchased (UTC)", "Updated (UTC)", "Status", "Total"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("Shipped", justify="right")
-    table.add_column("Unshipped", justify="right")
-    for order in orders:
-        table.add_row(
-            order.get("AmazonOrderId", ""),
-            _when(order.get("PurchaseDate")),
-            _when(order.get("LastUpdateDate")),
-            _cell(order.get("OrderStatus")),
-            _money(order.get("OrderTotal")),
-            _cell(order.get("NumberOfItemsShipped")),
-            _cell(order.get("NumberOfItemsUnshipped")),
-        )
     out = _out()
-    out.print(table)
+    _print_orders(out, orders)
     out.print(f"{len(orders)} order{'s' if len(orders) != 1 else ''}")
     if more:
         out.print(f"more orders: continue with --next-token {more}", soft_wrap=True)
@@ -388,7 +413,8 @@ def confirm_shipment(
         typer.Option(help="Package reference id (a positive number; reuse it to edit)."),
     ] = "1",
     ship_date: Annotated[
-        str | None, typer.Option(help="When it shipped (ISO-8601; default: now).")
+        str | None,
+        typer.Option(help="When it shipped (ISO-8601; default: now, on the emulator its clock)."),
     ] = None,
     carrier_name: Annotated[
         str | None, typer.Option(help="Carrier name (needed with --carrier Other).")
@@ -410,9 +436,15 @@ def confirm_shipment(
         raise typer.BadParameter("must be a positive number", param_hint="--package-id")
     if carrier.lower() == "other" and not carrier_name:
         raise typer.BadParameter("needed with --carrier Other", param_hint="--carrier-name")
-    when = _iso(ship_date, "--ship-date") or _sp_time(datetime.now(UTC))
+    when = _iso(ship_date, "--ship-date")
     items = _items(item)
     with _session(config) as client:
+        if when is None:  # the server's now: the emulator runs on its own clock
+            server_now = client.emulator_clock()
+            now = (
+                datetime.now(UTC) if server_now is None else datetime.fromtimestamp(server_now, UTC)
+            )
+            when = _sp_time(now)
         if not items:
             items = [
                 ShipmentItem(str(i["OrderItemId"]), int(i.get("QuantityOrdered") or 1))

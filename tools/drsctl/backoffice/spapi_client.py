@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -75,6 +75,13 @@ class AuthError(SpApiError):
 
 class ThrottledError(SpApiError):
     """Still throttled (429) after the allowed retries."""
+
+
+class EmulatorThrottled(ThrottledError):
+    """Throttled by the emulator, whose buckets refill on its virtual clock only.
+
+    Waiting real seconds would not help, so the message says how to go on instead.
+    """
 
 
 class TransportFailure(SpApiError):
@@ -210,17 +217,55 @@ class SpApiClient:
         )
 
     def _send(self, method: str, url: str, operation: str, **kwargs: Any) -> httpx.Response:
-        """One HTTP exchange; transport errors become :class:`TransportFailure`."""
+        """One HTTP exchange; transport errors become :class:`TransportFailure`.
+
+        A refused or unresolvable connection is final (retrying would only repeat it);
+        a timeout or a dropped connection may be retried.
+        """
         try:
             return self._http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
-            text = f"{operation}: cannot reach {url}: {type(exc).__name__}: {exc}"
+            base = urlsplit(url)
+            where = f"{base.scheme}://{base.netloc}"
+            text = f"cannot reach {where} ({operation}): {exc}"
             certificate = "CERTIFICATE_VERIFY_FAILED" in str(exc)
             if certificate:
                 text += " (for a private CA such as the emulator's, set SPAPI_CA_BUNDLE)"
+            elif isinstance(exc, httpx.ConnectError):
+                source = self.credentials.sources.get("endpoint", "the default")
+                text += f"; check the endpoint (from {source})"
+            retryable = not (certificate or isinstance(exc, httpx.ConnectError))
             raise TransportFailure(
-                self._redact(text), operation=operation, retryable=not certificate
+                self._redact(text), operation=operation, retryable=retryable
             ) from None
+
+    def emulator_clock(self) -> int | None:
+        """The emulator's virtual time (Unix seconds), or None if this is not the emulator.
+
+        Amazon's hosts are never asked.
+        """
+        host = urlsplit(self.credentials.endpoint).hostname or ""
+        if host == "amazon.com" or host.endswith(".amazon.com"):
+            return None
+        try:
+            answer = self._http.get(self.credentials.endpoint + "/_emulator/clock")
+            return int(answer.json()["now"]) if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return None
+
+    def _throttled_by_emulator(self, operation: str) -> EmulatorThrottled | None:
+        """The error to raise at once for a 429 from the emulator, or None elsewhere."""
+        if self.emulator_clock() is None:
+            return None
+        endpoint = self.credentials.endpoint
+        return EmulatorThrottled(
+            f"{operation} throttled (429) by the emulator, whose rate limits refill on its "
+            f"virtual clock only: move the clock (POST {endpoint}/_emulator/clock "
+            '{"advance": 60}) or turn throttling off (POST '
+            f'{endpoint}/_emulator/rate-limits {{"enabled": false}}), then run the command again',
+            status=429,
+            operation=operation,
+        )
 
     def access_token(self) -> str:
         """Return a valid LwA access token, fetching a new one when needed."""
@@ -281,7 +326,8 @@ class SpApiClient:
                 if not failure.retryable or attempt >= self.max_retries:
                     raise
                 attempt += 1
-                self.wait(min(float(2**attempt), MAX_WAIT_S), f"{operation}: connection failed")
+                reason = f"{failure.operation}: connection failed"
+                self.wait(min(float(2**attempt), MAX_WAIT_S), reason)
                 continue
             status = response.status_code
             rate = announced_rate(response)
@@ -290,6 +336,10 @@ class SpApiClient:
             if status in (401, 403) and cached and not refreshed:
                 self._token, refreshed = None, True  # maybe expired early: one fresh try
                 continue
+            if status == 429 and attempt == 0:
+                emulator_says = self._throttled_by_emulator(operation)
+                if emulator_says is not None:
+                    raise emulator_says
             if status in RETRY_STATUSES and attempt < self.max_retries:
                 delay = retry_delay(response, attempt, self._rates.get(operation))
                 attempt += 1

@@ -3,7 +3,10 @@
 Every endpoint goes through :func:`_authorize` (version headers, then bearer token), so
 header and token checks exist once. Error bodies are ``{"message": ...}`` with an
 ``x-amzn-ErrorType`` header; success responses carry ``x-amzn-type-version`` set to the
-result type, as the seeds show.
+result type, as the seeds show. An endpoint may serve several documented versions (the
+pair of headers picks one): subscriptionInfo answers ``DrsSubscriptionInfoResult@2.0``
+or ``@1.0``; deregistration is ``DELETE /registration`` (``DrsDeregisterInput@2.0``) or
+``DELETE /deviceModels/{model}/devices/{serial}/registration`` (``@1.0``).
 """
 
 import dataclasses
@@ -12,64 +15,80 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from . import clock, inputs, lwa, orders
-from .gateway import ApiError, Call, parse_json
+from .device_route import Call, DeviceRoute, parse_json
+from .errors import MessageError, ServiceError
+from .order_view import OrderView
 from .store import Device, Report, Slot, Tx
 
 PREFIX = "com.amazon.dash.replenishment."
 
 
-def drs_error(status: int, message: str, error_type: str) -> ApiError:
-    """Return a DRS error answer."""
-    return ApiError(status, {"message": message}, {"x-amzn-ErrorType": error_type})
+def _invalid_token() -> MessageError:
+    return MessageError(400, "Invalid token", "InvalidTokenException")
 
 
-def _invalid_token() -> ApiError:
-    return drs_error(400, "Invalid token", "InvalidTokenException")
+def _validation(message: str) -> MessageError:
+    return MessageError(400, message, "ValidationException")
 
 
-def _validation(message: str) -> ApiError:
-    return drs_error(400, message, "ValidationException")
+def _not_found(message: str) -> MessageError:
+    return MessageError(404, message, "ResourceNotFoundException")
 
 
-def _not_found(message: str) -> ApiError:
-    return drs_error(404, message, "ResourceNotFoundException")
+Handler = Callable[[Call, Tx, Device], dict[str, Any] | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+    """One documented version of an endpoint: its header pair and handler."""
+
+    input_type: str
+    result_type: str
+    handler: Handler
 
 
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
-    """One DRS route: path, method, fault route name, version pair and handler."""
+    """One DRS route: path, method, fault route name and the versions it serves."""
 
     path: str
     method: str
     name: str
-    input_type: str
-    result_type: str
-    handler: Callable[[Call, Tx, Device], dict[str, Any] | None]
+    versions: tuple[Version, ...]
 
     def __call__(self, call: Call) -> Response:
-        """Authorize, run the handler in one transaction, shape the answer."""
+        """Authorize, run the version's handler in one transaction, shape the answer."""
         with call.store.tx() as tx:
-            device = _authorize(call, tx, self)
-            body = self.handler(call, tx, device)
-        headers = {"x-amzn-type-version": PREFIX + self.result_type}
+            version = _version(call, self)
+            device = _authorize(call, tx)
+            body = version.handler(call, tx, device)
+        headers = {"x-amzn-type-version": PREFIX + version.result_type}
         if body is None:
             return Response(b"", 200, headers)
         return JSONResponse(body, 200, headers)
 
 
-def _authorize(call: Call, tx: Tx, endpoint: Endpoint) -> Device:
-    """Check the version headers and the bearer token; return the caller's device."""
-    for header, expected in (
-        ("x-amzn-type-version", PREFIX + endpoint.input_type),
-        ("x-amzn-accept-type", PREFIX + endpoint.result_type),
-    ):
+def _version(call: Call, endpoint: Endpoint) -> Version:
+    """Return the version the header pair names (400 naming the header otherwise)."""
+    candidates = list(endpoint.versions)
+    for header, field in (("x-amzn-type-version", "input_type"),
+                          ("x-amzn-accept-type", "result_type")):  # fmt: skip
+        allowed = list(dict.fromkeys(PREFIX + getattr(v, field) for v in candidates))
+        expected = " or ".join(allowed)
         value = call.request.headers.get(header)
         if value is None:
             raise _validation(f"Missing header {header}: expected {expected}")
-        if value != expected:
+        if value not in allowed:
             raise _validation(f"Unsupported value of header {header}: expected {expected}")
+        candidates = [v for v in candidates if PREFIX + getattr(v, field) == value]
+    return candidates[0]
+
+
+def _authorize(call: Call, tx: Tx) -> Device:
+    """Check the bearer token; return the caller's device."""
     token = call.token
     if token is None or not lwa.is_live_device_token(token, tx.now()):
         raise _invalid_token()
@@ -91,8 +110,8 @@ def _json_object(call: Call, fields: dict[str, str]) -> dict[str, Any]:
     """Parse the body as a JSON object with every field in ``fields`` (name → date|number)."""
     try:
         body = parse_json(call.body)
-    except ApiError as err:
-        raise _validation(err.body["message"]) from None
+    except ServiceError as err:
+        raise _validation(err.message) from None
     if not isinstance(body, dict):
         raise _validation("Request body must be a JSON object")
     for name, kind in fields.items():
@@ -117,29 +136,38 @@ def replenish(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     """Place an order for the slot, or point at the one already in progress."""
     slot = _slot(tx, device, call.params["slotId"])
     if not slot.subscribed:
-        raise _validation(f"Slot {slot.slot_id} has no product subscription")
-    current = orders.open_order(tx, device.device_id, slot.slot_id)
-    if current is not None:
-        return {"eventInstanceId": current.event_instance_id, "detailCode": "ORDER_INPROGRESS"}
-    order = orders.place(tx, device, slot, tx.now())
+        raise _validation(f"Unable to place order - slot : {slot.slot_id} is unsubscribed.")
+    order, placed = orders.replenish(tx, device, slot)
+    if not placed:
+        return {"eventInstanceId": order.event_instance_id, "detailCode": "ORDER_INPROGRESS"}
     code = "TEST_ORDER_PLACED" if order.is_test else "STANDARD_ORDER_PLACED"
     return {"eventInstanceId": order.event_instance_id, "detailCode": code}
 
 
-def get_order_info(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
-    """Describe one of the device's orders (another device's order is "not found" too)."""
-    event_instance_id = call.params["eventInstanceId"]
-    order = tx.order_by_event(event_instance_id)
-    if order is None or order.device_id != device.device_id:
-        raise _not_found("No order found for this eventInstanceId")
+def order_info_json(view: OrderView) -> dict[str, Any]:
+    """Render an order as DRS ``getOrderInfo`` shows it."""
+    order = view.order
     item = {
         "asin": order.asin,
         "expectedDeliveryDate": clock.iso_ms(order.expected_delivery),
         "quantity": order.quantity,
         "slotId": order.slot_id,
-        "status": orders.drs_status(order),
+        "status": view.drs_status,
     }
     return {"orderInfoData": {"instanceId": order.event_instance_id, "orderItems": [item]}}
+
+
+def get_order_info(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
+    """Describe one of the device's orders.
+
+    An unknown id, or another device's, is a 400 ``{"message"}``: seed 000 lists only 400
+    and 500 for this endpoint.
+    """
+    event_instance_id = call.params["eventInstanceId"]
+    order = tx.order_by_event(event_instance_id)
+    if order is None or order.device_id != device.device_id:
+        raise _validation("No order found for this eventInstanceId")
+    return order_info_json(OrderView.of(tx, order))
 
 
 _SLOT_STATUS_FIELDS = {
@@ -166,8 +194,14 @@ def device_status(call: Call, tx: Tx, device: Device) -> None:
     _report(tx, device, "deviceStatus", None, body)
 
 
+def subscription_info_v1(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
+    """List whether each slot is subscribed (``DrsSubscriptionInfoResult@1.0``)."""
+    slots = tx.slots(device.device_id)
+    return {"slotsSubscriptionStatus": {slot.slot_id: slot.subscribed for slot in slots}}
+
+
 def subscription_info(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
-    """List each slot's subscription and product."""
+    """List each slot's subscription and product (``DrsSubscriptionInfoResult@2.0``)."""
     status = {
         slot.slot_id: {
             "subscribed": slot.subscribed,
@@ -183,7 +217,13 @@ def subscription_info(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
 
 
 def deregister(call: Call, tx: Tx, device: Device) -> None:
-    """Unregister the device; all its tokens stop working."""
+    """Unregister the device; all its tokens stop working.
+
+    The v1 path names the device's model and serial; they must be the caller's.
+    """
+    model, serial = call.params.get("model"), call.params.get("serial")
+    if serial is not None and (serial != device.serial or model != device.model):
+        raise _not_found(f"Device {serial} of model {model} not found")
     tx.deregister_device(device.device_id, tx.now())
 
 
@@ -206,24 +246,37 @@ def cancel_test_orders(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     return {"slotOrderStatuses": statuses}
 
 
+def _one(input_type: str, result_type: str, handler: Handler) -> tuple[Version, ...]:
+    return (Version(input_type, result_type, handler),)
+
+
+_REPLENISH = _one("DrsReplenishInput@1.0", "DrsReplenishResult@1.0", replenish)
+_ORDER_INFO = _one("DrsOrderInfoInput@1.0", "DrsOrderInfoResult@1.0", get_order_info)
+_SLOT_STATUS = _one("DrsSlotStatusInput@1.0", "DrsSlotStatusResult@1.0", slot_status)
+_DEVICE_STATUS = _one("DrsDeviceStatusInput@1.0", "DrsDeviceStatusResult@1.0", device_status)
+_SUBSCRIPTION_INFO = (
+    Version("DrsSubscriptionInfoInput@1.0", "DrsSubscriptionInfoResult@2.0", subscription_info),
+    Version("DrsSubscriptionInfoInput@1.0", "DrsSubscriptionInfoResult@1.0",
+            subscription_info_v1),
+)  # fmt: skip
+_CANCEL_TEST_ORDERS = _one(
+    "DrsCancelTestOrdersInput@1.0", "DrsCancelTestOrdersResult@1.0", cancel_test_orders
+)
+
 ENDPOINTS = (
-    Endpoint("/replenish/{slotId}", "POST", "replenish",
-             "DrsReplenishInput@1.0", "DrsReplenishResult@1.0", replenish),
-    Endpoint("/getOrderInfo/{eventInstanceId}", "GET", "getOrderInfo",
-             "DrsOrderInfoInput@1.0", "DrsOrderInfoResult@1.0", get_order_info),
-    Endpoint("/slotStatus/{slotId}", "POST", "slotStatus",
-             "DrsSlotStatusInput@1.0", "DrsSlotStatusResult@1.0", slot_status),
-    Endpoint("/deviceStatus", "POST", "deviceStatus",
-             "DrsDeviceStatusInput@1.0", "DrsDeviceStatusResult@1.0", device_status),
-    Endpoint("/deviceStatus/{serial}", "POST", "deviceStatus",
-             "DrsDeviceStatusInput@1.0", "DrsDeviceStatusResult@1.0", device_status),
-    Endpoint("/subscriptionInfo", "GET", "subscriptionInfo",
-             "DrsSubscriptionInfoInput@1.0", "DrsSubscriptionInfoResult@2.0", subscription_info),
+    Endpoint("/replenish/{slotId}", "POST", "replenish", _REPLENISH),
+    Endpoint("/getOrderInfo/{eventInstanceId}", "GET", "getOrderInfo", _ORDER_INFO),
+    Endpoint("/slotStatus/{slotId}", "POST", "slotStatus", _SLOT_STATUS),
+    Endpoint("/deviceStatus", "POST", "deviceStatus", _DEVICE_STATUS),
+    Endpoint("/deviceStatus/{serial}", "POST", "deviceStatus", _DEVICE_STATUS),
+    Endpoint("/subscriptionInfo", "GET", "subscriptionInfo", _SUBSCRIPTION_INFO),
     Endpoint("/registration", "DELETE", "registration",
-             "DrsDeregisterInput@2.0", "DrsDeregisterResult@1.0", deregister),
-    Endpoint("/testOrders/slots/{slotId}", "DELETE", "testOrders",
-             "DrsCancelTestOrdersInput@1.0", "DrsCancelTestOrdersResult@1.0", cancel_test_orders),
-    Endpoint("/testOrders", "DELETE", "testOrders",
-             "DrsCancelTestOrdersInput@1.0", "DrsCancelTestOrdersResult@1.0", cancel_test_orders),
+             _one("DrsDeregisterInput@2.0", "DrsDeregisterResult@1.0", deregister)),
+    Endpoint("/deviceModels/{model}/devices/{serial}/registration", "DELETE", "registration",
+             _one("DrsDeregisterInput@1.0", "DrsDeregisterResult@1.0", deregister)),
+    Endpoint("/testOrders/slots/{slotId}", "DELETE", "testOrders", _CANCEL_TEST_ORDERS),
+    Endpoint("/testOrders", "DELETE", "testOrders", _CANCEL_TEST_ORDERS),
 )  # fmt: skip
 """Every DRS route, as the contract lists them."""
+
+ROUTES = [Route(e.path, DeviceRoute(e.name, e), methods=[e.method]) for e in ENDPOINTS]

@@ -4,7 +4,8 @@ Kinds (armed through ``POST /_emulator/faults``):
 
 * ``status``: answer ``status`` with an Amazon-looking error body.
 * ``hang``: hold the request until ``POST /_emulator/faults/release`` (then answer
-  normally) or until the client goes away (then answer nothing). No wall-time sleeps.
+  normally), until the client goes away (then answer nothing) or until the server shuts
+  down (then answer 503 in the service's error shape). No wall-time sleeps.
 * ``drop``: send the status line and headers with a Content-Length larger than the
   part of the body that follows, then close the connection: the client sees a
   truncated response.
@@ -15,13 +16,15 @@ then replaces the real answer (for ``hang``: the real answer follows the release
 """
 
 import asyncio
+import enum
 import logging
 from collections.abc import Callable
-from http import HTTPStatus
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from . import ids
+from .errors import LwaError, MessageError, ServiceError, reason_phrase
 from .store import Fault
 
 ROUTES = (
@@ -68,23 +71,21 @@ class DroppedConnectionFilter(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
 
 
-def _phrase(status: int) -> str:
-    """Return the reason phrase of a status code (or a generic one)."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def amazon_error(route: str, status: int) -> Response:
-    """Return an error answer shaped like the real service behind ``route``."""
+def amazon_error(route: str, status: int) -> ServiceError:
+    """Return an error shaped like the real service behind ``route``."""
     if route == "token":
         error = _LWA_ERRORS.get(status, "server_error" if status >= 500 else "invalid_request")
-        return JSONResponse({"error": error, "error_description": _phrase(status)}, status)
+        return LwaError(status, error, reason_phrase(status))
     error_type = _DRS_ERROR_TYPES.get(status, "InternalFailure" if status >= 500 else "Error")
-    return JSONResponse(
-        {"message": _phrase(status)}, status, headers={"x-amzn-ErrorType": error_type}
-    )
+    return MessageError(status, reason_phrase(status), error_type)
+
+
+class Held(enum.Enum):
+    """How a held request's wait ended."""
+
+    RELEASED = "released"
+    CLIENT_GONE = "client gone"
+    SHUTDOWN = "shutdown"
 
 
 class FaultGate:
@@ -92,12 +93,13 @@ class FaultGate:
 
     def __init__(self) -> None:
         self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._shutting_down = False
         self.holding = 0
 
-    async def hold(self, receive: Receive) -> bool:
-        """Wait for a release (True) or for the client to disconnect (False)."""
-        self._loop = asyncio.get_running_loop()
+    async def hold(self, receive: Receive) -> Held:
+        """Wait for a release, a shutdown or the client's disconnect; say which came first."""
+        if self._shutting_down:
+            return Held.SHUTDOWN
         if self._event is None:
             self._event = asyncio.Event()
         released = asyncio.ensure_future(self._event.wait())
@@ -105,7 +107,9 @@ class FaultGate:
         self.holding += 1
         try:
             await asyncio.wait({released, gone}, return_when=asyncio.FIRST_COMPLETED)
-            return not gone.done()
+            if gone.done():
+                return Held.CLIENT_GONE
+            return Held.SHUTDOWN if self._shutting_down else Held.RELEASED
         finally:
             self.holding -= 1
             released.cancel()
@@ -119,10 +123,10 @@ class FaultGate:
             self._event = None
         return held
 
-    def release_threadsafe(self) -> None:
-        """Release every held request from another thread (used at shutdown)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.release)
+    def shut_down(self) -> None:
+        """Answer every held request, and any later one, with a 503 (the server is stopping)."""
+        self._shutting_down = True
+        self.release()
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -163,11 +167,15 @@ async def misbehave(
     """
     real = produce() if fault.after else None
     if fault.kind == "hang":
-        if not await gate.hold(receive):
+        held = await gate.hold(receive)
+        if held is Held.CLIENT_GONE:
             return None
-        response = real if real is not None else produce()
+        if held is Held.SHUTDOWN:
+            response = amazon_error(route, 503).response(ids.request_id_of(scope))
+        else:
+            response = real if real is not None else produce()
     elif fault.kind == "status":
-        response = amazon_error(route, fault.status)
+        response = amazon_error(route, fault.status).response(ids.request_id_of(scope))
     else:
         base = real if real is not None else JSONResponse({"message": "Service response"})
         if fault.kind == "drop":

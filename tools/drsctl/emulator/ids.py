@@ -8,6 +8,7 @@ import hashlib
 import secrets
 import string
 import uuid
+from typing import Any
 
 _UPPER_ALNUM = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
@@ -48,14 +49,20 @@ def auth_code() -> str:
     return "AN" + _pick(_ALNUM, 18)
 
 
+_TOKEN_BYTES = 288
+"""Random bytes in an LwA token: 384 characters after the prefix, about the size real
+tokens have (LwA documents access tokens as at least 350 characters; refresh tokens are
+as long), so the device's heap is measured with tokens of the size it really holds."""
+
+
 def access_token() -> str:
     """Return a new LwA access token."""
-    return "Atza|" + secrets.token_urlsafe(72)
+    return "Atza|" + secrets.token_urlsafe(_TOKEN_BYTES)
 
 
 def refresh_token() -> str:
     """Return a new LwA refresh token."""
-    return "Atzr|" + secrets.token_urlsafe(72)
+    return "Atzr|" + secrets.token_urlsafe(_TOKEN_BYTES)
 
 
 def seller_id_for(brand: str) -> str:
@@ -113,6 +120,11 @@ def mws_auth_token() -> str:
 def request_id() -> str:
     """Return a request id for ``x-amzn-RequestId`` / MWS ``RequestId``."""
     return str(uuid.uuid4())
+
+
+def request_id_of(scope: Any) -> str:
+    """Return the id the request pipeline gave the request of ASGI ``scope`` (or a new one)."""
+    return scope.get("state", {}).get("request_id") or request_id()
 
 
 def page_token() -> str:

@@ -11,25 +11,26 @@ from urllib.parse import parse_qs
 from starlette.responses import JSONResponse, Response
 
 from . import ids
-from .gateway import ApiError, Call
+from .device_route import Call
+from .errors import LwaError
 from .store import AuthCode, Client, Device, Token, Tx
 
+PATH = "/auth/o2/token"
 ACCESS_TTL = 3600
 AUTH_CODE_TTL = 300
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def lwa_error(error: str, description: str) -> ApiError:
+def lwa_error(error: str, description: str) -> LwaError:
     """Return an LwA error (401 for ``invalid_client``, else 400)."""
-    status = 401 if error == "invalid_client" else 400
-    return ApiError(status, {"error": error, "error_description": description})
+    return LwaError(401 if error == "invalid_client" else 400, error, description)
 
 
-def _missing(name: str) -> ApiError:
+def _missing(name: str) -> LwaError:
     return lwa_error("invalid_request", f"The request is missing a required parameter : {name}")
 
 
-def _invalid_grant(name: str) -> ApiError:
+def _invalid_grant(name: str) -> LwaError:
     return lwa_error("invalid_grant", f"The request has an invalid grant parameter : {name}")
 
 

@@ -5,7 +5,7 @@ a form body. Checks, in order:
 
 1. required parameters (``MissingParameter``), ``SignatureVersion`` 2 and
    ``SignatureMethod`` HmacSHA256 or HmacSHA1 (``InvalidParameterValue``);
-2. the access key (``InvalidAccessKeyId``, 401) and the signature over
+2. the access key (``InvalidAccessKeyId``, 403) and the signature over
    ``METHOD\nhost\n/Orders/2013-09-01\n<sorted, RFC 3986-encoded parameters>`` with the
    host from the ``Host`` header (``SignatureDoesNotMatch``, 403);
 3. ``Timestamp`` within 15 minutes of the emulator's virtual clock or of the wall clock
@@ -24,8 +24,6 @@ data follow the seed's availability table (none while Pending).
 import base64
 import hashlib
 import hmac
-import logging
-import re
 import time
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
@@ -35,11 +33,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import buyer, clock, ids, inputs, orders, ratelimit
-from .spapi import MARKETPLACES
+from . import clock, ids, inputs, ratelimit
+from .errors import ServiceError
+from .marketplaces import ORDER_ID
+from .order_view import OrderView
 from .store import MwsKey, Order, Tx
-
-log = logging.getLogger(__name__)
 
 PATH = "/Orders/2013-09-01"
 VERSION = "2013-09-01"
@@ -48,21 +46,22 @@ MAX_IDS = 50
 TIMESTAMP_SKEW_S = 15 * 60
 GET_ORDER_PLAN = ratelimit.Plan(rate=1 / 60, burst=6)
 _REQUIRED = ("AWSAccessKeyId", "Action", "SellerId", "SignatureVersion", "Signature", "Version")
-_ORDER_ID = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 _DIGESTS = {"HmacSHA256": hashlib.sha256, "HmacSHA1": hashlib.sha1}
 
 
-class MwsError(Exception):
-    """An MWS error answer (``ErrorResponse`` XML)."""
+class MwsError(ServiceError):
+    """An MWS error answer: an XML ``ErrorResponse`` whose ``RequestID`` is the request's."""
 
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(status, code, message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
+    def response(self, request_id: str) -> Response:
+        """Return the ``ErrorResponse`` document."""
+        body = error_xml(self.code, self.message, request_id)
+        return _xml_response(body, self.status, request_id, self.headers)
+
+
+def edge_error(status: int, message: str) -> MwsError:
+    """Return the MWS error for a failure outside GetOrder (404, 405, 413, 500)."""
+    code = "InvalidAddress" if status == 404 else "InvalidParameterValue"
+    return MwsError(status, "InternalError" if status >= 500 else code, message)
 
 
 def _invalid(message: str) -> MwsError:
@@ -151,7 +150,7 @@ def _authenticate(tx: Tx, request: Request, params: dict[str, str], now: int) ->
     key = tx.mws_key(params["AWSAccessKeyId"])
     if key is None:
         raise MwsError(
-            401,
+            403,
             "InvalidAccessKeyId",
             "The AWS Access Key Id you provided does not exist in our records.",
         )
@@ -195,8 +194,9 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def order_xml(tx: Tx, order: Order) -> str:
+def order_xml(view: OrderView) -> str:
     """Return one ``<Order>`` element as GetOrder shows it."""
+    order = view.order
     parts: list[tuple[str, str]] = [
         ("AmazonOrderId", order.amazon_order_id),
         ("SellerOrderId", order.amazon_order_id),
@@ -204,15 +204,13 @@ def order_xml(tx: Tx, order: Order) -> str:
         ("LastUpdateDate", clock.iso(order.updated_at)),
         ("OrderStatus", order.status),
         ("FulfillmentChannel", order.fulfillment_channel),
-        ("SalesChannel", MARKETPLACES.get(order.marketplace_id, "Amazon.com")),
-        ("OrderChannel", "DashReplenishmentTest" if order.is_test else "DashReplenishment"),
+        ("SalesChannel", view.sales_channel),
+        ("OrderChannel", view.order_channel),
         ("ShipServiceLevel", order.ship_service_level),
     ]
-    visible = orders.buyer_visible(order)
-    customer = tx.customer(order.customer_id)
-    profile = buyer.for_customer(customer) if customer is not None else None
+    profile = view.buyer
     xml = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in parts)
-    if visible and profile is not None:
+    if profile is not None:
         address = profile.address(pii=True)
         xml += (
             "<ShippingAddress>"
@@ -221,23 +219,17 @@ def order_xml(tx: Tx, order: Order) -> str:
         )
         xml += (
             f"<OrderTotal><CurrencyCode>{escape(order.currency)}</CurrencyCode>"
-            f"<Amount>{orders.line_total(order)}</Amount></OrderTotal>"
+            f"<Amount>{view.order_total}</Amount></OrderTotal>"
         )
-    shipped = orders.quantity_shipped(tx, order)
-    unshipped = (
-        order.quantity - shipped
-        if order.status in (orders.UNSHIPPED, orders.PARTIALLY_SHIPPED)
-        else 0
-    )
     xml += (
-        f"<NumberOfItemsShipped>{shipped}</NumberOfItemsShipped>"
-        f"<NumberOfItemsUnshipped>{unshipped}</NumberOfItemsUnshipped>"
+        f"<NumberOfItemsShipped>{view.items_shipped}</NumberOfItemsShipped>"
+        f"<NumberOfItemsUnshipped>{view.items_unshipped}</NumberOfItemsUnshipped>"
         "<PaymentMethod>Other</PaymentMethod>"
         "<PaymentMethodDetails><PaymentMethodDetail>Standard</PaymentMethodDetail>"
         "</PaymentMethodDetails>"
         f"<MarketplaceId>{escape(order.marketplace_id)}</MarketplaceId>"
     )
-    if visible and profile is not None:
+    if profile is not None:
         xml += (
             f"<BuyerEmail>{escape(profile.email)}</BuyerEmail>"
             f"<BuyerName>{escape(profile.name)}</BuyerName>"
@@ -273,7 +265,7 @@ def _order_ids(params: dict[str, str]) -> list[str]:
     if len(numbered) > MAX_IDS or max(numbered) > MAX_IDS:
         raise _invalid(f"At most {MAX_IDS} AmazonOrderId values are allowed.")
     for value in numbered.values():
-        if not _ORDER_ID.match(value):
+        if not ORDER_ID.match(value):
             raise _invalid("AmazonOrderId must be in 3-7-7 format.")
     return [numbered[i] for i in sorted(numbered)]
 
@@ -284,7 +276,7 @@ def _get_order(tx: Tx, key: MwsKey, params: dict[str, str], request_id: str) -> 
         order = tx.order_by_amazon_id(amazon_order_id)
         if order is not None and order.seller_id == key.seller_id:
             found.append(order)
-    body = "".join(order_xml(tx, order) for order in found)
+    body = "".join(order_xml(OrderView.of(tx, order)) for order in found)
     return (
         f'<?xml version="1.0"?>\n<GetOrderResponse xmlns="{NAMESPACE}">'
         f"<GetOrderResult><Orders>{body}</Orders></GetOrderResult>"
@@ -303,8 +295,8 @@ def _quota_headers(outcome: ratelimit.Outcome, now: int) -> dict[str, str]:
 
 
 async def orders_endpoint(request: Request) -> Response:
-    """Serve ``/Orders/2013-09-01``."""
-    request_id = ids.request_id()
+    """Serve ``/Orders/2013-09-01`` (errors are :class:`MwsError`, answered by the pipeline)."""
+    request_id = ids.request_id_of(request.scope)
     store = request.app.state.store
     headers: dict[str, str] = {}
     try:
@@ -323,26 +315,9 @@ async def orders_endpoint(request: Request) -> Response:
         with store.tx() as tx:
             body = _get_order(tx, key, params, request_id)
     except MwsError as err:
-        return _xml_response(
-            error_xml(err.code, err.message, request_id), err.status, request_id,
-            {**headers, **err.headers},
-        )  # fmt: skip
-    except Exception:
-        log.exception("unexpected error in MWS GetOrder")
-        return _xml_response(
-            error_xml("InternalError", "We encountered an internal error. Please try again.",
-                      request_id), 500, request_id, {},
-        )  # fmt: skip
+        err.headers = {**headers, **err.headers}
+        raise
     return _xml_response(body, 200, request_id, headers)
 
 
 ROUTES = [Route(PATH, orders_endpoint, methods=["GET", "POST"])]
-
-
-def body_error(status: int, message: str) -> Response:
-    """Return an MWS error answer for edge failures (413 oversized body, 405, 404)."""
-    request_id = ids.request_id()
-    code = "InvalidAddress" if status == 404 else "InvalidParameterValue"
-    if status >= 500:
-        code = "InternalError"
-    return _xml_response(error_xml(code, message, request_id), status, request_id, {})

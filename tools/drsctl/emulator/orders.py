@@ -12,7 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import ids, inputs
-from .store import MARKETPLACE_ID, Device, Order, Slot, Tx
+from .marketplaces import DEFAULT_MARKETPLACE_ID
+from .store import Device, Order, Slot, Tx
 
 PENDING = "Pending"
 UNSHIPPED = "Unshipped"
@@ -42,6 +43,14 @@ def open_order(tx: Tx, device_id: str, slot_id: str) -> Order | None:
     return open_[0] if open_ else None
 
 
+def replenish(tx: Tx, device: Device, slot: Slot) -> tuple[Order, bool]:
+    """Order the slot's product unless an order is out; return (order, placed now)."""
+    current = open_order(tx, device.device_id, slot.slot_id)
+    if current is not None:
+        return current, False
+    return place(tx, device, slot, tx.now()), True
+
+
 def place(tx: Tx, device: Device, slot: Slot, now: int) -> Order:
     """Create an order for the slot's product, due dates taken from the settings."""
     settings = tx.settings()
@@ -60,7 +69,7 @@ def place(tx: Tx, device: Device, slot: Slot, now: int) -> Order:
             slot_id=slot.slot_id,
             customer_id=device.customer_id,
             seller_id=device.seller_id,
-            marketplace_id=seller.marketplace_id if seller is not None else MARKETPLACE_ID,
+            marketplace_id=seller.marketplace_id if seller is not None else DEFAULT_MARKETPLACE_ID,
             status=PENDING,
             is_test=device.test_orders,
             order_item_id=ids.order_item_id(),

@@ -14,14 +14,18 @@ LwA access token, and only for the restricted operations it covers:
   take no data elements: the path is the grant.
 
 An RDT used for a path it does not cover is refused (403); with the plain access token
-the restricted operations answer without their PII.
+the restricted operations answer without their PII. Which operations are restricted, and
+which data elements each takes, is a field of each SP-API operation
+(:data:`.spapi.routes.OPERATIONS`); this module gets them as :class:`RestrictedOperation`.
 """
 
+import dataclasses
 import json
-import re
+from collections.abc import Iterable
 from typing import Any
 
 from . import ids
+from .marketplaces import ORDER_ID
 from .store import Rdt, Seller, Tx
 
 RDT_TTL = 3600
@@ -29,17 +33,16 @@ ORDER_ELEMENTS = frozenset({"buyerInfo", "shippingAddress", "buyerTaxInformation
 COVERS_PATH = "*"
 """The element name :func:`covered` reports for operations without data elements."""
 
-_ORDER_ID = re.compile(r"^\d{3}-\d{7}-\d{7}$")
-RESTRICTED: tuple[tuple[str, str, frozenset[str] | None], ...] = (
-    ("GET", "/orders/v0/orders", ORDER_ELEMENTS),
-    ("GET", "/orders/v0/orders/{orderId}", ORDER_ELEMENTS),
-    ("GET", "/orders/v0/orders/{orderId}/orderItems", frozenset({"buyerInfo"})),
-    ("GET", "/orders/v0/orders/{orderId}/address", None),
-    ("GET", "/orders/v0/orders/{orderId}/buyerInfo", None),
-    ("GET", "/orders/v0/orders/{orderId}/orderItems/buyerInfo", None),
-    ("GET", "/orders/v0/orders/{orderId}/regulatedInfo", None),
-)
-"""Restricted operations: (method, path template, allowed data elements or None)."""
+
+@dataclasses.dataclass(frozen=True)
+class RestrictedOperation:
+    """An operation an RDT may be used for: method, path template, allowed data elements."""
+
+    method: str
+    template: str
+    elements: frozenset[str] | None
+    """Data elements it takes (None: the path itself is the grant)."""
+
 
 MAX_RESOURCES = 50
 
@@ -58,22 +61,24 @@ def _segments_match(pattern: str, path: str, template: bool) -> bool:
         if w.startswith("{") and w.endswith("}"):
             if template and g.startswith("{") and g.endswith("}"):
                 continue
-            if not _ORDER_ID.match(g):
+            if not ORDER_ID.match(g):
                 return False
         elif w != g:
             return False
     return True
 
 
-def _template_of(method: str, path: str) -> tuple[str, frozenset[str] | None] | None:
-    """Return (template, allowed elements) of the restricted operation ``path`` names."""
-    for r_method, template, elements in RESTRICTED:
-        if r_method == method and _segments_match(template, path, template=True):
-            return template, elements
+def _operation_of(
+    restricted: Iterable[RestrictedOperation], method: str, path: str
+) -> RestrictedOperation | None:
+    """Return the restricted operation ``method path`` names, if any."""
+    for operation in restricted:
+        if operation.method == method and _segments_match(operation.template, path, True):
+            return operation
     return None
 
 
-def parse_resources(body: Any) -> list[dict[str, Any]]:
+def parse_resources(body: Any, restricted: Iterable[RestrictedOperation]) -> list[dict[str, Any]]:
     """Validate a createRestrictedDataToken body; return its normalized resources."""
     if not isinstance(body, dict):
         raise RdtInputError("The request body must be a JSON object.")
@@ -96,10 +101,10 @@ def parse_resources(body: Any) -> list[dict[str, Any]]:
         if method not in ("GET", "PUT", "POST", "DELETE"):
             raise RdtInputError("Invalid method in restrictedResources.")
         path = path.split("?")[0]
-        found = _template_of(method, path)
+        found = _operation_of(restricted, method, path)
         if found is None:
             raise RdtInputError("Invalid path in restrictedResources: not a restricted operation.")
-        _, allowed = found
+        allowed = found.elements
         elements = resource.get("dataElements", [])
         if elements is None:
             elements = []
@@ -130,20 +135,15 @@ def issue(tx: Tx, seller: Seller, client_id: str, resources: list[dict[str, Any]
     return token
 
 
-def is_restricted(method: str, template: str) -> bool:
-    """Return whether the operation at ``template`` is a restricted one."""
-    return any(m == method and t == template for m, t, _ in RESTRICTED)
+def covered(
+    resources: list[dict[str, Any]], operation: RestrictedOperation, path: str
+) -> set[str] | None:
+    """Return the data elements an RDT unlocks for a request of ``operation`` at ``path``.
 
-
-def covered(resources: list[dict[str, Any]], method: str, path: str) -> set[str] | None:
-    """Return the data elements an RDT unlocks for this request, or None if it covers none.
-
-    For operations without data elements the set holds :data:`COVERS_PATH`.
+    None if it covers none; for operations without data elements the set holds
+    :data:`COVERS_PATH`.
     """
-    found = _template_of(method, path)
-    if found is None:
-        return None
-    _, allowed = found
+    method, allowed = operation.method, operation.elements
     unlocked: set[str] | None = None
     for resource in resources:
         if resource["method"] != method:

@@ -8,6 +8,7 @@ Example::
 
 import logging
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -23,7 +24,43 @@ from .store import Store
 from .tls import ensure_certs
 
 _STARTUP_TIMEOUT_S = 10.0
+_BACKLOG = 2048  # uvicorn's default
 _DROP_FILTER = DroppedConnectionFilter()
+
+
+class StartupError(RuntimeError):
+    """The emulator cannot start (database, certificates, port).
+
+    ``str()`` says why and what to do, in one line.
+    """
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: a free port); :class:`StartupError` if not."""
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto is TCP;
+    # without it every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.listen(_BACKLOG)  # from here on clients queue up: the banner may say "ready"
+    return sock
+
+
+def _open_store(db_path: str | Path) -> Store:
+    """Open the emulator's database; :class:`StartupError` if it is not one."""
+    try:
+        return Store(db_path)
+    except sqlite3.DatabaseError as exc:
+        raise StartupError(
+            f"{db_path} is not an emulator database ({exc}); give a new file name with --db"
+        ) from None
+    except OSError as exc:
+        raise StartupError(f"cannot open {db_path}: {exc.strerror}") from None
 
 
 def _config(app: Any, host: str, port: int, tls_dir: Path | None) -> uvicorn.Config:
@@ -46,6 +83,29 @@ def _config(app: Any, host: str, port: int, tls_dir: Path | None) -> uvicorn.Con
     )
 
 
+def _print_access_log() -> None:
+    """Send the pipeline's access-log lines (``drsctl.emulator.access``) to stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("drsctl.emulator.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that first answers the requests a ``hang`` fault holds when stopping.
+
+    Without this, uvicorn waits for them, cancels them after its graceful timeout and logs
+    "Exception in ASGI application ... CancelledError", and their clients get a plain 500.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Answer held requests with the service's 503, then shut down as uvicorn does."""
+        self.config.app.state.gate.shut_down()
+        await super().shutdown(sockets)
+
+
 def _tls_dir(db_path: str | Path, tls: bool, tls_dir: str | Path | None) -> Path | None:
     """Return the certificate directory (default: ``tls`` next to the database) or None."""
     if not tls:
@@ -59,18 +119,31 @@ def serve(
     db_path: str | Path,
     tls: bool = False,
     tls_dir: str | Path | None = None,
+    access_log: bool = False,
 ) -> None:
-    """Serve the emulator until interrupted."""
-    store = Store(db_path)
-    certs = _tls_dir(db_path, tls, tls_dir)
-    config = _config(build_app(store), host, port, certs)
-    scheme = "https" if certs else "http"
-    print(f"fake Amazon on {scheme}://{host}:{port}  (state: {db_path})", file=sys.stderr)
-    if certs:
-        print(f"local CA: {certs / 'ca.pem'}  (give it to clients to verify)", file=sys.stderr)
-    print("Ctrl-C to stop", file=sys.stderr, flush=True)
+    """Serve the emulator until interrupted; :class:`StartupError` if it cannot start.
+
+    The banner is printed once the port is bound, naming the port really bound (``port=0``
+    picks a free one). With ``access_log`` each request is logged to stderr as one line
+    (method, path without query, status, time, request id: never headers or bodies).
+    """
+    store = _open_store(db_path)
+    if access_log:
+        _print_access_log()
     try:
-        uvicorn.Server(config).run()
+        certs = _tls_dir(db_path, tls, tls_dir)
+        try:
+            config = _config(build_app(store, access_log=access_log), host, port, certs)
+        except OSError as exc:
+            raise StartupError(f"cannot create the certificates in {certs}: {exc}") from None
+        sock = _listening_socket(host, port)
+        scheme = "https" if certs else "http"
+        bound = sock.getsockname()[1]
+        print(f"fake Amazon on {scheme}://{host}:{bound}  (state: {db_path})", file=sys.stderr)
+        if certs:
+            print(f"local CA: {certs / 'ca.pem'}  (give it to clients to verify)", file=sys.stderr)
+        print("Ctrl-C to stop", file=sys.stderr, flush=True)
+        _Server(config).run(sockets=[sock])
     finally:
         store.close()
 
@@ -83,29 +156,29 @@ class EmulatorThread:
     """
 
     def __init__(
-        self, db_path: str | Path, tls: bool = False, tls_dir: str | Path | None = None
+        self,
+        db_path: str | Path,
+        tls: bool = False,
+        tls_dir: str | Path | None = None,
+        access_log: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
         self._tls_dir = _tls_dir(db_path, tls, tls_dir)
         self.store = Store(self.db_path)
-        self.app = build_app(self.store)
+        self.app = build_app(self.store, access_log=access_log)
         self.url = ""
         self.ca_pem_path: Path | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> "EmulatorThread":
         """Start serving; return once the server accepts connections."""
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto is TCP;
-        # without it every keep-alive response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock = _listening_socket("127.0.0.1", 0)
         port = sock.getsockname()[1]
         config = _config(self.app, "127.0.0.1", port, self._tls_dir)
         if self._tls_dir is not None:
             self.ca_pem_path = self._tls_dir / "ca.pem"
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="drs-emulator", daemon=True
         )
@@ -121,9 +194,8 @@ class EmulatorThread:
         return self
 
     def stop(self) -> None:
-        """Release held requests, stop the server and close the store."""
+        """Stop the server (held requests get a 503) and close the store."""
         if self._server is not None and self._thread is not None:
-            self.app.state.gate.release_threadsafe()
             self._server.should_exit = True
             self._thread.join()
             self._server = self._thread = None

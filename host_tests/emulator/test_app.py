@@ -19,7 +19,6 @@ def test_wrong_method_is_json_405(http, device) -> None:
     for method, path in [
         ("GET", "/replenish/toner-black"),
         ("POST", "/getOrderInfo/x"),
-        ("GET", "/auth/o2/token"),
         ("PUT", "/_emulator/clock"),
         ("GET", "/_emulator/provision"),
     ]:
@@ -27,6 +26,25 @@ def test_wrong_method_is_json_405(http, device) -> None:
         assert response.status_code == 405, (method, path)
         assert response.json() == {"message": "Method Not Allowed"}
         assert response.headers["allow"]
+    assert device.orders() == []
+
+
+def test_wrong_method_on_lwa_is_405_in_lwa_shape(http) -> None:
+    response = http.get("/auth/o2/token")
+    assert response.status_code == 405
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "Method Not Allowed",
+    }
+    assert response.headers["x-amzn-RequestId"]
+
+
+def test_trailing_slash_is_an_unknown_path_not_a_redirect(http, device) -> None:
+    for method, path in [("POST", "/replenish/toner-black/"), ("POST", "/_emulator/clock/")]:
+        response = http.request(method, path, headers=device.headers("replenish"))
+        assert response.status_code == 404, (method, path, response.headers)
+        assert response.json() == {"message": "Not Found"}
+        assert "location" not in response.headers
     assert device.orders() == []
 
 

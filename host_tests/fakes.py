@@ -1,21 +1,14 @@
-"""Shared fakes for the agent "brain" tests (policy, sensors, slot machine, agent).
-
-Imported explicitly by test_policy/test_sensors/test_slot/test_agent. The fakes stand
-in for the layer below the code under test: the DRS client (behaving like Amazon:
-one open order per slot, ORDER_INPROGRESS while it is out), the flash store, the clock.
+"""The one module of fakes for the tests: each stands in for the layer below the code
+under test: the clock, the DRS client (behaving like Amazon: one open order per slot,
+ORDER_INPROGRESS while it is out), the flash store (its config passes the firmware's
+own validator, which fills in the defaults), a power cut; and config builders.
 """
 
 import copy
 import json
-import sys
-from pathlib import Path
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
-if str(FIRMWARE) not in sys.path:
-    sys.path.insert(0, str(FIRMWARE))
-
-
-from drsagent import errors  # noqa: E402
+from drsagent import config as config_schema
+from drsagent import errors
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z
 HOUR = 3600
@@ -27,6 +20,8 @@ class PowerCut(BaseException):  # noqa: N818 - not an error the firmware may cat
 
 
 class FakeClock:
+    """A clock that moves only when told to (advance)."""
+
     def __init__(self, t=T0, is_set=True):
         self.t = t
         self._set = is_set
@@ -146,7 +141,7 @@ class FakeAmazon:
         if entry is not None:
             return entry
         if eid not in self.orders:
-            raise errors.UnknownSlot("404")
+            raise errors.UnknownOrder("getOrderInfo HTTP 400 unknown eventInstanceId")
         o = self.orders[eid]
         status = self.status_of(eid)
         return self._post(
@@ -184,7 +179,7 @@ class FakeStore:
     def load_config(self):
         if isinstance(self.config, Exception):
             raise self.config
-        return json.loads(json.dumps(self.config))
+        return config_schema.validate_config(json.loads(json.dumps(self.config)))
 
     def load_secrets(self):
         if isinstance(self.secrets, Exception):
@@ -205,6 +200,7 @@ class FakeStore:
 
 
 def slot_cfg(sid="toner", **kw):
+    """One slot's config as the validator leaves it (defaults filled in)."""
     cfg = {
         "id": sid,
         "sensor": {"driver": "sim", "empty": 0, "full": 1000},
@@ -217,7 +213,7 @@ def slot_cfg(sid="toner", **kw):
         "cooldown_days": 2,
     }
     cfg.update(kw)
-    return cfg
+    return config_schema.validate_config(config(cfg))["slots"][0]
 
 
 def config(*slots, **kw):

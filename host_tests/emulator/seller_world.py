@@ -32,8 +32,8 @@ _brands = itertools.count(1)
 class Seller:
     """A seller's credentials and a fresh SP-API access token."""
 
-    info: dict[str, Any]
-    token: str = ""
+    info: dict[str, Any] = field(repr=False)  # credentials: never in a failing test's output
+    token: str = field(default="", repr=False)
 
     @property
     def seller_id(self) -> str:
@@ -51,6 +51,10 @@ class World:
     # -- clock, limits -----------------------------------------------------------
     def now(self) -> int:
         return int(self.http.get("/_emulator/clock").json()["now"])
+
+    def now_iso(self) -> str:
+        """Return the emulator's time as SP-API writes dates (a ship date that is not early)."""
+        return str(self.http.get("/_emulator/clock").json()["iso"])
 
     def advance(self, seconds: float) -> int:
         response = self.http.post("/_emulator/clock", json={"advance": seconds})

@@ -1,0 +1,80 @@
+# The reading filter: turns a sensor's raw value into a trusted fill level (0..1) or
+# nothing. Garbage (None, wrong type, NaN, out of range, stuck) is rejected; a big
+# jump is held until further readings agree with it; after `fault_after` rejections
+# in a row the filter reports a fault, cleared by the next accepted reading.
+#
+# One small list per slot, RAM only (a list costs less heap than an object with
+# named attributes); its fields are the named indices below.
+from drsagent.compat import const
+
+_LEVEL = const(0)  # the last accepted fraction
+_FAULT = const(1)  # the fault reason, once `fault_after` rejections came in a row
+_REJECT_REASON = const(2)  # the last rejection's reason
+_REJECTS = const(3)  # rejections in a row
+_LAST_RAW = const(4)  # stuck detection: the last raw value ...
+_SAME_RAW = const(5)  # ... and how often in a row it came
+_PENDING = const(6)  # an unconfirmed big jump ...
+_CONFIRMS = const(7)  # ... and the readings that agreed with it since
+_CONFIRM = const(2)  # further consistent readings that confirm a big jump
+
+
+def new_filter(level=None):
+    """A filter seeded with the last known level (a glitch after a reboot is held)."""
+    return [level, None, None, 0, None, 0, None, 0]
+
+
+def fault(reading_filter):
+    """The fault reason (a short string), or None while readings are accepted."""
+    return reading_filter[_FAULT]
+
+
+def feed(reading_filter, sensor, raw):
+    """Take a raw reading with the sensor's config; return the accepted fraction or None.
+
+    Calibration is linear between sensor["empty"] and sensor["full"] (either may be
+    larger: a distance sensor reads less when fuller); a little outside 0..1 is clamped.
+    """
+    f = reading_filter
+    if raw is None:
+        why = "none"
+    elif isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        why = "type"
+    elif raw - raw != 0:  # NaN and +-inf both give NaN here; no math import needed
+        why = "nan"
+    else:
+        if raw == f[_LAST_RAW]:
+            f[_SAME_RAW] += 1
+        else:
+            f[_LAST_RAW] = raw
+            f[_SAME_RAW] = 1
+        stuck_after = sensor["stuck_readings"]
+        empty = sensor["empty"]
+        x = (raw - empty) / (sensor["full"] - empty)
+        if stuck_after and f[_SAME_RAW] >= stuck_after:
+            why = "stuck"
+        elif x < -0.05 or x > 1.05:
+            why = "range"
+        else:
+            x = 0.0 if x < 0 else 1.0 if x > 1 else x
+            spike = sensor["spike"]
+            why = None
+            if f[_LEVEL] is not None and abs(x - f[_LEVEL]) > spike:
+                # A refill or a glitch: hold it until further readings agree.
+                pending = f[_PENDING]
+                if pending is not None and abs(x - pending) <= spike / 2:
+                    f[_CONFIRMS] += 1
+                else:
+                    f[_PENDING] = x
+                    f[_CONFIRMS] = 0
+                if f[_CONFIRMS] < _CONFIRM:
+                    why = "spike"
+            if why is None:
+                f[_LEVEL] = x
+                f[_FAULT] = f[_REJECT_REASON] = f[_PENDING] = None
+                f[_REJECTS] = f[_CONFIRMS] = 0
+                return x
+    f[_REJECT_REASON] = why
+    f[_REJECTS] += 1
+    if f[_REJECTS] >= sensor["fault_after"]:
+        f[_FAULT] = why
+    return None

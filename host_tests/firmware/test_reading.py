@@ -1,0 +1,142 @@
+import math
+
+import pytest
+from drsagent import reading
+from drsagent.reading import feed, new_filter
+
+from host_tests.fakes import slot_cfg
+
+
+class ReadingFilter:
+    """Test view of the filter functions: a sensor config and the filter list."""
+
+    def __init__(self, empty, full, level=None, **opts):
+        self.s = slot_cfg(sensor=dict(opts, driver="sim", empty=empty, full=full))["sensor"]
+        self.f = new_filter(level)
+
+    def feed(self, raw):
+        return feed(self.f, self.s, raw)
+
+    # the filter list's fields, as reading.py names them
+    level = property(lambda self: self.f[0])
+    fault = property(lambda self: reading.fault(self.f))
+    reason = property(lambda self: self.f[2])
+    rejects = property(lambda self: self.f[3])
+
+
+def filt(**kw):
+    return ReadingFilter(0, 1000, **kw)
+
+
+def test_calibration_both_directions():
+    assert ReadingFilter(0, 1000).feed(250) == pytest.approx(0.25)
+    # a distance sensor reads less when fuller: empty > full
+    assert ReadingFilter(1000, 0).feed(250) == pytest.approx(0.75)
+    assert ReadingFilter(12000, 845000).feed(12000) == 0
+    assert ReadingFilter(12000, 845000).feed(845000) == 1
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (None, "none"),
+        (math.nan, "nan"),
+        (math.inf, "nan"),
+        (-math.inf, "nan"),
+        ("nan", "type"),
+        ("500", "type"),
+        (True, "type"),
+        ([500], "type"),
+        (1100, "range"),  # fraction 1.1 > 1.05
+        (-60, "range"),  # fraction -0.06 < -0.05
+    ],
+)
+def test_garbage_rejected(raw, reason):
+    f = filt()
+    assert f.feed(500) == 0.5
+    assert f.feed(raw) is None
+    assert f.reason == reason
+    assert f.level == 0.5  # the accepted level is untouched
+    assert f.fault is None  # one rejection is not a fault yet
+
+
+def test_slightly_out_of_range_is_clamped():
+    f = filt()
+    assert f.feed(1040) == 1.0
+    assert f.feed(1000) == 1.0
+    f2 = filt()
+    assert f2.feed(-40) == 0.0
+
+
+def test_fault_after_consecutive_rejections_and_recovery():
+    f = filt(fault_after=3)
+    assert f.feed(400) == 0.4
+    f.feed(None)
+    f.feed(math.nan)
+    assert f.fault is None
+    f.feed(None)
+    assert f.fault == "none"
+    assert f.feed(401) == pytest.approx(0.401)
+    assert f.fault is None and f.rejects == 0
+
+
+def test_stuck_sensor():
+    f = filt(stuck_readings=5)
+    out = [f.feed(700) for _ in range(7)]
+    assert out[:4] == [0.7] * 4
+    assert out[4:] == [None, None, None]
+    assert f.reason == "stuck"
+    assert f.fault == "stuck"  # 3 rejections in a row
+    assert f.feed(699) == pytest.approx(0.699)  # moves again: fine
+    assert f.fault is None
+
+
+def test_stuck_detection_disabled_with_zero():
+    f = filt(stuck_readings=0)
+    assert all(f.feed(700) == 0.7 for _ in range(200))
+
+
+def test_one_off_spike_is_not_accepted():
+    f = filt()
+    assert f.feed(300) == 0.3
+    assert f.feed(950) is None  # glitch
+    assert f.reason == "spike"
+    assert f.feed(301) == pytest.approx(0.301)  # back to normal: glitch forgotten
+    assert f.level == pytest.approx(0.301)
+    assert f.feed(960) is None  # a new glitch starts over, no stale confirmation
+    assert f.feed(299) == pytest.approx(0.299)
+
+
+def test_refill_accepted_after_two_confirming_readings():
+    f = filt()
+    assert f.feed(100) == 0.1
+    assert f.feed(950) is None
+    assert f.feed(960) is None
+    assert f.feed(955) == pytest.approx(0.955)
+    assert f.level == pytest.approx(0.955)
+    assert f.fault is None
+
+
+def test_inconsistent_jumps_never_confirm():
+    f = filt(fault_after=10)
+    f.feed(100)
+    for raw in (950, 500, 950, 500, 950):
+        assert f.feed(raw) is None
+    assert f.level == 0.1
+
+
+def test_filter_seeded_level_holds_a_glitch_after_reboot():
+    f = ReadingFilter(0, 1000, level=0.2)
+    assert f.feed(900) is None
+    assert f.feed(210) == pytest.approx(0.21)
+
+
+def test_sensor_config_options():
+    f = ReadingFilter(0, 1000, stuck_readings=7, fault_after=4)
+    assert [f.feed(500) for _ in range(7)][-2:] == [0.5, None]  # the 7th is stuck
+    assert [f.feed(500) for _ in range(3)] == [None] * 3 and f.fault == "stuck"
+    f = ReadingFilter(0, 1000, spike=0.5)
+    assert f.feed(100) == 0.1 and f.feed(550) == 0.55  # a jump below the spike size
+    f = ReadingFilter(0, 1000)  # defaults: stuck after 48, spike 0.3, fault after 3
+    assert all(f.feed(700) == 0.7 for _ in range(47)) and f.feed(700) is None
+    assert f.feed(300) is None and f.reason == "spike"

@@ -1,0 +1,45 @@
+"""One protocol-neutral view of an order: every derived field computed once.
+
+DRS (:func:`.drs.order_info_json`), the SP-API (:mod:`.spapi.views`) and MWS
+(:func:`.mws.order_xml`) only render an :class:`OrderView`; none of them derives a
+status, a count, a total or the buyer on its own.
+"""
+
+import dataclasses
+
+from . import buyer, orders
+from .marketplaces import sales_channel
+from .store import Order, Tx
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderView:
+    """An order with what every protocol shows of it."""
+
+    order: Order
+    drs_status: str
+    sales_channel: str
+    order_channel: str
+    items_shipped: int
+    items_unshipped: int
+    order_total: str | None
+    """Amount of the line ("39.98"); None while Pending (Amazon shows no total yet)."""
+    buyer: buyer.Buyer | None
+    """The buyer, once the seller may see one (not while Pending or Canceled)."""
+
+    @classmethod
+    def of(cls, tx: Tx, order: Order) -> "OrderView":
+        """Compute the view of ``order``."""
+        shipped = orders.quantity_shipped(tx, order)
+        open_statuses = (orders.UNSHIPPED, orders.PARTIALLY_SHIPPED)
+        customer = tx.customer(order.customer_id) if orders.buyer_visible(order) else None
+        return cls(
+            order=order,
+            drs_status=orders.drs_status(order),
+            sales_channel=sales_channel(order.marketplace_id),
+            order_channel="DashReplenishmentTest" if order.is_test else "DashReplenishment",
+            items_shipped=shipped,
+            items_unshipped=order.quantity - shipped if order.status in open_statuses else 0,
+            order_total=None if order.status == orders.PENDING else orders.line_total(order),
+            buyer=buyer.for_customer(customer) if customer is not None else None,
+        )

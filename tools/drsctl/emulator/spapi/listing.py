@@ -1,0 +1,276 @@
+"""getOrders: query parameters, the documented filter rules and NextToken paging."""
+
+import dataclasses
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from .. import buyer, clock, ids, inputs, orders
+from ..marketplaces import MARKETPLACES, ORDER_ID
+from ..order_view import OrderView
+from ..store import Order
+from .dispatch import Ctx, Result, invalid
+from .views import order_json
+
+ORDER_STATUSES = (
+    "PendingAvailability", "Pending", "Unshipped", "PartiallyShipped", "Shipped",
+    "InvoiceUnconfirmed", "Canceled", "Unfulfillable",
+)  # fmt: skip
+EASY_SHIP_STATUSES = (
+    "PendingSchedule", "PendingPickUp", "PendingDropOff", "LabelCanceled", "PickedUp",
+    "DroppedOff", "AtOriginFC", "AtDestinationFC", "Delivered", "RejectedByBuyer",
+    "Undeliverable", "ReturningToSeller", "ReturnedToSeller", "Lost", "OutForDelivery",
+    "Damaged",
+)  # fmt: skip
+INVOICE_STATUSES = ("NotRequired", "NotFound", "Processing", "Errored", "Accepted")
+GET_ORDERS_PARAMS = (
+    "CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore", "OrderStatuses",
+    "MarketplaceIds", "FulfillmentChannels", "PaymentMethods", "BuyerEmail", "SellerOrderId",
+    "MaxResultsPerPage", "EasyShipShipmentStatuses", "ElectronicInvoiceStatuses", "NextToken",
+    "AmazonOrderIds", "ActualFulfillmentSupplySourceId", "IsISPU", "StoreChainStoreId",
+    "EarliestDeliveryDateBefore", "EarliestDeliveryDateAfter", "LatestDeliveryDateBefore",
+    "LatestDeliveryDateAfter",
+)  # fmt: skip
+MAX_LIST = 50
+DEFAULT_PAGE = 100
+ITEMS_PAGE_SIZE = 100
+"""Order items per getOrderItems page (a DRS order has one item)."""
+DATA_DELAY_S = 120
+"""``CreatedBefore``/``LastUpdatedBefore`` must be at least this long before now."""
+
+
+def single_params(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    """Return the known query parameters; one given more than once is an error."""
+    params: dict[str, str] = {}
+    for name in names:
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            raise invalid(f"Parameter {name} was given more than once.")
+        if values:
+            params[name] = values[0]
+    return params
+
+
+def _list(params: dict[str, str], name: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """Split a comma-separated list parameter; check its size and values."""
+    raw = params.get(name)
+    if raw is None:
+        return []
+    values = [v.strip() for v in raw.split(",")]
+    if any(not v for v in values):
+        raise invalid(f"{name} contains an empty value.")
+    if len(values) > MAX_LIST:
+        raise invalid(f"{name} accepts at most {MAX_LIST} values.")
+    if allowed is not None:
+        bad = sorted(set(values) - set(allowed))
+        if bad:
+            raise invalid(f"Invalid {name} value(s): {', '.join(bad)[:200]}.")
+    return values
+
+
+def _date(params: dict[str, str], name: str) -> int | None:
+    """Parse an ISO 8601 date(-time) parameter to Unix seconds."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        return clock.parse_iso(raw.strip())
+    except (ValueError, OverflowError, OSError):
+        raise invalid(f"Invalid {name}: the date must be in ISO 8601 format.") from None
+
+
+def _page_size(params: dict[str, str], default: int) -> int:
+    raw = params.get("MaxResultsPerPage")
+    if raw is None:
+        return default
+    size = inputs.ascii_uint(raw, 100)
+    if size is None or size < 1:
+        raise invalid("MaxResultsPerPage must be an integer between 1 and 100.")
+    return size
+
+
+@dataclasses.dataclass(frozen=True)
+class _Filter:
+    """getOrders criteria, validated."""
+
+    marketplaces: list[str]
+    created: tuple[int, int] | None
+    updated: tuple[int, int] | None
+    statuses: list[str]
+    channels: list[str]
+    payments: list[str]
+    buyer_email: str | None
+    seller_order_id: str | None
+    order_ids: list[str]
+    impossible: bool
+    """A criterion no DRS order can meet (Easy Ship, ISPU, store, invoices, …)."""
+    delivery: dict[str, int]
+
+
+def _window(
+    params: dict[str, str], after_name: str, before_name: str, now: int
+) -> tuple[int, int] | None:
+    after = _date(params, after_name)
+    before = _date(params, before_name)
+    if after is None:
+        return None
+    if before is None:
+        return after, now
+    if before < after:
+        raise invalid(f"{before_name} must be equal to or after {after_name}.")
+    if before > now - DATA_DELAY_S:
+        raise invalid(f"{before_name} must be at least two minutes before the current time.")
+    return after, before
+
+
+def _orders_filter(params: dict[str, str], now: int) -> _Filter:
+    """Apply the documented getOrders parameter rules."""
+    marketplaces = _list(params, "MarketplaceIds")
+    if not marketplaces:
+        raise invalid("Missing required parameter: MarketplaceIds.")
+    unknown = [m for m in marketplaces if m not in MARKETPLACES]
+    if unknown:
+        raise invalid(f"Invalid MarketplaceIds value(s): {', '.join(unknown)[:200]}.")
+    has_created = "CreatedAfter" in params or "CreatedBefore" in params
+    has_updated = "LastUpdatedAfter" in params or "LastUpdatedBefore" in params
+    if has_created and has_updated:
+        raise invalid(
+            "CreatedAfter and CreatedBefore cannot be combined with LastUpdatedAfter "
+            "or LastUpdatedBefore."
+        )
+    if "CreatedAfter" not in params and "LastUpdatedAfter" not in params:
+        raise invalid("Either CreatedAfter or LastUpdatedAfter must be specified.")
+    if "SellerOrderId" in params:
+        excluded = [
+            name
+            for name in ("FulfillmentChannels", "OrderStatuses", "PaymentMethods",
+                         "LastUpdatedAfter", "LastUpdatedBefore", "BuyerEmail")
+            if name in params
+        ]  # fmt: skip
+        if excluded:
+            raise invalid(f"SellerOrderId cannot be combined with {', '.join(excluded)}.")
+    order_ids = _list(params, "AmazonOrderIds")
+    if any(not ORDER_ID.match(o) for o in order_ids):
+        raise invalid("AmazonOrderIds must be Amazon order ids in 3-7-7 format.")
+    is_ispu = params.get("IsISPU")
+    if is_ispu is not None and is_ispu.lower() not in ("true", "false"):
+        raise invalid("IsISPU must be true or false.")
+    easy_ship = _list(params, "EasyShipShipmentStatuses", EASY_SHIP_STATUSES)
+    invoices = _list(params, "ElectronicInvoiceStatuses", INVOICE_STATUSES)
+    delivery = {
+        name: value
+        for name in ("EarliestDeliveryDateBefore", "EarliestDeliveryDateAfter",
+                     "LatestDeliveryDateBefore", "LatestDeliveryDateAfter")
+        if (value := _date(params, name)) is not None
+    }  # fmt: skip
+    return _Filter(
+        marketplaces=marketplaces,
+        created=_window(params, "CreatedAfter", "CreatedBefore", now),
+        updated=_window(params, "LastUpdatedAfter", "LastUpdatedBefore", now),
+        statuses=_list(params, "OrderStatuses", ORDER_STATUSES),
+        channels=_list(params, "FulfillmentChannels", ("AFN", "MFN")),
+        payments=_list(params, "PaymentMethods", ("COD", "CVS", "Other")),
+        buyer_email=params.get("BuyerEmail"),
+        seller_order_id=params.get("SellerOrderId"),
+        order_ids=order_ids,
+        impossible=bool(
+            easy_ship
+            or invoices
+            or (is_ispu or "").lower() == "true"
+            or "StoreChainStoreId" in params
+            or "ActualFulfillmentSupplySourceId" in params
+        ),  # fmt: skip
+        delivery=delivery,
+    )
+
+
+def _matches(ctx: Ctx, f: _Filter, order: Order) -> bool:
+    """Whether a (seller's) order meets every criterion."""
+    if f.impossible or order.marketplace_id not in f.marketplaces:
+        return False
+    if f.created and not f.created[0] <= order.created_at <= f.created[1]:
+        return False
+    if f.updated and not f.updated[0] <= order.updated_at <= f.updated[1]:
+        return False
+    if f.statuses and order.status not in f.statuses:
+        return False
+    if f.channels and order.fulfillment_channel not in f.channels:
+        return False
+    if f.payments and "Other" not in f.payments:
+        return False
+    if f.seller_order_id is not None and f.seller_order_id != order.amazon_order_id:
+        return False
+    if f.order_ids and order.amazon_order_id not in f.order_ids:
+        return False
+    if f.buyer_email is not None:
+        email = buyer.for_customer(ctx.customer(order)).email
+        if f.buyer_email.strip().lower() != email:
+            return False
+    if f.delivery:
+        if not orders.buyer_visible(order):
+            return False
+        earliest, latest = order.expected_delivery, order.expected_delivery + 86399
+        bounds = {
+            "EarliestDeliveryDateAfter": earliest >= f.delivery.get("EarliestDeliveryDateAfter",
+                                                                    earliest),
+            "EarliestDeliveryDateBefore": earliest <= f.delivery.get("EarliestDeliveryDateBefore",
+                                                                     earliest),
+            "LatestDeliveryDateAfter": latest >= f.delivery.get("LatestDeliveryDateAfter", latest),
+            "LatestDeliveryDateBefore": latest <= f.delivery.get("LatestDeliveryDateBefore",
+                                                                 latest),
+        }  # fmt: skip
+        if not all(bounds.values()):
+            return False
+    return True
+
+
+def next_page(ctx: Ctx, operation: str, remaining: list[int], state: dict[str, Any]) -> str:
+    """Store the rest of a result list behind a new NextToken; return the token."""
+    token = ids.page_token()
+    state = {**state, "ids": remaining}
+    ctx.tx.insert_page_token(
+        ids.digest(token), ctx.seller.seller_id, operation, json.dumps(state), ctx.now
+    )
+    return token
+
+
+def load_page(ctx: Ctx, operation: str, token: str) -> dict[str, Any]:
+    """Return the state behind a seller's NextToken (400 for an unknown one)."""
+    state = ctx.tx.page_token(ids.digest(token), ctx.seller.seller_id, operation)
+    if state is None:
+        raise invalid("Invalid NextToken.")
+    loaded: dict[str, Any] = inputs.load_json(state)
+    return loaded
+
+
+def get_orders(ctx: Ctx) -> Result:
+    """Serve getOrders: filter the seller's orders; page with NextToken (a snapshot of the ids)."""
+    params = single_params(ctx.request, GET_ORDERS_PARAMS)
+    if "NextToken" in params:
+        state = load_page(ctx, "getOrders", params["NextToken"])
+        size = _page_size(params, int(state["size"]))
+        ids_left: list[int] = state["ids"]
+    else:
+        f = _orders_filter(params, ctx.now)
+        size = _page_size(params, DEFAULT_PAGE)
+        by_update = f.updated is not None
+        found = [o for o in ctx.tx.seller_orders(ctx.seller.seller_id) if _matches(ctx, f, o)]
+        if by_update:
+            found.sort(key=lambda o: (o.updated_at, o.order_id or 0))
+        ids_left = [int(o.order_id or 0) for o in found]
+        state = {"size": size}
+        if f.created is not None:
+            state["CreatedBefore"] = clock.iso(f.created[1])
+        if f.updated is not None:
+            state["LastUpdatedBefore"] = clock.iso(f.updated[1])
+    page, rest = ids_left[:size], ids_left[size:]
+    payload: dict[str, Any] = {
+        "Orders": [order_json(ctx, OrderView.of(ctx.tx, o)) for o in ctx.tx.orders_by_ids(page)],
+    }
+    if rest:
+        payload["NextToken"] = next_page(ctx, "getOrders", rest, state)
+    for name in ("CreatedBefore", "LastUpdatedBefore"):
+        if name in state:
+            payload[name] = state[name]
+    return 200, {"payload": payload}

@@ -1,0 +1,32 @@
+"""What every group of transaction accessors stands on: the connection and row helpers."""
+
+import dataclasses
+import sqlite3
+from typing import Any, TypeVar
+
+from .records import from_row
+
+_T = TypeVar("_T")
+
+
+class TxBase:
+    """One open transaction's connection, with helpers to read and write records."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _one(self, cls: type[_T], sql: str, *args: Any) -> _T | None:
+        row = self._conn.execute(sql, args).fetchone()
+        return None if row is None else from_row(cls, row)
+
+    def _all(self, cls: type[_T], sql: str, *args: Any) -> list[_T]:
+        return [from_row(cls, row) for row in self._conn.execute(sql, args)]
+
+    def _insert(self, table: str, record: Any) -> int:
+        values = {k: v for k, v in dataclasses.asdict(record).items() if v is not None}
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cur = self._conn.execute(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values())
+        )
+        return int(cur.lastrowid or 0)

@@ -1,0 +1,108 @@
+"""The emulator database's schema: version 1 and the additions of version 2.
+
+A new database gets both scripts; a version-1 database gets the second (see
+:meth:`.Store._migrate`).
+"""
+
+SCHEMA_VERSION = 2
+
+SCHEMA = """
+CREATE TABLE clock (id INTEGER PRIMARY KEY CHECK (id = 1), now INTEGER NOT NULL);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE customers (
+    customer_id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+CREATE TABLE lwa_clients (
+    client_id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers,
+    client_id TEXT NOT NULL REFERENCES lwa_clients,
+    seller_id TEXT NOT NULL, model TEXT NOT NULL, serial TEXT NOT NULL,
+    test_orders INTEGER NOT NULL, registered_at INTEGER NOT NULL, deregistered_at INTEGER);
+CREATE UNIQUE INDEX devices_active_serial ON devices(serial) WHERE deregistered_at IS NULL;
+CREATE TABLE slots (
+    device_id TEXT NOT NULL REFERENCES devices, slot_id TEXT NOT NULL,
+    asin TEXT NOT NULL, quantity INTEGER NOT NULL, unit TEXT NOT NULL,
+    title TEXT NOT NULL, price TEXT NOT NULL, currency TEXT NOT NULL,
+    subscribed INTEGER NOT NULL,
+    PRIMARY KEY (device_id, slot_id));
+CREATE TABLE auth_codes (
+    code_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices,
+    client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+    expires_at INTEGER NOT NULL, used INTEGER NOT NULL);
+CREATE TABLE tokens (
+    token_id INTEGER PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+    token_hash TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL, device_id TEXT,
+    issued_at INTEGER NOT NULL, expires_at INTEGER, revoked INTEGER NOT NULL);
+CREATE INDEX tokens_device ON tokens(device_id);
+-- One row per order; a DRS order has exactly one item, whose fields live here too
+-- (order_item_id, asin, seller_sku, title, quantity, unit, item_price, currency).
+CREATE TABLE orders (
+    order_id INTEGER PRIMARY KEY,
+    amazon_order_id TEXT NOT NULL UNIQUE, event_instance_id TEXT NOT NULL UNIQUE,
+    device_id TEXT NOT NULL REFERENCES devices, slot_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers, seller_id TEXT NOT NULL,
+    marketplace_id TEXT NOT NULL, status TEXT NOT NULL, is_test INTEGER NOT NULL,
+    order_item_id TEXT NOT NULL, asin TEXT NOT NULL, seller_sku TEXT NOT NULL,
+    title TEXT NOT NULL, quantity INTEGER NOT NULL, unit TEXT NOT NULL,
+    item_price TEXT NOT NULL, currency TEXT NOT NULL,
+    fulfillment_channel TEXT NOT NULL, ship_service_level TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    authorize_due_at INTEGER NOT NULL, authorized_at INTEGER, shipped_at INTEGER,
+    delivered_at INTEGER, canceled_at INTEGER, cancel_reason TEXT,
+    expected_delivery INTEGER NOT NULL);
+CREATE INDEX orders_slot ON orders(device_id, slot_id);
+CREATE INDEX orders_open ON orders(status) WHERE delivered_at IS NULL AND canceled_at IS NULL;
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY, t INTEGER NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    route TEXT NOT NULL, status INTEGER, device_id TEXT, fault TEXT);
+CREATE TABLE reports (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, slot_id TEXT,
+    body TEXT NOT NULL, received_at INTEGER NOT NULL);
+CREATE TABLE faults (
+    fault_id INTEGER PRIMARY KEY, route TEXT NOT NULL, kind TEXT NOT NULL,
+    status INTEGER NOT NULL, remaining INTEGER NOT NULL, after INTEGER NOT NULL,
+    created_at INTEGER NOT NULL);
+"""
+
+# Version 2: the back office (sellers, SP-API, RDTs, MWS). Applied on top of version 1,
+# so a version-1 database is upgraded in place.
+SCHEMA_V2 = """
+CREATE TABLE sellers (
+    seller_id TEXT PRIMARY KEY, name TEXT NOT NULL, marketplace_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+-- SigV2 is a shared-secret HMAC: the server needs the secret key itself, so it is the one
+-- secret stored retrievably. It is never logged and never returned after creation.
+CREATE TABLE mws_keys (
+    access_key TEXT PRIMARY KEY, secret_key TEXT NOT NULL,
+    seller_id TEXT NOT NULL REFERENCES sellers, auth_token_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+ALTER TABLE tokens ADD COLUMN seller_id TEXT;
+CREATE TABLE rdts (
+    token_hash TEXT PRIMARY KEY, seller_id TEXT NOT NULL, client_id TEXT NOT NULL,
+    resources TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE rate_buckets (
+    key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE flags (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE page_tokens (
+    token_hash TEXT PRIMARY KEY, seller_id TEXT NOT NULL, operation TEXT NOT NULL,
+    state TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE packages (
+    order_id INTEGER NOT NULL REFERENCES orders, package_reference_id TEXT NOT NULL,
+    carrier_code TEXT NOT NULL, carrier_name TEXT, shipping_method TEXT,
+    tracking_number TEXT NOT NULL, ship_date INTEGER NOT NULL, ship_from TEXT,
+    items TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (order_id, package_reference_id));
+CREATE TABLE shipment_events (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders,
+    status TEXT NOT NULL, items TEXT NOT NULL, at INTEGER NOT NULL);
+ALTER TABLE slots ADD COLUMN regulated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN has_regulated_items INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN verification_status TEXT;
+ALTER TABLE orders ADD COLUMN verification_reviewer TEXT;
+ALTER TABLE orders ADD COLUMN rejection_reason_id TEXT;
+ALTER TABLE orders ADD COLUMN reviewed_at INTEGER;
+CREATE INDEX orders_seller ON orders(seller_id, created_at);
+"""
