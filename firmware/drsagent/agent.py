@@ -4,7 +4,7 @@
 # Per slot one lane, built at boot (boot.py): a tuple (id, config, sensor callable,
 # persisted dict, reading filter). The persisted dict is the slot's entry in
 # state.json; the estimator and the order machine each own their keys in it.
-from drsagent import backoff, errors, estimator, log
+from drsagent import backoff, errors, estimator, leadtime, log
 from drsagent.compat import collect, const, run_once
 from drsagent.policy import decide
 from drsagent.reading import fault, feed
@@ -14,6 +14,7 @@ _HOUR = const(3600)
 _DAY = const(86400)
 _SAVE_EVERY = const(21600)  # estimator-only changes reach flash at most every 6 h (wear)
 _K_REPORT_PENDING = const("rp")  # state.json: a slotStatus worth sending is pending
+_EXPECTING = const(("ordered", "delivered", "inflight"))  # order states awaiting a refill
 _CLEAN = const(0)  # nothing to save
 _ESTIMATE_CHANGED = const(1)  # estimator changes: saved within _SAVE_EVERY
 _SAVE_NOW = const(2)  # order or report state changed: saved at the end of this step
@@ -102,14 +103,17 @@ class Agent:
                 why = None  # no accepted reading: no order, no retry
                 level = estimator.level(d)
                 if x is not None:
-                    if estimator.update(d, c, x, t):
+                    if estimator.update(d, c, x, t, state_before in _EXPECTING):
                         self.emit("refill", t=t, slot=sid, level=round(x, 4))
+                        leadtime.refilled(d, t)
                         orders.on_refill(d, t)
+                        if run_once("capacity", "check", self.emit, sid, c, d, t):
+                            self.save_soon()
                         report = True
                     if not self.dirty:
                         self.dirty = _ESTIMATE_CHANGED
                     level = estimator.level(d)
-                    why = decide(level, estimator.daily_rate(d), c) or ""
+                    why = decide(d, c) or ""
                 orders.tick(sid, c, d, t, why, level)
                 if report or order_state(d) != state_before:  # tell Amazon; on flash now
                     d[_K_REPORT_PENDING] = 1

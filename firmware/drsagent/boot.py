@@ -54,6 +54,36 @@ def boot(a):
         log.error("boot: out of memory: %s" % e)
 
 
+# What the estimator (uh..uz) and the lead-time learner (lh, lp, le) keep in a slot's
+# dict (contracts.md): "key kind", kind L a list of ints, i an int, n a number.
+_LEARNED = "uh L, ud i, us n, uu i, uz i, lh L, lp i, le i"
+
+
+def _check_learned(d):
+    """Drop everything learned from a slot dict read from flash if any of it is
+    broken: learning starts over rather than a bad value failing every loop."""
+    for item in _LEARNED.split(", "):
+        k, kind = item.split()
+        v = d.get(k)
+        if v is None:
+            continue
+        if kind == "L":
+            ok = isinstance(v, list) and len(v) <= 28 and all(_is_int(x) for x in v)
+        elif kind == "i":
+            ok = _is_int(v)
+        else:
+            ok = (_is_int(v) or isinstance(v, float)) and v == v  # v == v: not NaN
+        if not ok:
+            for item in _LEARNED.split(", "):
+                d.pop(item.split()[0], None)
+            log.warn("state.json: learned values were broken: learning starts over")
+            return
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def reload(a):
     """Agent.reload: (re)read config and secrets; True when the agent can run."""
     store = a.store
@@ -97,6 +127,7 @@ def reload(a):
         if not isinstance(d, dict) or order_state(d) is None:
             d = slots[sid] = new_state(t)
             a.save_soon()  # a new slot: on flash after the next step
+        _check_learned(d)
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
         lanes.append((sid, c, sensors[i], d, new_filter(level(d))))

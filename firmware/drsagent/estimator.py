@@ -1,6 +1,20 @@
-# The estimator: a smoothed level and a consumption rate per slot, from accepted
-# readings. It keeps its numbers in the slot's persisted dict (state.json), under the
-# short keys below (a file format: see docs/contracts.md); code uses the long names.
+# The estimator: a smoothed level and the use per slot, from accepted readings: a
+# short-term rate (an EMA over 6-hour windows, for the reports and the first days) and
+# a day-by-day history the policy plans with (below). It keeps its numbers in the
+# slot's persisted dict (state.json), under the short keys below (a file format: see
+# docs/contracts.md); code uses the long names.
+#
+# The history: each UTC day's use (the smoothed level's drop, refills taken out) goes
+# into a ring of the last _DAYS days. A rate read from whole days is robust where a few
+# hours are not: a rare large dose (a pet feeder's bowl) counts once, spread over the
+# days it really covers, and sensor noise averages out (a day's value is signed: a dip
+# that recovers next day cancels). The planning rate is a high one: the largest mean
+# over any run of as many days as the lead time (the bad stretches the slot has really
+# seen, doses included); a step up in use enters it day by day. An absence (more than
+# _ABSENT days in a row without use) stops adding days, so the habit from before it is
+# still known when use resumes; so does a day that ends empty (its use is unknown).
+# Amounts are ints in 1/_UNIT of a container: small ints cost no heap on the device,
+# and no float reaches flash.
 from drsagent.compat import const
 
 _K_LEVEL = const("l")  # level 0..1, EMA of accepted readings
@@ -12,13 +26,25 @@ _K_WINDOWS = const("k")  # rate windows seen (capped at 99)
 _K_LAST_USE = const("u")  # the last time a window showed use
 _K_LEARN_LEVEL = const("l0")  # level where learning started (until the first rate)
 _K_LEARN_TIME = const("t0")  # time where learning started
+_K_HISTORY = const("uh")  # use per day, oldest first (at most _DAYS entries)
+_K_DAY = const("ud")  # the UTC day (epoch s // 86400) being summed
+_K_DAY_START = const("us")  # level when that day began (or since its last refill)
+_K_DAY_USED = const("uu")  # use already counted that day, before a refill
+_K_IDLE = const("uz")  # days in a row without use
 
 _DAY = const(86400)
 _WINDOW = const(21600)  # measure drops over >= 6 h so sensor noise averages out
 _COLD = const(3600)  # until the first use is measured: hourly windows, to learn fast
+_UNIT = const(10000)
+_DAYS = const(28)
+_ABSENT = const(3)
+_NO_USE = const(20)  # 0.2 % of a container in a day: noise, not use
+_EMPTY = 0.02  # a level at or below this is an empty container (sensor noise above 0)
 # Floats, inline below: level EMA weight 0.3 (hourly readings: ~3 h lag), rate EMA
 # weight 0.3 per window, a first rate only from a drop > 0.01 (well above noise),
-# a rise > 0.3 is a refill whatever the level, crossing `rearm` needs a rise > 0.05.
+# a rise > 0.3 is a refill whatever the level, crossing `rearm` needs a rise > 0.05,
+# and while a delivery is expected a rise > 0.1 to 0.9 or more is one too (a slot
+# ordered early, above `rearm`, is refilled from there).
 
 
 def level(state):
@@ -27,7 +53,8 @@ def level(state):
 
 
 def daily_rate(state):
-    """Use per day as a fraction of the container (0.0 until measured)."""
+    """Use per day as a fraction of the container (0.0 until measured): the
+    short-term rate (the policy plans with the day-by-day history)."""
     return state.get(_K_RATE, 0.0)
 
 
@@ -45,28 +72,42 @@ def days_left(state):
     return lvl / rate
 
 
-def update(state, config, x, t):
-    """Take an accepted reading x at time t; return True when it is a refill."""
+def update(state, config, x, t, expecting_refill=False):
+    """Take an accepted reading x at time t; return True when it is a refill.
+    expecting_refill: an order is out or delivered (a smaller rise counts then)."""
     d = state  # the slot's record in state.json
     lvl = d.get(_K_LEVEL)
     if lvl is None:
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = d[_K_LEARN_LEVEL] = x
         d[_K_TIME] = d[_K_WINDOW_TIME] = d[_K_LEARN_TIME] = t
+        _observe_day(d, x, t)
         return False
     rise = x - lvl
-    if rise > 0.3 or (lvl < config["rearm"] <= x and rise > 0.05):
+    if (
+        rise > 0.3
+        or (lvl < config["rearm"] <= x and rise > 0.05)
+        or (expecting_refill and x >= 0.9 and rise > 0.1)
+    ):
         # New cartridge: jump straight to it and restart the rate window so the
         # jump is not read as negative use. Keep the rate: the usage habit is the same.
+        # A day that ended before the refill closes on the old level; today's use
+        # so far is kept, and counted on from the new level.
+        _observe_day(d, lvl, t)
+        d[_K_DAY_USED] = d.get(_K_DAY_USED, 0) + int((d.get(_K_DAY_START, lvl) - lvl) * _UNIT)
+        d[_K_DAY_START] = x
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = x
         d[_K_TIME] = d[_K_WINDOW_TIME] = t
         if _K_LEARN_LEVEL in d:  # still learning: restart from the full container
             d[_K_LEARN_LEVEL] = x
             d[_K_LEARN_TIME] = t
         return True
-    # rounded: state.json stays short and JSON-stable on both runtimes
-    lvl = round(lvl + 0.3 * rise, 4)
+    # rounded: state.json stays short and JSON-stable on both runtimes. After a gap
+    # (the device was off) the reading is taken as it is: smoothing across the gap
+    # would lag its use into the next days.
+    lvl = round(x if t - d.get(_K_TIME, t) >= _WINDOW else lvl + 0.3 * rise, 4)
     d[_K_LEVEL] = lvl
     d[_K_TIME] = t
+    _observe_day(d, lvl, t)
     dt = t - d.get(_K_WINDOW_TIME, t)
     windows = d.get(_K_WINDOWS, 0)
     if dt >= (_WINDOW if windows else _COLD):
@@ -96,3 +137,69 @@ def update(state, config, x, t):
         d[_K_WINDOW_LEVEL] = lvl
         d[_K_WINDOW_TIME] = t
     return False
+
+
+def _observe_day(d, level, t):
+    # The smoothed level at t: close the day (into the history) when t is in a new one.
+    day = t // _DAY
+    current = d.get(_K_DAY)
+    if current is not None and day > current:
+        used = d.get(_K_DAY_USED, 0) + int((d.get(_K_DAY_START, level) - level) * _UNIT)
+        # A day that ends empty says only that use was at least this much: left out,
+        # it cannot make the habit look smaller than it is.
+        if level > _EMPTY:
+            # Days without a reading (the device was off): their use is known only in
+            # total, so it is spread over them (up to a full ring).
+            gap = min(day - current, _DAYS)
+            used //= gap
+            idle = d.get(_K_IDLE, 0)
+            history = d.get(_K_HISTORY)
+            if history is None:
+                history = d[_K_HISTORY] = []
+            for _ in range(gap):
+                idle = idle + 1 if used < _NO_USE else 0
+                if idle > _ABSENT:
+                    continue  # away: keep the habit from before
+                if len(history) >= _DAYS:
+                    history.pop(0)
+                history.append(used)
+            d[_K_IDLE] = idle
+    elif current is not None and day == current:
+        return
+    # a new day (or the first reading, or the clock went back): start summing it
+    d[_K_DAY] = day
+    d[_K_DAY_START] = round(level, 4)
+    d[_K_DAY_USED] = 0
+
+
+def known_days(state):
+    """Whole days in the use history."""
+    return len(state.get(_K_HISTORY) or ())
+
+
+def mean_rate(state):
+    """Mean use per day over the history (fraction of a container), 0 without one."""
+    history = state.get(_K_HISTORY) or ()
+    if not history:
+        return 0.0
+    return max(0, sum(history)) / len(history) / _UNIT
+
+
+def planning_rate(state, horizon_days):
+    """Use per day to plan a horizon_days wait with (fraction of a container): the
+    largest mean over any horizon-long run of days in the history. 0 without history."""
+    history = state.get(_K_HISTORY) or ()
+    n = len(history)
+    if not n:
+        return 0.0
+    width = int(horizon_days + 0.999)
+    width = 1 if width < 1 else n if width > n else width
+    total = 0
+    for i in range(width):
+        total += history[i]
+    best = total
+    for i in range(width, n):
+        total += history[i] - history[i - width]
+        if total > best:
+            best = total
+    return best / width / _UNIT if best > 0 else 0.0

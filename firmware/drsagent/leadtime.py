@@ -1,6 +1,7 @@
 # A slot's delivery lead time, learned from its own orders: from placing an order until
 # the household has put the delivery in (placed -> refill seen: what the slot really
-# waits), with Amazon's expectedDeliveryDate as a lower bound while the order is open.
+# waits), never less than Amazon's expectedDeliveryDate for that order (a refill seen
+# earlier, bought elsewhere or early, says little about the next delivery).
 #
 # The estimate to plan with is a high one, not the mean: the recent maximum plus a
 # spread term, 1.5 (max - min) / n over the last _KEEP orders (for lead times spread
@@ -12,10 +13,11 @@
 # Persisted in the slot's dict of state.json under the short keys below (a file
 # format, listed in docs/contracts.md); plain ints, no float on flash.
 from drsagent.compat import const
+from drsagent.timefmt import iso
 
 _K_LEADS = const("lh")  # lead times seen, in hours, oldest first (at most _KEEP)
 _K_PLACED = const("lp")  # when the open order was placed (epoch s); gone once refilled
-_K_EXPECTED = const("le")  # the open order's expectedDeliveryDate (epoch s), if known
+_K_EXPECTED = const("le")  # the open order's expectedDeliveryDate, hours after placed
 
 _KEEP = const(16)
 _TRUSTED = const(3)  # orders seen before the data alone decides
@@ -32,10 +34,28 @@ def placed(d, t):
     d.pop(_K_EXPECTED, None)
 
 
-def expected(d, eta):
-    """Amazon's expectedDeliveryDate (epoch s) for the open order."""
-    if eta and _K_PLACED in d:
-        d[_K_EXPECTED] = eta
+def expected(d, text):
+    """Amazon's expectedDeliveryDate for the open order, as getOrderInfo gives it
+    ("2026-01-01T00:00:00.000Z"), kept as whole hours after placing; a date that is no
+    time within _MAX_HOURS after placing is ignored."""
+    start = d.get(_K_PLACED)
+    if start is None or not isinstance(text, str):
+        return
+    # ISO 8601 times in one format sort as text: find the first hour after start that
+    # is at or past the date by bisection over timefmt.iso (no date parser needed).
+    text = text[:19]
+    if text <= iso(start):
+        return
+    low = 1
+    high = _MAX_HOURS + 1
+    while low < high:
+        mid = (low + high) // 2
+        if iso(start + mid * _HOUR) < text:
+            low = mid + 1
+        else:
+            high = mid
+    if low <= _MAX_HOURS:
+        d[_K_EXPECTED] = low
 
 
 def forget(d):
@@ -45,12 +65,13 @@ def forget(d):
 
 
 def refilled(d, t):
-    """A refill was seen at t: if an order was out, it took t - placed."""
+    """A refill was seen at t: if an order was out, it took t - placed (or until its
+    expected delivery date, if that is later)."""
     start = d.pop(_K_PLACED, None)
-    d.pop(_K_EXPECTED, None)
+    expected_hours = d.pop(_K_EXPECTED, 0)
     if start is None or t <= start:
         return
-    hours = (t - start + _HOUR // 2) // _HOUR
+    hours = max((t - start + _HOUR // 2) // _HOUR, expected_hours)
     if hours > _MAX_HOURS:
         return
     leads = d.get(_K_LEADS)
@@ -61,12 +82,8 @@ def refilled(d, t):
     leads.append(hours)
 
 
-def days(d, prior_days, t=None):
-    """The lead time (days) to plan an order with; prior_days until there is data.
-
-    With t (now), an open order that has already waited longer, or that Amazon expects
-    later, than the estimate raises it: a lead time that grows is seen before the
-    delivery arrives."""
+def days(d, prior_days):
+    """The lead time (days) to plan an order with; prior_days until there is data."""
     leads = d.get(_K_LEADS) or ()
     n = len(leads)
     # The prior is the maker's typical lead time; until the data decides, plan with
@@ -76,27 +93,7 @@ def days(d, prior_days, t=None):
         top = max(leads)
         spread = top + (top - min(leads)) * 3 / (2 * n)
         high = spread if n >= _TRUSTED else max(high, spread)
-    start = d.get(_K_PLACED)
-    if t is not None and start is not None:
-        high = max(high, (t - start) / _HOUR, (d.get(_K_EXPECTED, start) - start) / _HOUR)
     return high / _HOURS_PER_DAY
-
-
-def repair(d):
-    """Drop this module's keys from a slot dict read from flash if they are broken
-    (boot only): learning starts over rather than a bad value stopping the slot."""
-    leads = d.get(_K_LEADS)
-    if leads is not None and not (
-        isinstance(leads, list) and all(_is_count(h) and 0 < h <= _MAX_HOURS for h in leads)
-    ):
-        d.pop(_K_LEADS)
-    for key in (_K_PLACED, _K_EXPECTED):
-        if key in d and not _is_count(d[key]):
-            d.pop(key)
-
-
-def _is_count(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def observed(d):

@@ -1,8 +1,11 @@
 """The lead-time learner (drsagent.leadtime) on synthetic order histories."""
 
 import json
+from datetime import UTC, datetime
 
+import pytest
 from drsagent import leadtime
+from drsagent.timefmt import iso
 
 HOUR = 3600
 DAY = 86400
@@ -51,16 +54,39 @@ def test_the_estimate_is_a_high_one_not_the_mean():
     assert leadtime.days(d, 3) * 24 >= 160
 
 
-def test_an_open_order_that_waits_longer_raises_it_before_the_delivery():
+def test_a_refill_before_the_expected_date_counts_the_expected_date():
     d = {}
     t = T0
     for _ in range(3):
         t = deliver(d, 48, t)
-    assert leadtime.days(d, 3, t) == 2
     leadtime.placed(d, t)
-    assert leadtime.days(d, 3, t + 5 * DAY) == 5
-    leadtime.expected(d, t + 9 * DAY)
-    assert leadtime.days(d, 3, t + 5 * DAY) == 9
+    leadtime.expected(d, iso(t + 9 * DAY) + ".000")  # getOrderInfo's form
+    assert d["le"] == 9 * 24
+    leadtime.refilled(d, t + 2 * DAY)  # the household bought one elsewhere
+    assert d["lh"][-1] == 9 * 24
+    assert "le" not in d and "lp" not in d
+    t = deliver(d, 30, t + 3 * DAY)  # without an expected date: what was seen
+    assert d["lh"][-1] == 30
+
+
+@pytest.mark.parametrize("text", [None, "", "soon", "2030-13-45T99:00:00Z", 1893456000])
+def test_a_garbled_expected_date_is_ignored(text):
+    d = {}
+    leadtime.placed(d, T0)
+    leadtime.expected(d, text)
+    assert "le" not in d
+    leadtime.expected(d, iso(T0 - DAY))  # before the order: no delivery date
+    assert "le" not in d
+
+
+def test_expected_dates_parse_like_datetime():
+    d = {}
+    leadtime.placed(d, T0)
+    for days in (1, 2.5, 59, 89.9):
+        eta = T0 + int(days * DAY)
+        text = datetime.fromtimestamp(eta, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        leadtime.expected(d, text)
+        assert d["le"] * HOUR >= eta - T0 > (d["le"] - 1) * HOUR
 
 
 def test_a_canceled_order_teaches_nothing():
@@ -92,23 +118,3 @@ def test_only_recent_orders_are_kept():
         t = deliver(d, 30, t)
     assert 0 < leadtime.observed(d) <= 16
     assert len(json.dumps(d)) < 100  # compact on flash
-
-
-def test_the_learned_state_survives_a_reboot():
-    d = {}
-    t = T0
-    for hours in (50, 90, 130, 70):
-        t = deliver(d, hours, t)
-    leadtime.placed(d, t)
-    after = json.loads(json.dumps(d))
-    leadtime.repair(after)
-    assert after == d
-    assert leadtime.days(after, 3) == leadtime.days(d, 3)
-
-
-def test_broken_values_from_flash_are_dropped_not_fatal():
-    for broken in ("x", [1, "2"], [-5], {"a": 1}, [True], [10**9]):
-        d = {"lh": broken, "lp": "yesterday", "le": None}
-        leadtime.repair(d)
-        assert "lh" not in d and "lp" not in d
-        assert leadtime.days(d, 3) == 6

@@ -61,7 +61,7 @@ def test_missing_csv(tmp_path):
 
 def test_lead_times_for_all_slots_or_per_slot(tmp_path):
     every = write(tmp_path, "a.json", '{"lead_time_hours": [24, 36.5]}')
-    assert traces.load_lead_times(every, ["a", "b"]) == {"a": [24, 36.5], "b": [24, 36.5]}
+    assert traces.load_lead_times(every, ["a", "b"]) == [24, 36.5]
     nested = write(tmp_path, "b.json", '{"lead_time_hours": {"a": [10], "b": [20]}}')
     assert traces.load_lead_times(nested, ["a", "b"]) == {"a": [10], "b": [20]}
     bare = write(tmp_path, "c.json", '{"a": [10], "b": [20]}')
@@ -74,10 +74,12 @@ def test_lead_times_for_all_slots_or_per_slot(tmp_path):
         ("{", "not JSON"),
         ("[1, 2]", "lead_time_hours"),
         ('{"lead_time_hours": []}', "non-empty list"),
-        ('{"lead_time_hours": [24, -1]}', "lead_time_hours[1]: expected a number of hours > 0"),
+        ('{"lead_time_hours": [24, -1]}', "lead_time_hours[1]: expected a number of hours >= 1"),
+        ('{"lead_time_hours": [0.5]}', "lead_time_hours[0]: expected a number of hours >= 1"),
         ('{"lead_time_hours": [24, "2d"]}', "lead_time_hours[1]"),
         ('{"lead_time_hours": [true]}', "lead_time_hours[0]"),
-        ('{"a": [1], "x": [2]}', "slot 'x' is not in the trace"),
+        ('{"a": [1], "x": [2]}', "slot 'x' is not simulated"),
+        ("{}", "expected a list, or one list per slot"),
         ('{"a": [1]}', "no lead times for slot 'b'"),
     ],
 )
@@ -98,7 +100,9 @@ def test_uniform_lead_distribution_stays_in_range():
     assert 24 <= min(leads) < max(leads) <= 168
 
 
-@pytest.mark.parametrize("spec", ["fixed", "fixed:-1", "uniform:7:1", "uniform:1", "normal:3:1"])
+@pytest.mark.parametrize(
+    "spec", ["fixed", "fixed:-1", "fixed:0.01", "uniform:7:1", "uniform:1", "normal:3:1"]
+)
 def test_bad_lead_distribution(spec):
     with pytest.raises(TraceError, match="fixed:DAYS or uniform:LO:HI"):
         traces.lead_distribution(spec, random.Random(1))

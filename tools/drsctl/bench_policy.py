@@ -31,44 +31,34 @@ from drsctl.sim.traces import (
 )
 
 START_LEVEL = 0.8
-NOMINAL_LEAD_DAYS = 3.0  # the firmware's default lead_time_days, as a maker leaves it
-
-
-class _TraceSimulation(Simulation):
-    """A simulation whose n-th order takes the trace's n-th lead time to arrive."""
-
-    def __init__(self, *args: Any, lead_time_hours: list[float], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._leads = lead_time_hours
-        self._placed = 0
-        self.control.settings(delivery_days=self._leads[0] / HOURS_PER_DAY)
-
-    def record(self, events: list[dict[str, Any]]) -> None:
-        """Keep the timeline; set the next order's delivery time once one went out."""
-        super().record(events)
-        placed = sum(1 for e in events if e.get("ev") == "order_placed")
-        if placed:
-            self._placed += placed
-            lead = self._leads[self._placed % len(self._leads)]
-            self.control.settings(delivery_days=lead / HOURS_PER_DAY)
+NOMINAL_LEAD_DAYS = 3.0  # the agent's default lead_time_days: the textbook's nominal lead time
 
 
 def run_firmware(trace: Trace, runtime: str = "cpython", seed: int = 1) -> baselines.Outcome:
-    """The real firmware on ``trace`` (one slot) against a private emulator."""
+    """The real firmware on ``trace`` (one slot) against a private emulator.
+
+    The device keeps the agent's default ``lead_time_days``, as a maker would.
+    """
     use = trace.use[DEFAULT_SLOT]
     with tempfile.TemporaryDirectory(prefix="drsctl-policy-") as tmp:
         workdir = Path(tmp)
         with emulator_for(None, workdir) as (url, control, _):
-            opts = SimOptions(runtime=runtime, days=len(use) / HOURS_PER_DAY, slots=1, seed=seed)
+            opts = SimOptions(
+                runtime=runtime,
+                days=len(use) / HOURS_PER_DAY,
+                slots=1,
+                seed=seed,
+                lead_time_days=None,
+                initial_levels=[START_LEVEL],
+                lead_time_hours=trace.lead_time_hours,
+            )
             world = TraceWorld(DEFAULT_SLOT, use, opts.start, trace.sensor_noise, trace.glitch_rate)
             opts.worlds = [world]
-            opts.initial_levels = [START_LEVEL]
-            opts.lead_time_days = NOMINAL_LEAD_DAYS
-            sim = _TraceSimulation(
-                control, url, opts, workdir, lead_time_hours=trace.lead_time_hours[DEFAULT_SLOT]
-            )
-            with sim:
+            with Simulation(control, url, opts, workdir) as sim:
                 sim.run()
+            if sim.timeline.crashes:  # figures of a broken run would flatter it
+                crash = sim.timeline.crashes[-1]
+                raise RuntimeError(f"{trace.name}: the firmware crashed: {crash}")
             orders = sim.orders()
             return baselines.Outcome(
                 orders=len(orders),
@@ -77,6 +67,7 @@ def run_firmware(trace: Trace, runtime: str = "cpython", seed: int = 1) -> basel
                 stock_left=world.stock_left,
                 duplicates=duplicate_orders(orders, sim.timeline.refills),
                 requests=len(sim.requests()),
+                cannot_stock=any(e.get("ev") == "cannot_stock" for e in sim.timeline.events),
             )
 
 
@@ -89,6 +80,7 @@ def _row(outcome: baselines.Outcome) -> dict[str, Any]:
         "stock_left_mean": round(outcome.stock_left_mean, 3),
         "stock_left_max": round(outcome.stock_left_max, 3),
         "requests": outcome.requests,
+        "cannot_stock_reported": outcome.cannot_stock,
     }
 
 
@@ -128,7 +120,7 @@ POLICIES = (
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The results as a Markdown table, one row per trace and policy."""
+    """The results as Markdown: one row per trace and policy, then the targets."""
     lines = [
         "| trace | policy | stockout days | orders | duplicates | stock left mean"
         " | stock left max | requests |",
@@ -143,7 +135,40 @@ def markdown(results: dict[str, Any]) -> str:
                 f" | {row['duplicates']} | {row['stock_left_mean']:.0%}"
                 f" | {row['stock_left_max']:.0%} | {requests} |"
             )
+    lines += ["", "Targets (firmware):", ""]
+    lines += [f"- {line}" for line in target_report(results)]
     return "\n".join(lines)
+
+
+def target_report(results: dict[str, Any]) -> list[str]:
+    """One line per target: met on every trace, or where it is missed."""
+    missed: dict[str, list[str]] = {
+        "0 stockout days": [],
+        "mean stock left at the refill <= 20 %": [],
+        "orders <= textbook + 10 %": [],
+        "0 duplicates": [],
+    }
+    for name, row in results.items():
+        firmware = row["firmware"]
+        if firmware["cannot_stock_reported"]:
+            continue  # "cannot be done": reported instead (its own line below)
+        textbook = row["textbook_reorder_point"]["orders"]
+        checks = {
+            "0 stockout days": firmware["stockout_days"] == 0,
+            "mean stock left at the refill <= 20 %": firmware["stock_left_mean"] <= 0.2,
+            "orders <= textbook + 10 %": firmware["orders"] <= textbook * 1.1,
+            "0 duplicates": firmware["duplicates"] == 0,
+        }
+        for target, ok in checks.items():
+            if not ok:
+                missed[target].append(name)
+    lines = [
+        f"{target}: " + (f"missed on {', '.join(names)}" if names else "met on every trace")
+        for target, names in missed.items()
+    ]
+    reported = [name for name, row in results.items() if row["firmware"]["cannot_stock_reported"]]
+    lines.append(f"reported as cannot be kept stocked: {', '.join(reported) or 'none'}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

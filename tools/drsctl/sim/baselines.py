@@ -38,6 +38,7 @@ class Outcome:
     stock_left: list[float]
     duplicates: int = 0
     requests: int | None = None
+    cannot_stock: bool = False  # the device reported that the slot cannot be kept stocked
 
     @property
     def stock_left_mean(self) -> float:

@@ -100,8 +100,13 @@ def load_csv(path: Path) -> dict[str, list[float]]:
     return {slot: [hours.get(h, 0.0) for h in range(length)] for slot, hours in found.items()}
 
 
-def load_lead_times(path: Path, slots: Sequence[str]) -> dict[str, list[float]]:
-    """Read a lead-time JSON into {slot: hours per order} for ``slots``."""
+def load_lead_times(
+    path: Path, slots: Sequence[str] | None = None
+) -> list[float] | dict[str, list[float]]:
+    """Read a lead-time JSON: one list of hours for every slot, or ``{slot: hours}``.
+
+    The slots are checked against ``slots`` when known; :class:`TraceError` on a bad file.
+    """
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as exc:
@@ -114,24 +119,25 @@ def load_lead_times(path: Path, slots: Sequence[str]) -> dict[str, list[float]]:
         )
     data = data.get("lead_time_hours", data)
     if isinstance(data, list):
-        return {slot: _lead_list(path, "lead_time_hours", data) for slot in slots}
-    if not isinstance(data, dict):
+        return _lead_list(path, "lead_time_hours", data)
+    if not isinstance(data, dict) or not data:
         raise TraceError(f"{path}: lead_time_hours: expected a list, or one list per slot")
-    unknown = sorted(set(data) - set(slots))
-    if unknown:
-        raise TraceError(f"{path}: slot {unknown[0]!r} is not in the trace ({', '.join(slots)})")
-    missing = [slot for slot in slots if slot not in data]
-    if missing:
-        raise TraceError(f"{path}: no lead times for slot {missing[0]!r}")
-    return {slot: _lead_list(path, slot, data[slot]) for slot in slots}
+    if slots is not None:
+        unknown = sorted(set(data) - set(slots))
+        if unknown:
+            raise TraceError(f"{path}: slot {unknown[0]!r} is not simulated ({', '.join(slots)})")
+        missing = [slot for slot in slots if slot not in data]
+        if missing:
+            raise TraceError(f"{path}: no lead times for slot {missing[0]!r}")
+    return {slot: _lead_list(path, slot, hours) for slot, hours in data.items()}
 
 
 def _lead_list(path: Path, key: str, value: object) -> list[float]:
     if not isinstance(value, list) or not value:
         raise TraceError(f"{path}: {key}: expected a non-empty list of hours")
     for i, hours in enumerate(value):
-        if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:
-            raise TraceError(f"{path}: {key}[{i}]: expected a number of hours > 0, got {hours!r}")
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours >= 1:
+            raise TraceError(f"{path}: {key}[{i}]: expected a number of hours >= 1, got {hours!r}")
         if not math.isfinite(hours):
             raise TraceError(f"{path}: {key}[{i}]: expected a finite number, got {hours!r}")
     return [float(h) for h in value]
@@ -167,11 +173,14 @@ def lead_distribution(spec: str, rng: random.Random) -> list[float]:
         values = [float(v) for v in rest.split(":")] if rest else []
     except ValueError:
         values = []
-    if kind == "fixed" and len(values) == 1 and values[0] > 0 and math.isfinite(values[0]):
+    shortest = 1 / HOURS_PER_DAY  # an hour: the simulator's tick
+    if kind == "fixed" and len(values) == 1 and shortest <= values[0] < math.inf:
         return fixed_lead_times(values[0])
-    if kind == "uniform" and len(values) == 2 and 0 < values[0] <= values[1] < math.inf:
+    if kind == "uniform" and len(values) == 2 and shortest <= values[0] <= values[1] < math.inf:
         return uniform_lead_times(values[0], values[1], rng)
-    raise TraceError(f"lead-time distribution must be fixed:DAYS or uniform:LO:HI, got {spec!r}")
+    raise TraceError(
+        f"lead times must be fixed:DAYS or uniform:LO:HI (days, at least an hour), got {spec!r}"
+    )
 
 
 # -- the simulated world ------------------------------------------------------
@@ -180,7 +189,8 @@ def lead_distribution(spec: str, rng: random.Random) -> list[float]:
 class TraceWorld(SlotWorld):
     """A slot whose use comes from a trace: the hours since ``start`` index it.
 
-    A stockout hour is an hour whose use the slot could not (fully) give.
+    A stockout hour is an hour whose use the slot could not (fully) give; ``start`` is
+    a midnight, so its hours and days count like the built-in world's.
     """
 
     def __init__(
@@ -196,8 +206,6 @@ class TraceWorld(SlotWorld):
         self.use = use
         self.start = start
         self.glitch_rate = glitch_rate
-        self.stockout_hours: set[int] = set()
-        self.stock_left: list[float] = []
 
     def consume(self, t_from: int, t_to: int, rng: random.Random, day0: int) -> None:
         """Use what the trace says for every whole hour in [t_from, t_to)."""
@@ -211,14 +219,6 @@ class TraceWorld(SlotWorld):
                 if self.empty_since is None:
                     self.empty_since = self.start + hour * HOUR
             self.level = max(0.0, self.level - wanted)
-
-    def maybe_refill(self, now: int) -> bool:
-        """Put a delivered container in; remember what was left in the old one."""
-        left = self.level
-        if super().maybe_refill(now):
-            self.stock_left.append(left)
-            return True
-        return False
 
     def raw(self, rng: random.Random) -> float | None:
         """The sensor, now and then glitching (no reading, NaN, or a wild value)."""
