@@ -4,7 +4,7 @@
 # Per slot one lane, built at boot (boot.py): a tuple (id, config, sensor callable,
 # persisted dict, reading filter). The persisted dict is the slot's entry in
 # state.json; the estimator and the order machine each own their keys in it.
-from drsagent import backoff, errors, estimator, leadtime, log
+from drsagent import backoff, errors, estimator, log
 from drsagent.compat import collect, const, run_once
 from drsagent.policy import decide
 from drsagent.reading import fault, feed
@@ -105,7 +105,7 @@ class Agent:
                 if x is not None:
                     if estimator.update(d, c, x, t, state_before in _EXPECTING):
                         self.emit("refill", t=t, slot=sid, level=round(x, 4))
-                        leadtime.refilled(d, t)
+                        run_once("leadtime", "refilled", d, t)
                         orders.on_refill(d, t)
                         if run_once("capacity", "check", self.emit, sid, c, d, t):
                             self.save_soon()

@@ -2,8 +2,9 @@
 # a delivery arrives, so a container that lasts less than a delivery takes runs dry
 # every cycle whatever the policy does. Checked after each refill (rarely): loaded for
 # the call and unloaded again (compat.run_once).
-from drsagent import estimator, leadtime
+from drsagent import estimator
 from drsagent.compat import const
+from drsagent.policy import deliveries_seen, lead_days
 
 _K_CANNOT_STOCK = const("cs")  # state.json: the slot cannot be kept stocked (reported)
 _SETTLED_DAYS = const(7)
@@ -13,10 +14,10 @@ _FIX = const("a bigger container, or a quantity above 1 per order in the slot's 
 def cannot_stock(d, config):
     """(container_days, lead_days) when a full container lasts less than the learned
     lead time, else None (also while a week of use or a delivery is still unknown)."""
-    if estimator.known_days(d) < _SETTLED_DAYS or not leadtime.observed(d):
+    if estimator.known_days(d) < _SETTLED_DAYS or not deliveries_seen(d):
         return None
     rate = estimator.mean_rate(d)
-    lead = leadtime.days(d, config["lead_time_days"])
+    lead = lead_days(d, config["lead_time_days"])
     if rate <= 0 or 1 / rate >= lead:
         return None
     return round(1 / rate, 1), round(lead, 1)

@@ -3,15 +3,11 @@
 # waits), never less than Amazon's expectedDeliveryDate for that order (a refill seen
 # earlier, bought elsewhere or early, says little about the next delivery).
 #
-# The estimate to plan with is a high one, not the mean: the recent maximum plus a
-# spread term, 1.5 (max - min) / n over the last _KEEP orders (for lead times spread
-# evenly, (max - min) / n is about how far the next order may still exceed the
-# maximum; 1.5 of it halves the stockouts for a little more stock left, measured on
-# the benchmark traces). Until _TRUSTED orders have been seen, twice the configured
-# lead_time_days (the maker's typical figure) is a floor.
-#
 # Persisted in the slot's dict of state.json under the short keys below (a file
-# format, listed in docs/contracts.md); plain ints, no float on flash.
+# format, listed in docs/contracts.md); plain ints, no float on flash. What is learned
+# here changes only on order events (placed, polled, canceled, refilled), so this
+# module is loaded for each call and dropped again (compat.run_once); the estimate the
+# policy plans with every loop is policy.lead_days.
 from drsagent.compat import const
 from drsagent.timefmt import iso
 
@@ -20,9 +16,7 @@ _K_PLACED = const("lp")  # when the open order was placed (epoch s); gone once r
 _K_EXPECTED = const("le")  # the open order's expectedDeliveryDate, hours after placed
 
 _KEEP = const(16)
-_TRUSTED = const(3)  # orders seen before the data alone decides
 _HOUR = const(3600)
-_HOURS_PER_DAY = const(24)
 _MAX_HOURS = const(2160)  # 90 days: longer is no delivery, it is a lost order
 
 
@@ -80,22 +74,3 @@ def refilled(d, t):
     if len(leads) >= _KEEP:
         leads.pop(0)
     leads.append(hours)
-
-
-def days(d, prior_days):
-    """The lead time (days) to plan an order with; prior_days until there is data."""
-    leads = d.get(_K_LEADS) or ()
-    n = len(leads)
-    # The prior is the maker's typical lead time; until the data decides, plan with
-    # twice that (a high quantile of an unknown spread) or more if seen.
-    high = prior_days * 2 * _HOURS_PER_DAY
-    if n:
-        top = max(leads)
-        spread = top + (top - min(leads)) * 3 / (2 * n)
-        high = spread if n >= _TRUSTED else max(high, spread)
-    return high / _HOURS_PER_DAY
-
-
-def observed(d):
-    """How many lead times are on record."""
-    return len(d.get(_K_LEADS) or ())

@@ -10,8 +10,8 @@
 # below (a file format: docs/contracts.md). It has narrow collaborators, never the
 # agent: the DRS client, a save callable (the whole state is on flash when it
 # returns), an event sink and its own settings. One machine serves every slot.
-from drsagent import backoff, errors, leadtime, log
-from drsagent.compat import const
+from drsagent import backoff, errors, log
+from drsagent.compat import const, run_once
 
 _K_STATE = const("st")  # idle, ordering, ordered, inflight, delivered, cooldown
 _K_EVENT_ID = const("eid")  # the order's eventInstanceId (None when idle)
@@ -162,7 +162,7 @@ class OrderMachine:
             return
         d.pop(_K_PERMANENT_ERRORS, None)
         d.pop(_K_HOLD_UNTIL, None)
-        leadtime.placed(d, t)  # the lead time is learned from here to the refill
+        run_once("leadtime", "placed", d, t)  # learned from here to the refill
         if eid:
             _go(d, "ordered", t, t + _HOUR)
             d[_K_EVENT_ID] = eid
@@ -222,7 +222,7 @@ class OrderMachine:
             item_slot = item.get("slotId")
             if item_slot is None or item_slot == sid:
                 status = item.get("status") or "Unknown"
-                leadtime.expected(d, item.get("expectedDeliveryDate"))
+                run_once("leadtime", "expected", d, item.get("expectedDeliveryDate"))
                 break
         # "Unknown" counts on from earlier failed polls: a run of them ends tracking (tick)
         d[_K_ATTEMPTS] = d.get(_K_ATTEMPTS, 0) + 1 if status == "Unknown" else 0
@@ -241,7 +241,7 @@ class OrderMachine:
                 if closed:
                     _go(d, "delivered", t)
                 else:  # a cool-down instead of reordering at once
-                    leadtime.forget(d)
+                    run_once("leadtime", "forget", d)
                     _go(d, "cooldown", t, t + int(c["cooldown_days"] * _DAY))
                 d[_K_EVENT_ID] = eid
         else:  # Pending, Authorized, Unknown: keep polling, further apart

@@ -1,10 +1,11 @@
-"""The lead-time learner (drsagent.leadtime) on synthetic order histories."""
+"""Learning lead times: drsagent.leadtime records them, policy.lead_days plans with them."""
 
 import json
 from datetime import UTC, datetime
 
 import pytest
 from drsagent import leadtime
+from drsagent.policy import deliveries_seen, lead_days
 from drsagent.timefmt import iso
 
 HOUR = 3600
@@ -21,8 +22,8 @@ def deliver(d, lead_hours, t=T0):
 
 
 def test_without_data_the_prior_is_planned_high():
-    assert leadtime.days({}, 3) == 6
-    assert leadtime.observed({}) == 0
+    assert lead_days({}, 3) == 6
+    assert deliveries_seen({}) == 0
 
 
 def test_short_deliveries_replace_the_prior_once_trusted():
@@ -30,18 +31,18 @@ def test_short_deliveries_replace_the_prior_once_trusted():
     t = T0
     for _ in range(2):
         t = deliver(d, 24, t)
-    assert leadtime.days(d, 3) == 6  # two orders: the prior still bounds it
+    assert lead_days(d, 3) == 6  # two orders: the prior still bounds it
     deliver(d, 24, t)
-    assert leadtime.days(d, 3) == 1
+    assert lead_days(d, 3) == 1
 
 
 def test_a_growing_lead_time_raises_the_estimate_at_every_order():
     d = {}
     t = T0
     seen = []
-    for lead_days in (1, 2, 3, 4, 5, 6, 7, 8):
-        t = deliver(d, lead_days * 24, t) + DAY
-        seen.append(leadtime.days(d, 1))
+    for took in (1, 2, 3, 4, 5, 6, 7, 8):
+        t = deliver(d, took * 24, t) + DAY
+        seen.append(lead_days(d, 1))
     assert seen == sorted(seen)
     assert seen[-1] >= 8  # never below the longest recent delivery
 
@@ -51,7 +52,7 @@ def test_the_estimate_is_a_high_one_not_the_mean():
     t = T0
     for hours in (24, 160, 48, 72, 30, 150, 40, 100):
         t = deliver(d, hours, t) + DAY
-    assert leadtime.days(d, 3) * 24 >= 160
+    assert lead_days(d, 3) * 24 >= 160
 
 
 def test_a_refill_before_the_expected_date_counts_the_expected_date():
@@ -94,13 +95,13 @@ def test_a_canceled_order_teaches_nothing():
     leadtime.placed(d, T0)
     leadtime.forget(d)
     leadtime.refilled(d, T0 + 40 * DAY)  # the household bought one elsewhere
-    assert leadtime.observed(d) == 0
+    assert deliveries_seen(d) == 0
 
 
 def test_a_refill_without_an_order_teaches_nothing():
     d = {}
     leadtime.refilled(d, T0)
-    assert leadtime.observed(d) == 0
+    assert deliveries_seen(d) == 0
 
 
 def test_an_adopted_order_keeps_the_first_attempt_time():
@@ -108,7 +109,7 @@ def test_an_adopted_order_keeps_the_first_attempt_time():
     leadtime.placed(d, T0)
     leadtime.placed(d, T0 + 6 * HOUR)  # ORDER_INPROGRESS after a reboot
     leadtime.refilled(d, T0 + 3 * DAY)
-    assert leadtime.days(d, 1) == 3
+    assert lead_days(d, 1) == 3
 
 
 def test_only_recent_orders_are_kept():
@@ -116,5 +117,5 @@ def test_only_recent_orders_are_kept():
     t = T0
     for _ in range(40):
         t = deliver(d, 30, t)
-    assert 0 < leadtime.observed(d) <= 16
+    assert 0 < deliveries_seen(d) <= 16
     assert len(json.dumps(d)) < 100  # compact on flash
