@@ -100,6 +100,7 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
     duplicates = duplicate_orders(orders, timeline.refills)
     stock_left = [left for w in sim.worlds for left in w.stock_left]
     cannot_stock = sorted({e["slot"] for e in timeline.events if e.get("ev") == "cannot_stock"})
+    out_of_memory = sum(n for what, n in net_errors.items() if what.endswith(": MemoryError"))
     summary: dict[str, Any] = {
         "runtime": sim.opts.runtime,
         "heap": sim.opts.heap,
@@ -131,7 +132,9 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         "crashes": len(timeline.crashes),
         "crash_reasons": timeline.crashes[:5],
         "device_errors": device_errors,
-        "failure": _failure(device_errors, timeline.crashes, duplicates),
+        "failure": _failure(
+            device_errors, timeline.crashes, duplicates, out_of_memory, sim.opts.heap
+        ),
         "seller": sim.opts.seller,
         "peak_mem_alloc": max(mem_alloc) if mem_alloc else None,
         "wall_seconds": round(wall_seconds, 2),
@@ -145,12 +148,23 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
 _STUCK_EVENTS = ("config_error", "auth_error")
 
 
-def _failure(device_errors: list[str], crashes: list[str], duplicates: int) -> str | None:
+def _failure(
+    device_errors: list[str],
+    crashes: list[str],
+    duplicates: int,
+    out_of_memory: int,
+    heap: str | None,
+) -> str | None:
     """Why the run failed (the first reason), or None."""
     if device_errors:
         return f"the device was stuck: {device_errors[0]}"
     if crashes:
         return f"the firmware crashed {len(crashes)} times; last: {crashes[-1]}"
+    if out_of_memory:
+        return (
+            f"the firmware ran out of memory {out_of_memory} times"
+            f" (MemoryError at -X heapsize={heap}); give it a larger --heap"
+        )
     if duplicates:
         return f"{duplicates} duplicate orders"
     return None
