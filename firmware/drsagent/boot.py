@@ -54,9 +54,10 @@ def boot(a):
         log.error("boot: out of memory: %s" % e)
 
 
-# What the estimator (uh..uz) and the lead-time learner (lh, lp, le) keep in a slot's
-# dict (contracts.md): "key kind", kind L a list of ints, i an int, n a number.
-_LEARNED = "uh L, ud i, us n, uu i, uz i, lh L, lp i, le i"
+# What the estimator (uh, ud) and the lead-time learner (lh, lp, le) keep in a slot's
+# dict (contracts.md): "key kind", kind L a list of at most 28 ints, T a list of exactly
+# 4 ints, i an int.
+_LEARNED = "uh L, ud T, lh L, lp i, le i"
 
 
 def _check_learned(d):
@@ -67,12 +68,11 @@ def _check_learned(d):
         v = d.get(k)
         if v is None:
             continue
-        if kind == "L":
-            ok = isinstance(v, list) and len(v) <= 28 and all(_is_int(x) for x in v)
-        elif kind == "i":
+        if kind == "i":
             ok = _is_int(v)
         else:
-            ok = (_is_int(v) or isinstance(v, float)) and v == v  # v == v: not NaN
+            ok = isinstance(v, list) and all(_is_int(x) for x in v)
+            ok = ok and (len(v) <= 28 if kind == "L" else len(v) == 4)
         if not ok:
             for item in _LEARNED.split(", "):
                 d.pop(item.split()[0], None)

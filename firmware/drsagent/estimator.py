@@ -5,17 +5,17 @@
 # docs/contracts.md); code uses the long names.
 #
 # The history: each UTC day's use (the smoothed level's drop, refills taken out) goes
-# into a ring of the last _DAYS days. A rate read from whole days is robust where a few
+# into a ring of the last 28 days. A rate read from whole days is robust where a few
 # hours are not: a rare large dose (a pet feeder's bowl) counts once, spread over the
 # days it really covers, and sensor noise averages out (a day's value is signed: a dip
 # that recovers next day cancels). The planning rate is a high one: the largest mean
 # over any run of as many days as the lead time (the bad stretches the slot has really
 # seen, doses included); a step up in use enters it day by day. An absence (more than
-# _ABSENT days in a row without use) stops adding days, so the habit from before it is
-# still known when use resumes; so does a day that ends empty (its use is unknown).
+# 3 days in a row without use) stops adding days, so the habit from before it is still
+# known when use resumes; so does a day that ends empty (its use is unknown): usage.py.
 # Amounts are ints in 1/_UNIT of a container: small ints cost no heap on the device,
 # and no float reaches flash.
-from drsagent.compat import const
+from drsagent.compat import const, run_once
 
 _K_LEVEL = const("l")  # level 0..1, EMA of accepted readings
 _K_RATE = const("r")  # use in fractions per day, EMA over windows
@@ -26,20 +26,16 @@ _K_WINDOWS = const("k")  # rate windows seen (capped at 99)
 _K_LAST_USE = const("u")  # the last time a window showed use
 _K_LEARN_LEVEL = const("l0")  # level where learning started (until the first rate)
 _K_LEARN_TIME = const("t0")  # time where learning started
-_K_HISTORY = const("uh")  # use per day, oldest first (at most _DAYS entries)
-_K_DAY = const("ud")  # the UTC day (epoch s // 86400) being summed
-_K_DAY_START = const("us")  # level when that day began (or since its last refill)
-_K_DAY_USED = const("uu")  # use already counted that day, before a refill
-_K_IDLE = const("uz")  # days in a row without use
+_K_HISTORY = const("uh")  # use per day, oldest first, 1/_UNIT (usage.py fills it)
+_K_TODAY = const("ud")  # the day being summed, a list (usage.py starts it):
+_TODAY_DAY = const(0)  # its UTC day (epoch s // 86400)
+_TODAY_START = const(1)  # level when it began, or since its last refill (1/_UNIT)
+_TODAY_USED = const(2)  # use counted before that refill (1/_UNIT)
 
 _DAY = const(86400)
 _WINDOW = const(21600)  # measure drops over >= 6 h so sensor noise averages out
 _COLD = const(3600)  # until the first use is measured: hourly windows, to learn fast
 _UNIT = const(10000)
-_DAYS = const(28)
-_ABSENT = const(3)
-_NO_USE = const(20)  # 0.2 % of a container in a day: noise, not use
-_EMPTY = 0.02  # a level at or below this is an empty container (sensor noise above 0)
 # Floats, inline below: level EMA weight 0.3 (hourly readings: ~3 h lag), rate EMA
 # weight 0.3 per window, a first rate only from a drop > 0.01 (well above noise),
 # a rise > 0.3 is a refill whatever the level, crossing `rearm` needs a rise > 0.05,
@@ -93,8 +89,9 @@ def update(state, config, x, t, expecting_refill=False):
         # A day that ended before the refill closes on the old level; today's use
         # so far is kept, and counted on from the new level.
         _observe_day(d, lvl, t)
-        d[_K_DAY_USED] = d.get(_K_DAY_USED, 0) + int((d.get(_K_DAY_START, lvl) - lvl) * _UNIT)
-        d[_K_DAY_START] = x
+        today = d[_K_TODAY]
+        today[_TODAY_USED] += today[_TODAY_START] - int(lvl * _UNIT)
+        today[_TODAY_START] = int(x * _UNIT)
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = x
         d[_K_TIME] = d[_K_WINDOW_TIME] = t
         if _K_LEARN_LEVEL in d:  # still learning: restart from the full container
@@ -140,36 +137,11 @@ def update(state, config, x, t, expecting_refill=False):
 
 
 def _observe_day(d, level, t):
-    # The smoothed level at t: close the day (into the history) when t is in a new one.
-    day = t // _DAY
-    current = d.get(_K_DAY)
-    if current is not None and day > current:
-        used = d.get(_K_DAY_USED, 0) + int((d.get(_K_DAY_START, level) - level) * _UNIT)
-        # A day that ends empty says only that use was at least this much: left out,
-        # it cannot make the habit look smaller than it is.
-        if level > _EMPTY:
-            # Days without a reading (the device was off): their use is known only in
-            # total, so it is spread over them (up to a full ring).
-            gap = min(day - current, _DAYS)
-            used //= gap
-            idle = d.get(_K_IDLE, 0)
-            history = d.get(_K_HISTORY)
-            if history is None:
-                history = d[_K_HISTORY] = []
-            for _ in range(gap):
-                idle = idle + 1 if used < _NO_USE else 0
-                if idle > _ABSENT:
-                    continue  # away: keep the habit from before
-                if len(history) >= _DAYS:
-                    history.pop(0)
-                history.append(used)
-            d[_K_IDLE] = idle
-    elif current is not None and day == current:
-        return
-    # a new day (or the first reading, or the clock went back): start summing it
-    d[_K_DAY] = day
-    d[_K_DAY_START] = round(level, 4)
-    d[_K_DAY_USED] = 0
+    # A reading on a new day closes the day before into the history: once a day, so
+    # that code (usage.py) is loaded for the call and dropped.
+    today = d.get(_K_TODAY)
+    if today is None or t // _DAY != today[_TODAY_DAY]:
+        run_once("usage", "new_day", d, level, t // _DAY)
 
 
 def known_days(state):

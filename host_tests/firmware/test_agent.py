@@ -400,7 +400,7 @@ def test_bad_sensor_tuning_is_one_config_error_not_a_failure_every_loop(tmp_path
 def learned_slot(**fields):
     """A slot that has learned: 10 days of 25 %/day and three 6-day deliveries."""
     d = {"st": "idle", "eid": None, "since": T0, "l": 0.9, "uh": [2500] * 10}
-    d.update({"lh": [144, 144, 144], "ud": T0 // DAY, "us": 0.9, "uu": 0, "uz": 0})
+    d.update({"lh": [144, 144, 144], "ud": [T0 // DAY, 9000, 0, 0]})
     d.update(fields)
     return {"v": 1, "boots": 1, "last_device_status": 0, "slots": {"toner": d}}
 
@@ -415,10 +415,10 @@ def test_what_was_learned_survives_a_reboot():
 
 @pytest.mark.parametrize(
     "broken",
-    [{"uh": "x"}, {"uh": [1, None]}, {"lh": [1.5]}, {"lp": "yesterday"}, {"us": float("nan")}],
+    [{"uh": "x"}, {"uh": [1, None]}, {"lh": [1.5]}, {"lp": "yesterday"}, {"ud": [1, 2]}],
 )
 def test_broken_learned_values_start_learning_over_and_the_slot_still_orders(broken):
-    store = FakeStore(config(), state=learned_slot(**dict({"l": 0.05, "us": 0.05}, **broken)))
+    store = FakeStore(config(), state=learned_slot(**dict({"l": 0.05}, **broken)))
     a = boot(store, sensors={"toner": Noisy(0.05)})
     a.step()
     slot = store.state["slots"]["toner"]
@@ -428,7 +428,7 @@ def test_broken_learned_values_start_learning_over_and_the_slot_still_orders(bro
 
 
 def test_a_slot_that_cannot_be_kept_stocked_is_reported_once():
-    store = FakeStore(config(), state=learned_slot(st="delivered", eid="e1", l=0.05, us=0.05))
+    store = FakeStore(config(), state=learned_slot(st="delivered", eid="e1", l=0.05))
     sensors = {"toner": Noisy(0.05)}
     a = boot(store, sensors=sensors)
     a.t_clock.t = T0 + HOUR

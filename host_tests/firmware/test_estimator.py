@@ -47,7 +47,7 @@ def test_first_reading_initialises():
     assert e.level is None and e.rate == 0.0 and e.days_left() == NEVER
     assert e.update(0.8, T0) is False
     learning = {"l": 0.8, "t": T0, "rt": T0, "rl": 0.8, "l0": 0.8, "t0": T0}
-    today = {"ud": T0 // 86400, "us": 0.8, "uu": 0}  # the day-by-day history (usage.py)
+    today = {"ud": [T0 // 86400, 8000, 0, 0]}  # the day being summed (usage.py)
     assert d == dict(learning, **today)
 
 
@@ -140,7 +140,7 @@ def test_state_is_plain_json_and_resumes():
     e = Estimator(d)
     t = feed(e, [0.9 - 0.05 * h / 24 for h in range(100)])
     copy = json.loads(json.dumps(d))
-    history = {"uh", "ud", "us", "uu", "uz"}  # usage.py's keys
+    history = {"uh", "ud"}  # the day-by-day history
     assert set(copy) <= {"l", "r", "t", "rl", "rt", "k", "u"} | history  # l0/t0 gone
     assert T0 < copy["u"] <= t  # last window with use
     e2 = Estimator(copy)
