@@ -11,7 +11,7 @@ PORT   ?= 8080
 # your machine leaves the committed figures alone; `make bench-commit` updates those.
 BENCH_OUT ?= bench/local/results.json
 
-.PHONY: help demo test lint bench bench-commit emulator clean
+.PHONY: help demo test lint bench bench-commit emulator deploy provision virtual-board clean
 
 help:
 	@echo "make demo          60-day, 2-slot simulation on real MicroPython against the fake Amazon"
@@ -20,6 +20,9 @@ help:
 	@echo "make bench         measure heap, code size, requests and speed into $(BENCH_OUT)"
 	@echo "make bench-commit  the same, into the committed bench/results.json and bench/RESULTS.md"
 	@echo "make emulator      serve the fake Amazon on port $(PORT)"
+	@echo "make deploy PORT=/dev/ttyUSB0     copy the compiled agent to a board (what changed)"
+	@echo "make provision PORT=/dev/ttyUSB0 CONFIG=provision.json   Wi-Fi, slots, LwA; verify"
+	@echo "make virtual-board a board without hardware (prints its port)"
 	@echo "make clean         remove .venv, build output, demo.png, bench/local and tls/"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
@@ -31,7 +34,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drsctl simulate --runtime micropython --heap 96k --days $(DAYS) --slots 2 --story --plot demo.png
+	$(BIN)/drsctl simulate --runtime micropython --heap 64k --days $(DAYS) --slots 2 --story --plot demo.png
 
 test: $(STAMP)
 	$(BIN)/ruff check tools host_tests firmware
@@ -49,6 +52,18 @@ bench-commit:
 
 emulator: $(STAMP)
 	$(BIN)/drsctl emulator --port $(PORT) --db emulator.sqlite3
+
+# On a board, PORT is its serial port (the emulator's PORT is a TCP port: different targets).
+deploy: $(STAMP)
+	@case "$(PORT)" in /*|COM*) ;; *) echo "usage: make deploy PORT=/dev/ttyUSB0"; exit 2;; esac
+	$(BIN)/drsctl deploy --port $(PORT)
+
+provision: $(STAMP)
+	@case "$(PORT)" in /*|COM*) ;; *) echo "usage: make provision PORT=/dev/ttyUSB0 CONFIG=provision.json"; exit 2;; esac
+	$(BIN)/drsctl provision --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
+
+virtual-board: $(STAMP)
+	$(BIN)/drsctl virtual-board
 
 clean:
 	rm -rf $(VENV) build *.egg-info tools/*.egg-info demo.png bench/local tls

@@ -32,6 +32,11 @@ _CONFIG_KEYS = const(
     " endpoints.lwa u, ca_file s?, loop_interval_s p=3600, http_timeout_s p=10,"
     " test_orders b=false, report_hour_utc h=3, slots l"
 )
+# Board services (board.py); also read on their own by board_options() below
+_BOARD_KEYS = const(
+    "board o={}, board.status_led i?, board.status_led_active_low b=false,"
+    " board.watchdog_s z=300, board.deep_sleep b=false"
+)
 _SLOT_KEYS = const(
     "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
     " sensor.stuck_readings z=48, sensor.spike p=0.3, sensor.fault_after c=3,"
@@ -68,10 +73,11 @@ def _check(f, d, text, path=""):
         for key in k.split("."):
             parent = v
             v = v.get(key) if isinstance(v, dict) else None
-        i = _KINDS.index(kind[0])
+        # Slices, not kind[0]: indexing a str interns the character as a name for good.
+        i = _KINDS.index(kind[:1])
         if v is None:
             if len(kind) > 1:  # optional
-                if kind[1] != "?" and isinstance(parent, dict):  # "=<default>"
+                if kind[1:2] != "?" and isinstance(parent, dict):  # "=<default>"
                     parent[key] = json.loads(kind[2:])
                 continue
             ok = False
@@ -117,6 +123,7 @@ def validate_config(d):
     if not isinstance(d, dict):
         _bad(f, "(top level)", "a JSON object", d)
     _check(f, d, _CONFIG_KEYS)
+    _check(f, d, _BOARD_KEYS)
     ep = d["endpoints"]
     if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get("ca_file"):
         _bad(f, "ca_file", "a non-empty string")
@@ -155,6 +162,20 @@ def validate_config(d):
         if v <= lo:
             _bad(f, p + "rearm", "a value > floor (%s)" % lo, v)
     return d
+
+
+def board_options(store):
+    """The "board" object of config.json with its defaults filled in; the defaults
+    alone when the file is missing, corrupt or the object is invalid (the agent
+    reports the file; the board services must start regardless)."""
+    try:
+        d = load(store, "config.json")
+        _check("config.json", d, _BOARD_KEYS)
+        return d["board"]
+    except Exception:
+        d = {}
+        _check("config.json", d, _BOARD_KEYS)
+        return d["board"]
 
 
 def validate_secrets(d):
@@ -196,7 +217,14 @@ def remove_stale_tmp(store):
     except OSError:
         return removed
     for n in names:
-        if n in ("state.json.tmp", "state.bak.tmp", "secrets.json.tmp", "config.json.tmp"):
+        if n in (
+            "state.json.tmp",
+            "state.bak.tmp",
+            "secrets.json.tmp",
+            "config.json.tmp",
+            "counter.json.tmp",
+            "schedule.json.tmp",
+        ):
             try:
                 os.remove(store.path(n))
                 removed.append(n)

@@ -33,7 +33,7 @@ class TokenManager:
     def token(self):
         """A valid access token, refreshing it first if missing or near expiry."""
         if self.access_token is None or self.clock.now() >= self.expires_at - _SKEW_MARGIN_S:
-            self.access_token = None
+            self.invalidate()  # the log's copy too: not two tokens in RAM while parsing
             self._refresh()
         if self.refresh_token_unsaved:
             # Keep the new refresh token in RAM even if flash fails (the old one may
@@ -61,7 +61,7 @@ class TokenManager:
             timeout=self.timeout,
             cadata=self.cadata,
         )
-        form = None
+        form = _ = None  # the form and the answer's headers: not kept while parsing
         if status != 200:
             raise self._error(status, body)
         answer = http.parse_json(body)

@@ -38,6 +38,10 @@ class FlashStore:
         """Delete leftovers of writes cut by a power loss; the names removed."""
         return run_once("config", "remove_stale_tmp", self)
 
+    def board_options(self):
+        """The "board" object of config.json with its defaults (board services)."""
+        return run_once("config", "board_options", self)
+
     def path(self, name):
         r = self.root
         return r + "/" + name if r and r[-1] != "/" else r + name

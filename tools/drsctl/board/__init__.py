@@ -1,0 +1,1 @@
+"""Serial side of a board: the virtual board, provisioning, deploy and monitor."""
