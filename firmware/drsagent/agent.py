@@ -105,9 +105,9 @@ class Agent:
                 if x is not None:
                     if estimator.update(d, c, x, t, state_before in _EXPECTING):
                         self.emit("refill", t=t, slot=sid, level=round(x, 4))
-                        run_once("leadtime", "refilled", d, t)
+                        run_once("leadtime", "refill", d, t)
                         orders.on_refill(d, t)
-                        if run_once("capacity", "check", self.emit, sid, c, d, t):
+                        if run_once("capacity", "report", self.emit, sid, c, d, t):
                             self.save_soon()
                         report = True
                     if not self.dirty:

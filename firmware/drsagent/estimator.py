@@ -68,27 +68,32 @@ def days_left(state):
     return lvl / rate
 
 
-def update(state, config, x, t, expecting_refill=False):
+def update(state, config, x, t, ordered=False):
     """Take an accepted reading x at time t; return True when it is a refill.
-    expecting_refill: an order is out or delivered (a smaller rise counts then)."""
+    ordered: an order is out or delivered (a smaller rise counts as a refill then)."""
     d = state  # the slot's record in state.json
     lvl = d.get(_K_LEVEL)
+    # A reading on a new UTC day first closes the day before into the history, on the
+    # level before this reading (after a gap, the reading as it is: see below). Once a
+    # day, so that code (usage.py) is loaded for the call and dropped.
+    today = d.get(_K_TODAY)
+    if today is None or t // _DAY != today[_TODAY_DAY]:
+        gap = lvl is None or t - d.get(_K_TIME, t) >= _WINDOW
+        run_once("usage", "update", d, x if gap else lvl, t)
     if lvl is None:
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = d[_K_LEARN_LEVEL] = x
         d[_K_TIME] = d[_K_WINDOW_TIME] = d[_K_LEARN_TIME] = t
-        _observe_day(d, x, t)
         return False
     rise = x - lvl
     if (
         rise > 0.3
         or (lvl < config["rearm"] <= x and rise > 0.05)
-        or (expecting_refill and x >= 0.9 and rise > 0.1)
+        or (ordered and x >= 0.9 and rise > 0.1)
     ):
         # New cartridge: jump straight to it and restart the rate window so the
         # jump is not read as negative use. Keep the rate: the usage habit is the same.
         # A day that ended before the refill closes on the old level; today's use
         # so far is kept, and counted on from the new level.
-        _observe_day(d, lvl, t)
         today = d[_K_TODAY]
         today[_TODAY_USED] += today[_TODAY_START] - int(lvl * _UNIT)
         today[_TODAY_START] = int(x * _UNIT)
@@ -104,7 +109,6 @@ def update(state, config, x, t, expecting_refill=False):
     lvl = round(x if t - d.get(_K_TIME, t) >= _WINDOW else lvl + 0.3 * rise, 4)
     d[_K_LEVEL] = lvl
     d[_K_TIME] = t
-    _observe_day(d, lvl, t)
     dt = t - d.get(_K_WINDOW_TIME, t)
     windows = d.get(_K_WINDOWS, 0)
     if dt >= (_WINDOW if windows else _COLD):
@@ -136,35 +140,19 @@ def update(state, config, x, t, expecting_refill=False):
     return False
 
 
-def _observe_day(d, level, t):
-    # A reading on a new day closes the day before into the history: once a day, so
-    # that code (usage.py) is loaded for the call and dropped.
-    today = d.get(_K_TODAY)
-    if today is None or t // _DAY != today[_TODAY_DAY]:
-        run_once("usage", "new_day", d, level, t // _DAY)
-
-
 def known_days(state):
     """Whole days in the use history."""
     return len(state.get(_K_HISTORY) or ())
 
 
-def mean_rate(state):
-    """Mean use per day over the history (fraction of a container), 0 without one."""
-    history = state.get(_K_HISTORY) or ()
-    if not history:
-        return 0.0
-    return max(0, sum(history)) / len(history) / _UNIT
-
-
-def planning_rate(state, horizon_days):
-    """Use per day to plan a horizon_days wait with (fraction of a container): the
-    largest mean over any horizon-long run of days in the history. 0 without history."""
+def planning_rate(state, delay):
+    """Use per day to plan a wait of `delay` days with (fraction of a container): the
+    largest mean over any run of that many days in the history. 0 without history."""
     history = state.get(_K_HISTORY) or ()
     n = len(history)
     if not n:
         return 0.0
-    width = int(horizon_days + 0.999)
+    width = int(delay + 0.999)
     width = 1 if width < 1 else n if width > n else width
     total = 0
     for i in range(width):

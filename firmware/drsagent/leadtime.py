@@ -20,7 +20,7 @@ _HOUR = const(3600)
 _MAX_HOURS = const(2160)  # 90 days: longer is no delivery, it is a lost order
 
 
-def placed(d, t):
+def ordered(d, t):
     """An order went out at t (a new low episode). An adopted order (ORDER_INPROGRESS)
     keeps the time of the attempt that placed it, if known."""
     if _K_PLACED not in d:
@@ -28,7 +28,7 @@ def placed(d, t):
     d.pop(_K_EXPECTED, None)
 
 
-def expected(d, text):
+def status(d, text):
     """Amazon's expectedDeliveryDate for the open order, as getOrderInfo gives it
     ("2026-01-01T00:00:00.000Z"), kept as whole hours after placing; a date that is no
     time within _MAX_HOURS after placing is ignored."""
@@ -52,13 +52,13 @@ def expected(d, text):
         d[_K_EXPECTED] = low
 
 
-def forget(d):
+def canceled(d):
     """The open order will bring nothing (canceled, or lost track of)."""
     d.pop(_K_PLACED, None)
     d.pop(_K_EXPECTED, None)
 
 
-def refilled(d, t):
+def refill(d, t):
     """A refill was seen at t: if an order was out, it took t - placed (or until its
     expected delivery date, if that is later)."""
     start = d.pop(_K_PLACED, None)

@@ -18,33 +18,27 @@ from drsagent import estimator
 from drsagent.compat import const
 
 _K_LEADS = const("lh")  # lead times seen, hours (leadtime.py records them)
-_RESERVE = 0.02  # the smoothed level's own error (noise, lag): never plan to zero
 _SETTLED_DAYS = const(7)
 _TRUSTED = const(3)  # deliveries seen before the data alone decides the lead time
 _HOURS_PER_DAY = const(24)
 
 
-def lead_days(state, prior_days):
+def lead_days(state, config):
     """The lead time (days) to plan an order with, high, not the mean: the recent
     maximum plus a spread term, 1.5 (max - min) / n over the deliveries on record (for
     lead times spread evenly, (max - min) / n is about how far the next may still
     exceed the maximum; 1.5 of it halves the stockouts for a little more stock left,
     measured on the benchmark traces). Until _TRUSTED deliveries have been seen, twice
-    prior_days (the maker's typical lead time: a high quantile of an unknown spread) is
-    a floor."""
+    the configured lead_time_days (the maker's typical lead time: a high quantile of an
+    unknown spread) is a floor."""
     leads = state.get(_K_LEADS) or ()
     n = len(leads)
-    high = prior_days * 2 * _HOURS_PER_DAY
+    high = config["lead_time_days"] * 2 * _HOURS_PER_DAY
     if n:
         top = max(leads)
         spread = top + (top - min(leads)) * 3 / (2 * n)
         high = spread if n >= _TRUSTED else max(high, spread)
     return high / _HOURS_PER_DAY
-
-
-def deliveries_seen(state):
-    """How many lead times are on record."""
-    return len(state.get(_K_LEADS) or ())
 
 
 def decide(state, config):
@@ -56,13 +50,14 @@ def decide(state, config):
     if level <= config["floor"]:
         return "floor"
     # days until a delivery ordered now would be in the slot, planned high
-    days = lead_days(state, config["lead_time_days"])
-    if not deliveries_seen(state):
+    days = lead_days(state, config)
+    if not state.get(_K_LEADS):  # no delivery seen yet
         days += config["margin_days"]
     rate = estimator.planning_rate(state, days)
     if rate <= 0:  # no whole day seen yet: the short-term rate, or the maker's guess
         rate = estimator.daily_rate(state) or config["daily_use"]
-    if rate <= 0 or level > rate * days + _RESERVE:
+    # plus 0.02: the smoothed level's own error (noise, lag): never plan to zero
+    if rate <= 0 or level > rate * days + 0.02:
         return None
     if level > config["order_ceiling"] and estimator.known_days(state) < _SETTLED_DAYS:
         return None

@@ -162,7 +162,7 @@ class OrderMachine:
             return
         d.pop(_K_PERMANENT_ERRORS, None)
         d.pop(_K_HOLD_UNTIL, None)
-        run_once("leadtime", "placed", d, t)  # learned from here to the refill
+        run_once("leadtime", "ordered", d, t)  # learned from here to the refill
         if eid:
             _go(d, "ordered", t, t + _HOUR)
             d[_K_EVENT_ID] = eid
@@ -222,7 +222,7 @@ class OrderMachine:
             item_slot = item.get("slotId")
             if item_slot is None or item_slot == sid:
                 status = item.get("status") or "Unknown"
-                run_once("leadtime", "expected", d, item.get("expectedDeliveryDate"))
+                run_once("leadtime", "status", d, item.get("expectedDeliveryDate"))
                 break
         # "Unknown" counts on from earlier failed polls: a run of them ends tracking (tick)
         d[_K_ATTEMPTS] = d.get(_K_ATTEMPTS, 0) + 1 if status == "Unknown" else 0
@@ -241,7 +241,7 @@ class OrderMachine:
                 if closed:
                     _go(d, "delivered", t)
                 else:  # a cool-down instead of reordering at once
-                    run_once("leadtime", "forget", d)
+                    run_once("leadtime", "canceled", d)
                     _go(d, "cooldown", t, t + int(c["cooldown_days"] * _DAY))
                 d[_K_EVENT_ID] = eid
         else:  # Pending, Authorized, Unknown: keep polling, further apart

@@ -10,15 +10,17 @@ _TODAY_START = const(1)
 _TODAY_USED = const(2)
 _TODAY_IDLE = const(3)  # days in a row without use
 _UNIT = const(10000)
+_DAY = const(86400)
 _DAYS = const(28)
 _ABSENT = const(3)
 _NO_USE = const(20)  # 0.2 % of a container in a day: noise, not use
-_EMPTY = 0.02  # a level at or below this is an empty container (sensor noise above 0)
+_EMPTY = const(200)  # 2 %: at or below, the container is empty (sensor noise above 0)
 
 
-def new_day(d, level, day):
-    """The smoothed level at the first reading of UTC day `day`: close the day being
-    summed (if `day` follows it) and start summing this one."""
+def update(d, level, t):
+    """The smoothed level at the first reading (time t) of a new UTC day: close the day
+    being summed (if this one follows it) and start summing this one."""
+    day = t // _DAY
     today = d.get(_K_TODAY)
     now = int(level * _UNIT)
     if today is None or day < today[_TODAY_DAY]:  # first reading, or the clock went back
@@ -27,7 +29,7 @@ def new_day(d, level, day):
     used = today[_TODAY_USED] + today[_TODAY_START] - now
     # A day that ends empty says only that use was at least this much: left out, it
     # cannot make the habit look smaller than it is.
-    if level > _EMPTY:
+    if now > _EMPTY:
         # Days without a reading (the device was off): their use is known only in
         # total, so it is spread over them (up to a full history).
         gap = min(day - today[_TODAY_DAY], _DAYS)

@@ -13,7 +13,7 @@ def learned(daily_use, lead_days, days=28, level=None):
         d["l"] = level
     t = T0
     for _ in range(3):
-        leadtime.placed(d, t)
+        leadtime.ordered(d, t)
         t += int(lead_days * DAY)
-        leadtime.refilled(d, t)
+        leadtime.refill(d, t)
     return d

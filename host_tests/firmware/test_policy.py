@@ -118,13 +118,15 @@ for hour in range(24 * 60):
     t += 3600
     level -= 0.004 if hour % 24 >= 7 else 0.0
     if hour % 240 == 200:
-        leadtime.placed(d, t)
+        leadtime.ordered(d, t)
     if hour % 240 == 230:
-        leadtime.refilled(d, t)
+        leadtime.refill(d, t)
         level = 1.0
     estimator.update(d, settings, round(level, 4), t, hour % 240 > 200)
     decisions.append(policy.decide(d, settings) or "")
-print(json.dumps([d, capacity.cannot_stock(d, settings), decisions.count("forecast")]))
+events = []
+capacity.report(lambda ev, **f: events.append(ev), "s", settings, d, t)
+print(json.dumps([d, events, decisions.count("forecast")]))
 """
 
 

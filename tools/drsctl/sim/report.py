@@ -191,7 +191,6 @@ _STORY = {
     "net_error": "{op} failed ({kind}): will retry with backoff",
     "cannot_stock": "CANNOT BE KEPT STOCKED: a container lasts {container_days} days, a "
     "delivery takes up to {lead_days}; fix: {fix}",
-    "stock_ok": "can be kept stocked again",
 }
 
 
