@@ -56,7 +56,8 @@ def main():
                 if mp:
                     sys.print_exception(e, sys.stderr)
         msg = line = None
-        gc.collect()
+        if mp:  # the heap figures below are after a full collection (CPython: no need)
+            gc.collect()
         out(
             {
                 "ev": "tick",

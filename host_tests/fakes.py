@@ -8,7 +8,7 @@ import copy
 import json
 
 from drsagent import config as config_schema
-from drsagent import errors
+from drsagent import errors, timefmt
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z
 HOUR = 3600
@@ -152,7 +152,7 @@ class FakeAmazon:
                     "quantity": 1,
                     "slotId": o["slot"],
                     "status": status,
-                    "expectedDeliveryDate": "2026-01-05T00:00:00Z",
+                    "expectedDeliveryDate": timefmt.iso(o["created"] + self.deliver_after),
                 }
             ],
         )
@@ -220,6 +220,7 @@ def config(*slots, **kw):
     cfg = {
         "device": {"serial": "PRN-1", "model": "x"},
         "endpoints": {"drs": "http://127.0.0.1:1", "lwa": "http://127.0.0.1:1/auth/o2/token"},
+        "allow_plain_http": True,
         "loop_interval_s": 3600,
         "http_timeout_s": 10,
         "test_orders": False,

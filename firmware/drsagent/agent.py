@@ -8,13 +8,13 @@ from drsagent import backoff, errors, estimator, log
 from drsagent.compat import collect, const, run_once
 from drsagent.policy import decide
 from drsagent.reading import fault, feed
-from drsagent.slot import emit_failure, order_state, since
+from drsagent.slot import emit_failure, order_state, report_due, since
 
-_HOUR = const(3600)
 _DAY = const(86400)
 _SAVE_EVERY = const(21600)  # estimator-only changes reach flash at most every 6 h (wear)
 _K_REPORT_PENDING = const("rp")  # state.json: a slotStatus worth sending is pending
 _EXPECTING = const(("ordered", "delivered", "inflight"))  # order states awaiting a refill
+NUMBER_KEYS = (_K_REPORT_PENDING,)  # checked after a boot (boot.repair_slot)
 _CLEAN = const(0)  # nothing to save
 _ESTIMATE_CHANGED = const(1)  # estimator changes: saved within _SAVE_EVERY
 _SAVE_NOW = const(2)  # order or report state changed: saved at the end of this step
@@ -131,10 +131,10 @@ class Agent:
                 log.error("save failed: %s" % e)
 
     def report(self, t):
-        """deviceStatus once per UTC day, with the slotStatus of slots that changed."""
-        last = self.state.get("last_device_status", 0)
-        hour = self.config["report_hour_utc"]
-        if t < self.report_not_before or (last and t < (last // _DAY + 1) * _DAY + hour * _HOUR):
+        """deviceStatus once a day at this device's report time (slot.report_due), with the
+        slotStatus of slots that changed and the polls due (one LwA token for all)."""
+        due = report_due(self.state.get("last_device_status", 0), self.orders.report_time)
+        if t < self.report_not_before or t < due:
             return
         drs = self.drs
         collect()
@@ -151,8 +151,8 @@ class Agent:
         self.save_soon()
         self.emit("report", t=t, op="deviceStatus")
         for sid, c, _, d, _ in self.lanes:
-            if not d.get(_K_REPORT_PENDING):
-                continue
+            if not d.get(_K_REPORT_PENDING) or order_state(d) == "delivered":
+                continue  # delivered, not put in yet: the level is news once it is
             lvl = estimator.level(d)
             if lvl is not None:  # else: never a good reading, nothing true to tell Amazon
                 cap = c["capacity"]

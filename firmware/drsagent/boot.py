@@ -6,7 +6,7 @@
 import json
 
 from drsagent import log
-from drsagent.compat import collect
+from drsagent.compat import collect, const
 from drsagent.errors import ConfigError
 
 
@@ -44,6 +44,57 @@ def make_sensor(config):
     name = config["sensor"]["driver"]
     # fromlist makes __import__ return the leaf module on MicroPython and CPython alike.
     return __import__("drsagent.hal." + name, None, None, ("make",), 0).make(config)
+
+
+_HOUR = const(3600)
+_REPORT_WINDOW = const(14400)  # daily reports spread over 4 h from report_hour_utc
+
+
+def report_offset(serial):
+    """Seconds after report_hour_utc at which the device with this serial reports:
+    32-bit FNV-1a of the serial modulo the window, the same on every boot, firmware
+    version and runtime (docs/contracts.md, "Request schedule")."""
+    h = 2166136261
+    for b in serial.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h % _REPORT_WINDOW
+
+
+def report_time(config):
+    """The daily report time: seconds after 00:00 UTC (may exceed a day: wraps)."""
+    serial = (config.get("device") or {}).get("serial") or ""
+    return config.get("report_hour_utc", 3) * _HOUR + report_offset(serial)
+
+
+def repair_slot(d, c, t):
+    """Check one slot's persisted state (d, changed in place) after a boot; return why
+    it was repaired, or None when it was sound. A damaged slot that may have an order
+    out becomes possibly_placed (it waits for the refill), never idle."""
+    from drsagent import agent, estimator, slot
+
+    bad = []
+    for k in slot.NUMBER_KEYS + estimator.NUMBER_KEYS + agent.NUMBER_KEYS:
+        v = d.get(k, 0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            bad.append(k)
+            del d[k]
+    for k in slot.TEXT_KEYS:
+        v = d.get(k)
+        if v is not None and not (isinstance(v, str) and v):
+            bad.append(k)
+            d[k] = None
+    st = slot.order_state(d)
+    known = st in slot.STATES
+    if known and not bad:
+        return None
+    if not known:
+        bad.append("state %r" % (st,))
+    out_since = slot.open_since(d)
+    if out_since is not None:
+        slot.possibly_placed(d, c, t, min(out_since or t, t))
+    elif not known:
+        d.update(slot.new_state(t))
+    return "bad " + ", ".join(bad)
 
 
 def boot(a):
@@ -120,9 +171,14 @@ def reload(a):
             log.error(msg)
             a.emit("config_error", t=a.clock.now(), msg=msg)
         return False
+    from drsagent import backoff
     from drsagent.estimator import level
     from drsagent.reading import new_filter
     from drsagent.slot import OrderMachine, new_state, order_state
+
+    if config["endpoints"]["drs"][:5] == "http:" or config["endpoints"]["lwa"][:5] == "http:":
+        log.warn("config: plain HTTP to a loopback development emulator (no TLS)")
+    backoff.seed(config.get("jitter_seed"))  # tests: a replayable jitter
 
     # Keep in the heap only what the loop reads: the network settings live on in drs,
     # the board options are read by board.py on their own.
@@ -131,7 +187,7 @@ def reload(a):
     config["device"] = {"serial": config["device"]["serial"]}
     a.config = config
     a.drs = drs
-    a.orders = OrderMachine(drs, a.save, a.emit, config)
+    a.orders = OrderMachine(drs, a.save, a.emit, config, report_time(config))
     a.error = None
     slots = a.state.setdefault("slots", {})
     lanes = []
@@ -142,6 +198,12 @@ def reload(a):
         if not isinstance(d, dict) or order_state(d) is None:
             d = slots[sid] = new_state(t)
             a.save_soon()  # a new slot: on flash after the next step
+        else:
+            why = repair_slot(d, c, t)
+            if why:
+                log.warn("state.json: slot %s repaired: %s" % (sid, why))
+                a.emit("state_repaired", t=t, slot=sid, why=why, st=order_state(d))
+                a.save_soon()
         _check_learned(d)
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.

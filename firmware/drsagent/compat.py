@@ -3,7 +3,12 @@ import gc
 import sys
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
-collect = gc.collect
+
+
+# The agent collects around network calls so MicroPython's small heap stays in one
+# piece. CPython frees by reference counting: there a full collection only costs time
+# (tens of ms with a big heap, e.g. a fleet of agents in one process).
+collect = gc.collect if IS_MICROPYTHON else (lambda: None)
 
 try:
     from micropython import const

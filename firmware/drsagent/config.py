@@ -30,7 +30,8 @@ _KINDS = const("olsSubhnpzfci")
 _CONFIG_KEYS = const(
     "device o, device.serial s, device.model S?, endpoints o, endpoints.drs u,"
     " endpoints.lwa u, ca_file s?, loop_interval_s p=3600, http_timeout_s p=10,"
-    " test_orders b=false, report_hour_utc h=3, slots l"
+    " test_orders b=false, report_hour_utc h=3, allow_plain_http b=false, jitter_seed c?,"
+    " slots l"
 )
 # Board services (board.py); also read on their own by board_options() below
 _BOARD_KEYS = const(
@@ -41,7 +42,8 @@ _SLOT_KEYS = const(
     "id s, sensor o, sensor.driver s, sensor.empty n, sensor.full n,"
     " sensor.stuck_readings z=48, sensor.spike p=0.3, sensor.fault_after c=3,"
     " capacity p=1.0, lead_time_days z=3, margin_days z=1, cooldown_days z=2,"
-    " daily_use z=0, floor f=0.1, order_ceiling f=0.5, rearm f=0.6"
+    " daily_use z=0, floor f=0.1, order_ceiling f=0.5, rearm f=0.6,"
+    " earliest_delivery_h z=12, max_lead_time_days z?, refill_grace_days z=1"
 )
 
 
@@ -125,6 +127,15 @@ def validate_config(d):
     _check(f, d, _CONFIG_KEYS)
     _check(f, d, _BOARD_KEYS)
     ep = d["endpoints"]
+    for k in ("drs", "lwa"):
+        # Plain HTTP carries the refresh token and client secret in clear: only when
+        # the config says so, and only to a development emulator on this machine.
+        v = ep[k]
+        if v.startswith("http://"):
+            if not d["allow_plain_http"]:
+                _bad(f, "endpoints." + k, "an https:// URL (http:// needs allow_plain_http)", v)
+            if v.split("/")[2].split(":")[0] not in ("127.0.0.1", "localhost"):
+                _bad(f, "endpoints." + k, "a loopback host for plain http", v)
     if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get("ca_file"):
         _bad(f, "ca_file", "a non-empty string")
     seen = []

@@ -122,7 +122,12 @@ class DrsClient:
         }
         url = self.url + "/" + op + path
         for attempt in (0, 1):
-            headers["Authorization"] = "Bearer " + self.tokens.token()
+            try:
+                headers["Authorization"] = "Bearer " + self.tokens.token()
+            except errors.DrsError as e:
+                if isinstance(e, errors.AuthError):
+                    raise  # dead credentials: re-provision (nothing was sent either)
+                raise errors.NotSent("%s: %s" % (op, e)) from None  # the DRS request never left
             status, response_headers, response_body = http.request(
                 method, url, headers, body, timeout=self.timeout, cadata=self.cadata
             )

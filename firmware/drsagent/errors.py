@@ -4,7 +4,10 @@
 # with backoff. The subclasses (their names show up in events as `kind`):
 #   ConfigError   config.json / secrets.json missing or invalid
 #   TimeNotSet    the clock is not set (no NTP yet): TLS and ordering wait   (transient)
-#   NetworkError  connect/read timeout, reset, DNS, truncated/oversized body (transient)
+#   NetworkError  read timeout, reset, truncated/oversized body: the request may have
+#                 reached the server and been acted on                     (transient)
+#   NotSent       a NetworkError before the request left the device (DNS, connect, TLS
+#                 handshake, sending, a failed token refresh): nothing happened (transient)
 #   BadResponse   the server answered something we cannot parse/expect    (transient)
 #   BadRequest    HTTP 400 from DRS (other than an invalid token)
 #   InvalidToken  DRS said the access token is invalid or expired
@@ -27,6 +30,7 @@ _F = {}
 ConfigError = type("ConfigError", (DrsError,), _F)
 TimeNotSet = type("TimeNotSet", (DrsError,), _T)
 NetworkError = type("NetworkError", (DrsError,), _T)
+NotSent = type("NotSent", (NetworkError,), _T)
 BadResponse = type("BadResponse", (DrsError,), _T)
 BadRequest = type("BadRequest", (DrsError,), _F)
 InvalidToken = type("InvalidToken", (DrsError,), _F)

@@ -93,22 +93,24 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
 
     Result headers: lower-case names -> str values; body: a bytearray (b"" if none).
     body may be bytes/bytearray, str, or a dict/list (sent as JSON).
-    Raises errors.NetworkError for DNS/connect/TLS/timeouts/resets, truncated or
-    oversized bodies; errors.BadResponse for a malformed HTTP response;
-    errors.TimeNotSet for https before the clock is set.
+    Raises errors.NotSent when the request did not leave the device (a bad URL, no CA,
+    DNS, connect, TLS handshake, sending); errors.NetworkError for timeouts, resets,
+    truncated or oversized bodies after it was sent (the server may have acted on
+    it); errors.BadResponse for a malformed HTTP response; errors.TimeNotSet for
+    https before the clock is set.
     """
     global _r
     tls = url[:8] == "https://"
     if tls:
         if not cadata:
-            raise errors.NetworkError("no CA file")  # never an unverified connection
+            raise errors.NotSent("no CA file")  # never an unverified connection
         if not clock_is_set(rtc_now()):  # before NTP the RTC says 1970/2000
             raise errors.TimeNotSet("no clock")
         url, port = url[8:], 443
     elif url[:7] == "http://":
         url, port = url[7:], 80
     else:
-        raise errors.NetworkError("bad URL")
+        raise errors.NotSent("bad URL")
     i = url.find("/")
     if i < 0:
         i = len(url)
@@ -118,13 +120,15 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if i:  # a port: digits only (int() would raise a bare ValueError), 1..65535
         port = int(p) if p.isdigit() else 0
     if not host or not 0 < port < 65536:
-        raise errors.NetworkError("bad URL")
+        raise errors.NotSent("bad URL")
     js = isinstance(body, (dict, list))
     if js:
         body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode()
-    # The whole request in one buffer, sent with one call.
+    # The request line and headers in one buffer, sent with one call; the body is sent
+    # with a second call instead of being copied in (a copy of the LwA form beside a
+    # bearer-sized buffer is what a fragmented heap cannot spare).
     s = bytearray(("%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, url[len(hp) :], hp)).encode())
     for k in headers or ():
         s += ("%s: %s\r\n" % (k, headers[k])).encode()
@@ -133,9 +137,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if body is not None or method in ("POST", "PUT", "PATCH"):
         s += b"Content-Length: %d\r\n" % len(body or b"")
     s += b"Connection: close\r\nUser-Agent: drsagent/1\r\n\r\n"
-    if body:
-        s += body
-    body = headers = url = None
+    headers = url = None
     collect()
     sock = None
     stage = "DNS"  # for the error message
@@ -160,9 +162,13 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
             from drsagent.tlsctx import wrap  # only https devices pay for this code
 
             sock = wrap(sock, host, cadata)  # MicroPython: ValueError if not verified
-        stage = None  # from here on a ValueError is the server's malformed answer
+        stage = "send"  # a request cut short is incomplete: the server cannot act on it
         sock.sendall(s)
         s = None
+        if body:
+            sock.sendall(body)
+        body = None
+        stage = None  # from here on the server may have acted; a ValueError is its answer
         _r = getattr(sock, "recv_into", None) or sock.readinto
         _fill()  # also resets the reader
 
@@ -242,7 +248,9 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
             a = "timed out"
         else:  # short and secret-free: socket/TLS errors carry no payload
             a = "%s: %s" % (type(e).__name__, str(e)[:80])
-        raise errors.NetworkError("%s %s: %s" % (stage or method, host, a)) from None
+        # stage set: the request never (completely) left the device
+        kind = errors.NotSent if stage else errors.NetworkError
+        raise kind("%s %s: %s" % (stage or method, host, a)) from None
     finally:
         _r = None
         if sock is not None:

@@ -3,14 +3,26 @@
 # idle -> ordering (latch saved BEFORE replenish) -> ordered (eid saved, tracking)
 #   ordered -> delivered (Closed) -> idle on refill
 #   ordered -> cooldown (Canceled) -> idle after cooldown_days or on refill
-#   ordering -> inflight (ORDER_INPROGRESS without eid) -> idle on refill or after 21 days
+#   ordering -> inflight (ORDER_INPROGRESS without eid, or an eid Amazon does not know)
+#   ordering -> possibly_placed (an attempt's outcome is unknown and retrying is no
+#       longer safe); inflight and possibly_placed -> idle on refill, or when the
+#       longest plausible delivery plus a grace has passed without one
 #   ordered -> idle after 21 days, or after _LOST polls in a row ending in "Unknown"
+#
+# Never twice: a replenish whose answer is lost (timeout, dropped connection, malformed
+# answer, a 4xx, a power cut) may have ordered. Amazon answers ORDER_INPROGRESS for
+# that order only until it is delivered, so a retry is safe only before its earliest
+# possible delivery (earliest_delivery_h after the first such attempt); after that the
+# slot waits for the refill a placed order would bring. A failure before the request
+# left the device (errors.NotSent, TimeNotSet, AuthError) ordered nothing, nor did a
+# clear refusal of that attempt (5xx, 429, an invalid token): those are retried freely,
+# but they do not settle what an earlier unknown attempt did.
 #
 # The machine works on the slot's persisted dict (state.json) under the short keys
 # below (a file format: docs/contracts.md). It has narrow collaborators, never the
 # agent: the DRS client, a save callable (the whole state is on flash when it
 # returns), an event sink and its own settings. One machine serves every slot.
-from drsagent import backoff, errors, log
+from drsagent import backoff, errors, log, timefmt
 from drsagent.compat import const, run_once
 
 _K_STATE = const("st")  # idle, ordering, ordered, inflight, delivered, cooldown
@@ -18,11 +30,12 @@ _K_EVENT_ID = const("eid")  # the order's eventInstanceId (None when idle)
 _K_SINCE = const("since")  # when the slot entered its state
 _K_NEXT_AT = const("at")  # next action: retry, poll or cooldown end
 _K_ATTEMPTS = const("n")  # attempts; while ordered: polls in a row without a real status
-_K_POLL_INTERVAL = const("iv")  # seconds between polls (doubles while nothing changes)
 _K_ORDER_STATUS = const("os")  # the last order status Amazon reported
 _K_HOLD_UNTIL = const("h")  # no new order before this, after a permanent error
 _K_PERMANENT_ERRORS = const("pe")  # permanent errors in a row
 _K_REFILLED = const("rf")  # a refill was seen while the order was still tracked
+# the first replenish attempt whose outcome is unknown: set before sending
+_K_UNKNOWN_SINCE = const("ua")
 
 _HOUR = const(3600)
 _DAY = const(86400)
@@ -30,6 +43,63 @@ _INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely a
 _LOST = const(9)  # "Unknown" (DRS: an error occurred with the order) for ~4 days of polls
 _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
+_MAX_LEAD_FACTOR = const(2)  # the longest plausible delivery, unless configured: 2 x lead time
+# The states in which an order may be out (a damaged one is repaired to possibly_placed,
+# boot.repair_slot), and every state there is.
+ORDER_STATES = ("ordering", "ordered", "inflight", "possibly_placed")
+# The keys above that hold numbers, and those that hold a string or null (checked
+# after a boot: boot.repair_slot)
+NUMBER_KEYS = (
+    _K_SINCE,
+    _K_NEXT_AT,
+    _K_ATTEMPTS,
+    _K_HOLD_UNTIL,
+    _K_PERMANENT_ERRORS,
+    _K_REFILLED,
+    _K_UNKNOWN_SINCE,
+)
+TEXT_KEYS = (_K_EVENT_ID, _K_ORDER_STATUS)
+# Failures of a replenish attempt that ordered nothing: it never left the device, or
+# Amazon clearly refused it.
+_ORDERED_NOTHING = (
+    errors.NotSent,
+    errors.TimeNotSet,
+    errors.AuthError,
+    errors.InvalidToken,
+    errors.ServerError,
+    errors.Throttled,
+)
+STATES = ("idle", "delivered", "cooldown") + ORDER_STATES
+
+# When the device talks to Amazon (docs/contracts.md, "Request schedule"). Every pass
+# that calls DRS needs an LwA access token first, and a token lives one hour: a pass a
+# day apart from the next always pays for a refresh. So the agent gathers its calls
+# into few passes: once a day, at this device's report time (boot.report_time: a time
+# derived from the serial, so a fleet's reports spread out), it sends deviceStatus, the
+# pending slotStatus reports and the due order polls on one token.
+
+
+def _at_or_after(t, base):
+    # The first report time (base, modulo a day) at or after t.
+    return t + (base - t) % _DAY
+
+
+def report_due(last, base):
+    """When the next daily report is due after one sent at last (0: never, due now):
+    the first report time at least half a day later (a late retry or the first report
+    after boot does not make a second report the same day)."""
+    return _at_or_after(last + _DAY // 2, base) if last else 0
+
+
+def next_poll(t, base, expected=None):
+    """When to ask about an open order again: at the first report time at least an hour
+    from now and not before its expected delivery (one token for report and poll).
+
+    After placing (no expected date yet) that is the next report time, to see it
+    authorized; then the report time after the expected delivery; past it, daily."""
+    if expected is None or expected < t + _HOUR:
+        expected = t + _HOUR
+    return _at_or_after(expected, base)
 
 
 def new_state(t=0):
@@ -65,21 +135,52 @@ def _go(d, st, t, at=None):
         d[_K_NEXT_AT] = at
     if st == "idle":
         d[_K_EVENT_ID] = None
-        d.pop(_K_POLL_INTERVAL, None)
         d.pop(_K_ORDER_STATUS, None)
         d.pop(_K_REFILLED, None)
+    if st != "ordering" and st != "possibly_placed":
+        d.pop(_K_UNKNOWN_SINCE, None)
+
+
+def refill_wait(c):
+    """How long a slot waits for the refill an order (possibly) placed would bring: the
+    longest plausible delivery plus the household's grace, in seconds."""
+    longest = c.get("max_lead_time_days") or _MAX_LEAD_FACTOR * c["lead_time_days"]
+    return int((longest + c["refill_grace_days"]) * _DAY)
+
+
+def retry_window(c):
+    """How long after an attempt with an unknown outcome a retry is still safe."""
+    return int(c["earliest_delivery_h"] * _HOUR)
+
+
+def open_since(d):
+    """When an order may have gone out for this slot (the first attempt with an unknown
+    outcome, else when its order state began), or None when none can be out."""
+    first_unknown = d.get(_K_UNKNOWN_SINCE)
+    if first_unknown is not None:
+        return first_unknown
+    if d.get(_K_STATE) in ORDER_STATES or d.get(_K_EVENT_ID):
+        return d.get(_K_SINCE, 0)
+    return None
+
+
+def possibly_placed(d, c, t, since):
+    """Enter possibly_placed: an order may be out since `since`; wait for its refill."""
+    _go(d, "possibly_placed", t, since + refill_wait(c))
+    d[_K_UNKNOWN_SINCE] = since
 
 
 class OrderMachine:
     """drs: the DrsClient; save(): persist the whole state (on flash when it returns);
     emit(event, **fields); config: the device's settings (reads "test_orders": a TEST
-    order is then expected)."""
+    order is then expected); report_time: the daily report's seconds after 00:00 UTC."""
 
-    def __init__(self, drs, save, emit, config):
+    def __init__(self, drs, save, emit, config, report_time):
         self.drs = drs
         self.save = save
         self.emit = emit
         self.config = config
+        self.report_time = report_time  # seconds after 00:00 UTC: polls go with the report
 
     def tick(self, sid, c, d, t, reason, x):
         """Advance the machine at time t. reason: None without a fresh accepted reading
@@ -107,14 +208,22 @@ class OrderMachine:
                 eid=d.get(_K_EVENT_ID),
                 status=d.get(_K_ORDER_STATUS),
             )
+        waiting = st == "inflight" or st == "possibly_placed"
         if (
             lost
             or (st == "cooldown" and t >= d.get(_K_NEXT_AT, 0))
-            or (st == "inflight" and t - d.get(_K_SINCE, t) >= _INFLIGHT_MAX)
+            or (waiting and t >= d.get(_K_NEXT_AT, 0))
         ):
+            if waiting:  # no refill came: order again if still low
+                self.emit("refill_overdue", t=t, slot=sid)
             _go(d, "idle", t)
             self.save()
             st = "idle"
+        unknown_since = d.get(_K_UNKNOWN_SINCE)
+        if st == "ordering" and unknown_since is not None and t >= unknown_since + retry_window(c):
+            self._possibly_placed(sid, c, d, t, unknown_since)  # e.g. back from a long cut
+            self.save()
+            return
         if st == "idle":
             if not reason or t < d.get(_K_HOLD_UNTIL, 0):
                 return
@@ -125,7 +234,7 @@ class OrderMachine:
             return
         if st == "ordering":
             if reason is not None:  # a retry is a new order as far as we know: good readings only
-                self.replenish(sid, d, t)
+                self.replenish(sid, c, d, t)
         elif st == "ordered":
             self.poll(sid, c, d, t)
 
@@ -135,20 +244,23 @@ class OrderMachine:
         st = d.get(_K_STATE)
         if st == "ordered":
             d[_K_REFILLED] = 1
-        elif st != "idle":  # ordering, inflight, delivered, cooldown
+        elif st != "idle":  # ordering, inflight, possibly_placed, delivered, cooldown
             _go(d, "idle", t)
         else:
             return
         self.save()
 
-    def replenish(self, sid, d, t):
+    def replenish(self, sid, c, d, t):
+        earlier = d.get(_K_UNKNOWN_SINCE)  # an earlier attempt with an unknown outcome
+        if earlier is None:
+            d[_K_UNKNOWN_SINCE] = t  # unknown until the answer says otherwise
         d[_K_STATE] = "ordering"
         d[_K_NEXT_AT] = t
         self.save()  # THE latch: on flash before the request can reach Amazon
         try:
             code, eid = self.drs.replenish(sid)
         except Exception as e:  # unmapped (OSError etc.): we may or may not have ordered
-            self._failed(sid, d, t, "replenish", e)
+            self._attempt_failed(sid, c, d, t, e, earlier)
             return
         if code == "ORDER_INPROGRESS":
             ev = "order_adopted"
@@ -156,60 +268,82 @@ class OrderMachine:
             ev = "order_placed"
             if code == "TEST_ORDER_PLACED" and not self.config["test_orders"]:
                 log.warn("slot %s: Amazon placed a TEST order" % sid)
-        else:
-            # Unknown answer: retrying is safe, Amazon replies ORDER_INPROGRESS if it ordered.
-            self._failed(sid, d, t, "replenish", errors.BadResponse("detailCode %s" % code))
+        else:  # a malformed answer: Amazon may have ordered
+            e = errors.BadResponse("detailCode %s" % code)
+            self._attempt_failed(sid, c, d, t, e, earlier)
             return
         d.pop(_K_PERMANENT_ERRORS, None)
         d.pop(_K_HOLD_UNTIL, None)
         run_once("leadtime", "ordered", d, t)  # learned from here to the refill
         if eid:
-            _go(d, "ordered", t, t + _HOUR)
+            _go(d, "ordered", t, next_poll(t, self.report_time))
             d[_K_EVENT_ID] = eid
-            d[_K_POLL_INTERVAL] = _HOUR
-        else:
-            _go(d, "inflight", t)  # wait for the refill (or the safety timeout)
+        else:  # wait for the refill (or the end of the wait)
+            _go(d, "inflight", t, t + refill_wait(c))
+        self.save()  # on flash before anything says an order was placed
         if ev == "order_placed":
             self.emit(ev, t=t, slot=sid, eid=eid, code=code)
         else:
             self.emit(ev, t=t, slot=sid, eid=eid)
-        self.save()
 
-    def _failed(self, sid, d, t, op, e):
+    def _possibly_placed(self, sid, c, d, t, since):
+        possibly_placed(d, c, t, since)
+        self.emit("possibly_placed", t=t, slot=sid, since=since, until=d[_K_NEXT_AT])
+
+    def _attempt_failed(self, sid, c, d, t, e, earlier):
+        """A replenish attempt failed; `earlier`: the time of an earlier attempt with an
+        unknown outcome (None: there is none)."""
         if not isinstance(e, errors.DrsError):
             e = errors.NetworkError(str(e))
-        if e.transient:
-            n = d.get(_K_ATTEMPTS, 0) + 1
-            d[_K_ATTEMPTS] = n
-            d[_K_NEXT_AT] = t + backoff.delay(n)
+        if isinstance(e, _ORDERED_NOTHING):
+            if earlier is None:
+                d.pop(_K_UNKNOWN_SINCE, None)
+        unknown_since = d.get(_K_UNKNOWN_SINCE)
+        attempts = d.get(_K_ATTEMPTS, 0) + 1
+        retry = t + backoff.delay(attempts)
+        if unknown_since is not None and (
+            not e.transient or retry >= unknown_since + retry_window(c)
+        ):
+            # An order may be out; a retry after its earliest delivery could order twice.
+            self._possibly_placed(sid, c, d, t, unknown_since)
+        elif e.transient:
+            d[_K_ATTEMPTS] = attempts
+            d[_K_NEXT_AT] = retry
         else:
-            # Permanent: stop asking for a long while. This request ordered nothing (the
-            # token failed before sending, or Amazon refused it), but an earlier attempt
-            # that timed out may have: if so, the next retry gets ORDER_INPROGRESS.
-            errors_in_a_row = d.get(_K_PERMANENT_ERRORS, 0) + 1
-            d[_K_PERMANENT_ERRORS] = errors_in_a_row
-            hold = t + backoff.delay(errors_in_a_row, _HOLD_BASE, _HOLD_CAP)
-            if d.get(_K_STATE) == "ordering":
-                _go(d, "idle", t)
-                d[_K_HOLD_UNTIL] = hold
-            else:
-                d[_K_NEXT_AT] = hold  # tracking: poll again much later
-        emit_failure(self.emit, op, e, t, sid)
+            # Permanent, and nothing can be out (credentials refused): stop asking for a
+            # long while, but never give up silently.
+            self._hold(d, t)
+            hold = d[_K_NEXT_AT]
+            _go(d, "idle", t)
+            d[_K_HOLD_UNTIL] = hold
+        emit_failure(self.emit, "replenish", e, t, sid)
         self.save()
+
+    def _hold(self, d, t):
+        # After a permanent error: nothing before a long, growing hold (in _K_NEXT_AT).
+        errors_in_a_row = d.get(_K_PERMANENT_ERRORS, 0) + 1
+        d[_K_PERMANENT_ERRORS] = errors_in_a_row
+        d[_K_NEXT_AT] = t + backoff.delay(errors_in_a_row, _HOLD_BASE, _HOLD_CAP)
 
     def poll(self, sid, c, d, t):
         eid = d.get(_K_EVENT_ID)
         try:
             items = self.drs.order_info(eid)
         except errors.UnknownOrder:
-            # Amazon does not know this eid (adopted or expired): wait for the refill.
+            # Amazon does not know this eid (adopted or expired): wait for the refill,
+            # unless it was seen already.
             self.emit("order_status", t=t, slot=sid, eid=eid, status="NotFound")
-            _go(d, "inflight", t)
+            if d.pop(_K_REFILLED, None):
+                _go(d, "idle", t)
+            else:
+                _go(d, "inflight", t, t + refill_wait(c))
             self.save()
             return
         except Exception as e:
             if isinstance(e, errors.DrsError) and not e.transient:
-                self._failed(sid, d, t, "getOrderInfo", e)
+                self._hold(d, t)  # tracking: poll again much later
+                emit_failure(self.emit, "getOrderInfo", e, t, sid)
+                self.save()
                 return
             n = d.get(_K_ATTEMPTS, 0) + 1  # transient (or unmapped): back off, hourly to daily
             d[_K_ATTEMPTS] = n
@@ -218,20 +352,19 @@ class OrderMachine:
             self.save()  # hourly to daily: the backoff survives a reboot (no poll at once)
             return
         status = "Unknown"
+        expected = None
         for item in items or ():
             item_slot = item.get("slotId")
             if item_slot is None or item_slot == sid:
                 status = item.get("status") or "Unknown"
+                expected = timefmt.parse(item.get("expectedDeliveryDate"))
                 run_once("leadtime", "status", d, item.get("expectedDeliveryDate"))
                 break
         # "Unknown" counts on from earlier failed polls: a run of them ends tracking (tick)
         d[_K_ATTEMPTS] = d.get(_K_ATTEMPTS, 0) + 1 if status == "Unknown" else 0
         if status != d.get(_K_ORDER_STATUS):
             d[_K_ORDER_STATUS] = status
-            d[_K_POLL_INTERVAL] = _HOUR  # something moves: look again soon
             self.emit("order_status", t=t, slot=sid, eid=eid, status=status)
-        else:
-            d[_K_POLL_INTERVAL] = min(d.get(_K_POLL_INTERVAL, _HOUR) * 2, _DAY)
         if status == "Closed" or status == "Canceled":
             closed = status == "Closed"
             self.emit("delivered" if closed else "canceled", t=t, slot=sid, eid=eid)
@@ -244,10 +377,11 @@ class OrderMachine:
                     run_once("leadtime", "canceled", d)
                     _go(d, "cooldown", t, t + int(c["cooldown_days"] * _DAY))
                 d[_K_EVENT_ID] = eid
-        else:  # Pending, Authorized, Unknown: keep polling, further apart
-            d[_K_NEXT_AT] = t + d[_K_POLL_INTERVAL]
+        elif status == "Unknown":  # Amazon has trouble with the order: hourly to daily
+            d[_K_NEXT_AT] = t + backoff.delay(d[_K_ATTEMPTS], _HOUR, _DAY)
+        else:  # Pending, Authorized: next with the daily report after the expected delivery
+            d[_K_NEXT_AT] = next_poll(t, self.report_time, expected)
         # Saved after every poll, changed or not: the next poll time then survives a
-        # reboot (no poll storm from a boot loop). Cheap: unchanged polls are hours to a
-        # day apart.
+        # reboot (no poll storm from a boot loop). Cheap: polls are hours to a day apart.
         items = item = None
         self.save()

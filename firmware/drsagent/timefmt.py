@@ -1,6 +1,6 @@
-# Epoch -> ISO 8601 UTC without the datetime module (MicroPython has none, and
-# time.mktime/gmtime epochs differ between ports). The agent only formats times:
-# it never parses one (the host tests check the output with CPython's datetime).
+# Epoch <-> ISO 8601 UTC without the datetime module (MicroPython has none, and
+# time.mktime/gmtime epochs differ between ports). The host tests check both
+# directions against CPython's datetime.
 
 
 def iso(t):
@@ -19,3 +19,22 @@ def iso(t):
     m = m + 3 if m < 10 else m - 9
     y += e * 400 + (m <= 2)
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, t // 3600, t // 60 % 60, t % 60)
+
+
+def parse(text):
+    """ "2030-01-03T00:00:00.000Z" (DRS dates: UTC, fraction ignored) -> epoch seconds,
+    or None for anything else."""
+    try:
+        y, m, d = int(text[0:4]), int(text[5:7]), int(text[8:10])
+        hh, mm, ss = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    except (TypeError, ValueError):
+        return None
+    if text[4:5] != "-" or text[10:11] != "T" or not (1 <= m <= 12 and 1 <= d <= 31):
+        return None
+    # Howard Hinnant's days_from_civil: (y, m, d) -> days since 1970-01-01.
+    y -= m <= 2
+    e = y // 400
+    y -= e * 400  # year of the 400-year era
+    z = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1  # day of the year from March 1
+    z = e * 146097 + y * 365 + y // 4 - y // 100 + z - 719468
+    return z * 86400 + hh * 3600 + mm * 60 + ss

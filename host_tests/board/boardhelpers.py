@@ -26,6 +26,7 @@ def device_config(url: str, slots: list[dict[str, Any]] | None = None) -> dict[s
     return {
         "device": {"serial": SERIAL, "model": "acme-x1"},
         "endpoints": {"drs": url, "lwa": url + "/auth/o2/token"},
+        "allow_plain_http": True,  # the emulator on this machine
         "loop_interval_s": 1,
         "test_orders": True,
         "slots": slots

@@ -11,7 +11,7 @@ from drsctl.board.deploy import DeployError, build_bundle, deploy
 from drsctl.board.provision import SetupConsole
 from drsctl.board.serial_link import SerialLink
 from drsctl.board.virtual_board import VirtualBoard
-from drsctl.firmware import firmware_dir, mpy_cross_binary
+from drsctl.firmware import firmware_dir, mpy_cross_binary, source_name
 
 from host_tests.board.boardhelpers import wait_for_boot
 
@@ -31,7 +31,7 @@ def test_bundle_is_the_compiled_sources_byte_for_byte(tmp_path: Path) -> None:
         rel = source.relative_to(firmware_dir())
         compiled = tmp_path / "own.mpy"
         subprocess.run(
-            [mpy_cross_binary(), "-O2", "-o", str(compiled), str(rel)],
+            [mpy_cross_binary(), "-O2", "-s", source_name(rel), "-o", str(compiled), str(rel)],
             check=True,
             cwd=firmware_dir(),
         )

@@ -26,6 +26,7 @@ def validated(slot):
     config = {
         "device": {"serial": "TEST-1"},
         "endpoints": {"drs": "http://127.0.0.1:1", "lwa": "http://127.0.0.1:1/auth/o2/token"},
+        "allow_plain_http": True,
         "slots": [slot],
     }
     return validate_config(config)["slots"][0]

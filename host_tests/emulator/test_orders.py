@@ -69,12 +69,14 @@ def test_settings_apply_to_new_orders(http, device, advance) -> None:
         "authorize_after_s": 600,
         "delivery_days": 2.0,
         "cancel_window_s": 86400,
+        "retention_days": 30,
     }
     updated = http.post("/_emulator/settings", json={"authorize_after_s": 60, "delivery_days": 0.5})
     assert updated.json() == {
         "authorize_after_s": 60,
         "delivery_days": 0.5,
         "cancel_window_s": 86400,
+        "retention_days": 30,
     }
     eid = device.replenish().json()["eventInstanceId"]
     order = device.orders()[0]

@@ -187,6 +187,8 @@ def test_the_clock_goes_up_to_year_9999_and_no_further(http: httpx.Client) -> No
         (b'{"authorize_after_s": 1.5}', "authorize_after_s"),
         (b'{"cancel_window_s": 315360001}', "cancel_window_s"),
         (b'{"cancel_window_s": -1}', "cancel_window_s"),
+        (b'{"retention_days": 3651}', "retention_days"),
+        (b'{"retention_days": 0.5}', "retention_days"),
     ],
 )
 def test_settings_are_bounded(http: httpx.Client, device: Device, body: bytes, field) -> None:
@@ -200,7 +202,8 @@ def test_settings_are_bounded(http: httpx.Client, device: Device, body: bytes, f
 
 
 def test_the_largest_settings_still_replenish(http: httpx.Client, device: Device) -> None:
-    top = {"authorize_after_s": 315360000, "delivery_days": 3650, "cancel_window_s": 315360000}
+    top = {"authorize_after_s": 315360000, "delivery_days": 3650, "cancel_window_s": 315360000,
+           "retention_days": 3650}  # fmt: skip
     assert http.post("/_emulator/settings", json=top).json() == top
     assert http.post("/_emulator/clock", json={"set": clock.MAX_T - 1000}).status_code == 200
     device.renew()

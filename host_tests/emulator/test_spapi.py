@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from drsctl.emulator.store import Store
-from drsctl.emulator.store.schema import SCHEMA
+from drsctl.emulator.store.schema import SCHEMA, SCHEMA_VERSION
 
 from host_tests.emulator.seller_world import ORDERS, US, World
 from host_tests.emulator.spapi_schema import check_error, check_response
@@ -568,7 +568,7 @@ def test_version_1_database_is_upgraded(tmp_path) -> None:
             assert tx.sellers() == [] and tx.now() == 100
     finally:
         store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_confirm_shipment_refuses_a_ship_date_before_the_purchase(world: World) -> None:

@@ -73,10 +73,11 @@ def test_steady_state_one_device_status_per_day_and_few_saves():
     run(a, 72)  # three days, hourly, level high and steady
     calls = a.t_amazon.calls
     ds = [c for c in calls if c[0] == "device_status"]
-    assert [c[1] for c in ds] == [T0, T0 + DAY + 3 * HOUR, T0 + 2 * DAY + 3 * HOUR]
+    # at once after the first boot, then daily at 03:00 + PRN-1's offset (2265 s): 04:00
+    assert [c[1] for c in ds] == [T0, T0 + DAY + 4 * HOUR, T0 + 2 * DAY + 4 * HOUR]
     assert all(c[2] == "PRN-1" for c in ds)
     assert len(calls) == 3  # no slotStatus, no orders
-    assert store.saved[-1]["last_device_status"] == T0 + 2 * DAY + 3 * HOUR
+    assert store.saved[-1]["last_device_status"] == T0 + 2 * DAY + 4 * HOUR
     # flash wear: estimator-only changes are saved every ~6 h, not every hour
     assert 10 <= len(store.saved) <= 20
     assert [e["op"] for e in a.t_events.of("report")] == ["deviceStatus"] * 3
@@ -119,7 +120,7 @@ def test_reboot_after_order_does_not_reorder():
         b = boot(store, clock=clock, sensors=sensors, amazon=amazon)
         run(b, 5)
     assert amazon.count("replenish") == 1 and amazon.placed == 1
-    assert amazon.count("order_info") >= 2
+    assert amazon.count("order_info") == 1  # with the daily report, not once per boot
     assert store.state["boots"] == 4
 
 

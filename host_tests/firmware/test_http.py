@@ -347,8 +347,9 @@ def test_micropython_tls_verify_ok_and_refused(tls_server, tls_material, mpy, tm
         frozen=frozen,
     )
     assert res[0]["status"] == 200 and res[0]["body"] == "secure"
-    assert res[1]["err"] == "NetworkError" and "TLS" in res[1]["msg"]
-    assert res[2]["err"] == "NetworkError" and "CA file" in res[2]["msg"]
+    # refused before the request left the device: nothing was sent
+    assert res[1]["err"] == "NotSent" and "TLS" in res[1]["msg"]
+    assert res[2]["err"] == "NotSent" and "CA file" in res[2]["msg"]
     assert [r.path for r in tls_server.requests] == ["/ok"]
 
 
@@ -356,4 +357,4 @@ def test_micropython_tls_verify_ok_and_refused(tls_server, tls_material, mpy, tm
 @needs_micropython
 def test_micropython_bad_url_is_a_network_error(mpy):
     res = mp_calls(mpy, [f"call('GET', {u!r}, cadata=b'x')" for u in BAD_URLS])
-    assert res == [{"err": "NetworkError", "msg": "bad URL"}] * len(BAD_URLS)
+    assert res == [{"err": "NotSent", "msg": "bad URL"}] * len(BAD_URLS)

@@ -17,6 +17,8 @@ from host_tests.fakes import (
 )
 
 SID = "toner"
+# The rig's device reports (and polls) daily at 03:31:01 (any time of day would do).
+REPORT_AT = 3 * HOUR + 1861
 
 
 class Slot:
@@ -25,7 +27,7 @@ class Slot:
 
     def __init__(self, sid, cfg, d, drs, save, emit, test_orders=False):
         self.sid, self.cfg, self.d = sid, cfg, d
-        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders})
+        self.machine = slot.OrderMachine(drs, save, emit, {"test_orders": test_orders}, REPORT_AT)
 
     def tick(self, now, want=None, ok=False, level=None):
         # the agent passes None without a good reading, else the reason or ""
@@ -76,7 +78,7 @@ def test_first_order_latch_is_saved_before_replenish():
     assert rig.amazon.placed == 1
     assert rig.st == "ordered"
     assert rig.d["eid"] == "amzn1.dash.v2.o.0001"
-    assert rig.d["at"] == T0 + HOUR  # first poll in an hour
+    assert rig.d["at"] == T0 + REPORT_AT  # first poll with the next daily report
     assert rig.saves[-1]["st"] == "ordered" and rig.saves[-1]["eid"] == rig.d["eid"]
     assert rig.events.kinds() == ["low", "order_placed"]
     low, placed = rig.events.items
@@ -110,7 +112,7 @@ def test_order_inprogress_with_eid_is_adopted_and_tracked():
     assert rig.events.of("order_adopted") == [
         {"ev": "order_adopted", "t": T0, "slot": SID, "eid": "eid-old"}
     ]
-    rig.run(1)
+    rig.run(4)  # to the first pass after the report time
     assert rig.amazon.calls[-1] == ("order_info", "eid-old")
     assert rig.events.of("order_status")[-1]["status"] == "Authorized"
 
@@ -121,9 +123,10 @@ def test_order_inprogress_without_eid_waits_for_refill_then_times_out():
     rig.tick()
     assert rig.st == "inflight" and rig.d["eid"] is None
     assert rig.events.of("order_adopted")[0]["eid"] is None
-    rig.run(20 * 24)  # still low for 20 days: no second order, no polling
+    wait_h = slot.refill_wait(rig.cfg) // HOUR  # the longest plausible delivery + a grace
+    rig.run(wait_h - 1)  # still low all along: no second order, no polling
     assert rig.amazon.count("replenish") == 1 and rig.amazon.count("order_info") == 0
-    rig.run(24 + 1)  # the 21-day safety timeout: idle, and still low -> order again
+    rig.run(2)  # no refill came: idle, and still low -> ask again
     assert rig.amazon.count("replenish") == 2 and rig.amazon.placed == 1
     assert rig.st == "ordered"
 
@@ -194,8 +197,6 @@ def test_transient_errors_forever_is_not_a_storm():
     [
         (errors.AuthError("invalid_grant"), "auth_error"),
         (errors.InvalidToken("Invalid token"), "auth_error"),
-        (errors.BadRequest("400"), "net_error"),
-        (errors.UnknownSlot("404"), "net_error"),
     ],
 )
 def test_permanent_error_stops_ordering_with_long_hold(exc, event):
@@ -220,23 +221,41 @@ def test_permanent_error_stops_ordering_with_long_hold(exc, event):
     assert "h" not in rig.d and "pe" not in rig.d
 
 
-def test_tracking_intervals_grow_and_reset_on_change():
-    rig = Rig(deliver_after=6 * DAY)
+@pytest.mark.parametrize("exc", [errors.BadRequest("400"), errors.UnknownSlot("404")])
+def test_replenish_refused_with_4xx_is_possibly_placed(exc):
+    """Amazon may have placed the order and still answered 400/404: wait for the
+    refill such an order would bring, then ask again if none came."""
+    rig = Rig()
+    rig.amazon.script["replenish"] = [exc]
+    rig.tick()
+    assert rig.st == "possibly_placed" and rig.d["ua"] == T0
+    assert rig.events.of("net_error")[0]["kind"] == type(exc).__name__
+    assert rig.events.of("possibly_placed")[0]["until"] == T0 + slot.refill_wait(rig.cfg)
+    rig.run(slot.refill_wait(rig.cfg) // HOUR - 1)
+    assert rig.amazon.count("replenish") == 1
+    rig.run(2)
+    assert rig.amazon.placed == 1 and rig.st == "ordered"
+
+
+@pytest.mark.parametrize("deliver_after", [HOUR, 2 * DAY, 6 * DAY + 5 * HOUR])
+def test_polls_go_with_the_daily_report_and_the_expected_delivery(deliver_after):
+    rig = Rig(deliver_after=deliver_after)
     rig.tick()
     polls = []
-    for _ in range(8 * 24):
+    for _ in range(9 * 24):
         rig.clock.advance(HOUR)
         before = rig.amazon.count("order_info")
         rig.tick()
         if rig.amazon.count("order_info") > before:
             polls.append(rig.clock.now())
-    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
     statuses = [e["status"] for e in rig.events.of("order_status")]
-    assert statuses == ["Pending", "Authorized", "Closed"]
-    assert max(gaps) == DAY
-    # a change resets the interval to 1 h; unchanged status doubles it
-    assert gaps[:6] == [HOUR, HOUR, HOUR * 2, HOUR * 4, HOUR * 8, HOUR * 16]
-    assert len(polls) <= 12  # six days of tracking, not 144 hourly polls
+    # each poll on the first hourly pass after the report time
+    assert all((p - T0) % DAY == REPORT_AT + HOUR - REPORT_AT % HOUR for p in polls)
+    if deliver_after < REPORT_AT:  # delivered before the first look
+        assert statuses == ["Closed"] and len(polls) == 1
+    else:  # one look to see it authorized, one after the expected delivery
+        assert statuses == ["Authorized", "Closed"] and len(polls) == 2
+        assert polls[1] - T0 - deliver_after < DAY
     assert rig.st == "delivered"
     assert rig.events.of("delivered")[0]["eid"] == rig.d["eid"]
 
@@ -250,7 +269,7 @@ def test_unknown_status_keeps_polling_with_backoff():
     assert rig.st == "ordered"
     n = rig.amazon.count("order_info")
     assert 4 <= n <= 9
-    assert rig.d["iv"] == DAY
+    assert rig.d["at"] - rig.clock.now() <= DAY
 
 
 def test_poll_transient_error_retries_later():
@@ -362,11 +381,11 @@ def test_transient_poll_errors_alone_never_end_tracking():
 
 
 def test_every_poll_is_saved_so_a_reboot_does_not_poll_at_once():
-    rig = Rig(deliver_after=30 * DAY)
+    rig = Rig(deliver_after=10 * DAY)
     rig.tick()
-    rig.run(30)  # Pending -> Authorized, then unchanged polls further apart
+    rig.run(30)  # one poll (Authorized); the next one with a later daily report
     last = rig.saves[-1]
-    assert last["at"] == rig.d["at"] and last["iv"] == rig.d["iv"] > HOUR
+    assert last["at"] == rig.d["at"] and last["os"] == "Authorized"
     assert last["at"] > rig.clock.now()
     # a transient error: the backoff attempt and the next try are on flash too
     rig.amazon.script["order_info"] = [errors.ServerError("502")]
@@ -472,7 +491,7 @@ def test_persisted_slot_dict_is_small():
     rig.tick()
     rig.run(30)
     lead_time = {"lh", "lp", "le"}  # leadtime.py's keys
-    assert set(rig.d) <= {"st", "eid", "since", "at", "n", "iv", "os", "h", "pe", "rf"} | lead_time
+    assert set(rig.d) <= {"st", "eid", "since", "at", "n", "os", "h", "pe", "rf"} | lead_time
     assert len(json.dumps(rig.d)) < 160
 
 
@@ -579,7 +598,7 @@ def test_untracking_on_micropython(mpy):
                 Drs.polls += 1
                 return [{"slotId": "x", "status": "Authorized"}]
         a = Sink()
-        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False})
+        machine = slot.OrderMachine(Drs(), a.save, a.emit, {"test_orders": False}, 10800)
         d = slot.new_state(0)
         for h in range(21 * 24 + 1):
             machine.tick("x", {"cooldown_days": 2}, d, 1767225600 + h * 3600, "floor", 0.05)

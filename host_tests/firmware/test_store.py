@@ -470,6 +470,7 @@ def test_sensor_tuning_keys_and_ports_in_range_are_accepted():
 def test_http_endpoints_need_no_ca_file():
     c = _cfg(
         ca_file=_DEL,
+        allow_plain_http=True,
         endpoints={"drs": "http://127.0.0.1:8080", "lwa": "http://127.0.0.1:8080/auth/o2/token"},
     )
     assert "ca_file" not in validate_config(c)

@@ -6,8 +6,12 @@
   the agent's loaded ``.mpy`` modules occupy (a frozen build keeps its code in flash,
   so this approximates the heap a frozen build needs);
 - the firmware's size compiled with ``mpy-cross`` (what goes onto the board);
-- HTTP requests per order cycle and per device-day in steady state;
+- HTTP requests per order cycle and per device-day in steady state, LwA's share;
 - simulated device-days per wall second on each runtime;
+- the emulator side by side with a bare uvicorn endpoint, its SQL per request and its
+  cost at 1 000 vs 20 000 orders (:mod:`drsctl.bench_emulator`);
+- where a year-long simulation spends its time (:mod:`drsctl.bench_sim`);
+- a fleet on one emulator: load, report spread, latency (:mod:`drsctl.sim.fleet`);
 - the replenishment policy on seeded year-long traces beside two baselines
   (:mod:`drsctl.bench_policy`).
 
@@ -26,9 +30,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from drsctl import bench_policy
+from drsctl import bench_emulator, bench_policy, bench_sim
 from drsctl.firmware import compile_firmware, micropython_binary
 from drsctl.sim.device import parse_heap
+from drsctl.sim.fleet import FleetOptions, simulate_fleet
 
 # What the agent loop keeps imported (their own imports follow): measured as loaded
 # .mpy code in the heap. Boot-only and rare modules are unloaded after use.
@@ -54,6 +59,8 @@ HEAP_HISTORY = (
     ("boot compacts config and secrets after validation, realistic tokens", "66 KiB"),
     ("compiled modules carry their dotted name as source name (one name less each)", "62 KiB"),
     ("the LwA refresh keeps no old token and no answer headers while parsing", "60 KiB"),
+    ("main after the next merges (60 KiB no longer completes)", "62 KiB"),
+    ("a request's body is sent with a second call, not copied beside the headers", "60 KiB"),
 )
 
 
@@ -155,10 +162,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['device_days_per_second']['cpython']} | |",
         f"| simulated device-days per wall second, MicroPython | "
         f"{results['device_days_per_second']['micropython']} | |",
-        "",
-        "Module sizes (bytes):",
-        "",
     ]
+    if "speed" in results:
+        lines += speed_markdown(results["speed"])
+    lines += fleet_markdown(sorted(Path(FLEET_RUNS).glob("fleet-*.json")))
+    lines += ["", "Module sizes (bytes):", ""]
     lines += [f"- `{name}`: {size}" for name, size in results["mpy_bytes"].items()]
     lines += ["", "History of the lowest heap (by hand, not measured by this run):", ""]
     lines += [f"- {when}: {figure}" for when, figure in HEAP_HISTORY]
@@ -167,6 +175,115 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(bench_policy.markdown(results["policy"]))
     lines += ["", f"Machine: {results['machine']}", ""]
     return "\n".join(lines)
+
+
+def lwa_share(summary: dict[str, Any]) -> float | None:
+    """LwA token requests as a share of all requests of a simulation."""
+    total = summary.get("requests") or 0
+    return round(summary.get("requests_by_route", {}).get("token", 0) / total, 3) if total else None
+
+
+def speed(args: argparse.Namespace) -> dict[str, Any]:
+    """The speed and scale figures: emulator, simulator profile, a year's requests, a fleet."""
+    emulator_args = bench_emulator.parser().parse_args(["--storm", *map(str, args.storm)])
+    print("emulator", file=sys.stderr)
+    emulator = bench_emulator.run_all(emulator_args)
+    print("simulator profile (365 days, 2 and 8 slots)", file=sys.stderr)
+    profiles = [bench_sim.profile("micropython", 365, slots) for slots in (2, 8)]
+    year = run_sim("micropython", 365)
+    print(f"fleet: {args.fleet_devices} devices, {args.fleet_days} days", file=sys.stderr)
+    fleet = simulate_fleet(FleetOptions(devices=args.fleet_devices, days=args.fleet_days))
+    return {
+        "emulator": emulator,
+        "simulator_profile": profiles,
+        "year_micropython": {
+            key: year.get(key)
+            for key in (
+                "requests",
+                "requests_by_route",
+                "requests_per_order_cycle",
+                "requests_per_device_day_steady",
+                "orders_placed",
+                "duplicate_orders",
+                "stockout_days",
+            )
+        },  # fmt: skip
+        "lwa_share_year": lwa_share(year),
+        "fleet": fleet,
+    }
+
+
+def speed_markdown(figures: dict[str, Any]) -> list[str]:
+    """The speed and scale part of RESULTS.md."""
+    emulator = figures["emulator"]
+    throughput = emulator["throughput"]
+    scale = emulator["scale"]
+    two, eight = figures["simulator_profile"]
+    year = figures["year_micropython"]
+    fleet = figures["fleet"]
+    lines = [
+        f"| HTTP requests per order cycle, 365 days | {year['requests_per_order_cycle']} | <= 6 |",
+        f"| LwA share of all requests, 365 days | {figures['lwa_share_year']} | <= 0.35 |",
+        f"| simulator wall / firmware step, 365 days, 2 slots | {two['overhead']} | <= 1.5 |",
+        f"| simulator wall / firmware step, 365 days, 8 slots | {eight['overhead']} | <= 1.5 |",
+    ]
+    for name in ("replenish_inprogress", "getOrderInfo", "deviceStatus"):
+        lines.append(
+            f"| emulator {name} requests/s vs bare uvicorn | "
+            f"{throughput[name]['ratio_to_bare']}x | >= 0.5x |"
+        )
+    lines.append(
+        f"| emulator getOrders page of 100 vs bare uvicorn (same body size) | "
+        f"{throughput['getOrders_page100']['ratio_to_bare']}x | >= 0.25x |"
+    )
+    small, large = scale["orders"]
+    for name in ("replenish_inprogress", "getOrderInfo", "clock_move", "getOrders_page100"):
+        lines.append(
+            f"| {name} cost at {large} / at {small} orders | {scale[name]['ratio']} | <= 1.5 |"
+        )
+    for storm in emulator["storm"]:
+        p99 = "-" if storm["p99_s"] is None else f"{storm['p99_s']} s"  # None: none answered
+        lines.append(
+            f"| {storm['devices']} deviceStatus at the same moment: p99, timeouts | "
+            f"{p99}, {storm['timeouts']} | |"
+        )
+    latency = fleet.get("latency", {})
+    lines.append(
+        f"| fleet of {fleet['devices']} for {fleet['days']} days: wall, p99, failures, "
+        f"busiest report minute | {fleet['wall_seconds']} s, {latency.get('p99_s')} s, "
+        f"{sum(latency.get('failures', {}).values())}, "
+        f"{fleet['report_spread']['busiest_minute_reports']} | p99 <= 1 s, 0 |"
+    )
+    lines += ["", "SQL statements (transactions) per request:", ""]
+    lines += [
+        f"- {name}: {c['statements']} ({c['transactions']})"
+        for name, c in emulator["sql_per_request"].items()
+    ]
+    return lines
+
+
+FLEET_RUNS = "bench"
+"""Where long fleet runs are committed: ``drsctl simulate --devices N --days D --json``
+written to ``bench/fleet-<N>x<D>.json`` (too long for every ``make bench``)."""
+
+
+def fleet_markdown(paths: list[Path]) -> list[str]:
+    """The committed long fleet runs, one line each."""
+    lines = []
+    for path in paths:
+        fleet = json.loads(path.read_text())
+        latency = fleet.get("latency", {})
+        lines.append(
+            f"- `{path.name}`: {fleet['devices']} devices x {fleet['days']:g} days in "
+            f"{fleet['wall_seconds']} s ({fleet['device_days_per_second']} device-days/s); "
+            f"{fleet['requests']} requests ({fleet['requests_per_device_day']} per device-day), "
+            f"peak minute {fleet['peak_minute_requests']}, busiest report minute "
+            f"{fleet['report_spread']['busiest_minute_reports']}, latency p50 "
+            f"{latency.get('p50_s')} s p99 {latency.get('p99_s')} s max {latency.get('max_s')} s, "
+            f"failed requests {sum(latency.get('failures', {}).values())}, duplicate orders "
+            f"{fleet['duplicate_orders']}"
+        )
+    return ["", "Long fleet runs:", "", *lines] if lines else []
 
 
 POLICY_INTRO = (
@@ -185,17 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--days", type=float, default=60)
-    parser.add_argument(
-        "--policy-only",
-        action="store_true",
-        help="rerun only the policy benchmark, keeping the other figures of --out",
-    )
+    parser.add_argument("--fleet-devices", type=int, default=1000)
+    parser.add_argument("--fleet-days", type=float, default=7)
+    parser.add_argument("--storm", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--no-speed", action="store_true", help="skip the speed/scale figures")
     args = parser.parse_args(argv)
-    if args.policy_only:
-        results = json.loads(args.out.read_text())
-        results["policy"] = bench_policy.run_all()
-        write(args.out, results)
-        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         sizes = compile_firmware(Path(tmp))
@@ -222,16 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         "policy": bench_policy.run_all(),
         "machine": f"{platform.machine()}, {platform.python_version()}",
     }
-    write(args.out, results)
-    return 0
-
-
-def write(out: Path, results: dict[str, Any]) -> None:
-    """Write results.json and RESULTS.md beside it, and show the Markdown."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    out.with_name("RESULTS.md").write_text(markdown(results))
+    if not args.no_speed:
+        results["speed"] = speed(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.with_name("RESULTS.md").write_text(markdown(results))
     print(markdown(results))
+    return 0
 
 
 if __name__ == "__main__":

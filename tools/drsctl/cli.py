@@ -272,12 +272,26 @@ def simulate(
         typer.Option(help="Write a PNG of the levels here (.png added to a name without one)."),
     ] = None,
     story: Annotated[bool, typer.Option(help="Print what happened, day by day.")] = False,
+    devices: Annotated[
+        int,
+        typer.Option(
+            help="Simulate a fleet of this many devices on one clock and one emulator "
+            "(Amazon's load in the summary; --plot: the load over the day)."
+        ),
+    ] = 1,
 ) -> None:
     """Run a simulated appliance with the real firmware against the fake Amazon.
 
     Exits 1 when the firmware crashed, ordered twice, or spent the run in a
     configuration or credentials error (the reason is printed and in --json).
     """
+    if devices != 1:
+        fleet_options = {"--heap": heap, "--config": config, "--tls": tls or None,
+                         "--ca-file": ca_file, "--story": story or None,
+                         "--test-orders": test_orders or None}  # fmt: skip
+        _simulate_fleet(devices, runtime, days, slots, seed, delivery_days, emulator_url,
+                        workdir, as_json, plot, fleet_options)  # fmt: skip
+        return
     from drsctl.control_client import ControlError
     from drsctl.sim.harness import SimOptions, Simulation, emulator_for, wall_clock
     from drsctl.sim.report import plot as write_plot
@@ -430,6 +444,63 @@ def _progress(label: str) -> Progress:
         disable=not err.is_terminal,
         transient=True,
     )
+
+
+def _simulate_fleet(
+    devices: int,
+    runtime: str,
+    days: float,
+    slots: int,
+    seed: int,
+    delivery_days: float,
+    emulator_url: str | None,
+    workdir: Path | None,
+    as_json: bool,
+    plot: Path | None,
+    single_device_options: dict[str, object],
+) -> None:
+    """``simulate --devices N``: a fleet, and Amazon's view of it."""
+    from drsctl.control_client import ControlError
+    from drsctl.sim.fleet import FleetOptions, simulate_fleet
+
+    if not 1 <= devices <= 100_000:
+        usage_error("--devices", f"expected 1 to 100000 devices, got {devices}")
+    given = [name for name, value in single_device_options.items() if value is not None]
+    if given:
+        usage_error(given[0], f"{given[0]} applies to one device, not with --devices")
+    _check_options(runtime, None, days, slots)
+    _check_days("--delivery-days", delivery_days)
+    if emulator_url:
+        _check_emulator_url(emulator_url, None)
+    if plot is not None:
+        plot = plot if plot.suffix else plot.with_suffix(".png")
+        if not plot.parent.is_dir():
+            usage_error("--plot", f"folder {plot.parent} does not exist; create it first")
+    opts = FleetOptions(
+        devices=devices, days=days, slots=slots, runtime=runtime, seed=seed,
+        delivery_days=delivery_days,
+    )  # fmt: skip
+    where = emulator_url or "the private emulator"
+    try:
+        with _progress(f"{devices} devices, {days:g} days on {runtime}") as bar:
+            task = bar.add_task("provisioning", total=None)
+
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
+
+            summary = simulate_fleet(opts, emulator_url, workdir, progress, plot)
+    except httpx.TransportError as exc:
+        runtime_error(f"cannot reach the emulator at {where}: {exc}")
+    except ControlError as exc:
+        runtime_error(f"the emulator at {where} refused a control call: {exc}")
+    failed = summary["crashes"] or summary["duplicate_orders"]
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            print(f"{key:<24} {json.dumps(value)}")
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def _print_summary(summary: dict[str, object]) -> None:

@@ -70,10 +70,16 @@ class EmulatorControl:
             return self._call("POST", "/settings", json=values)
         return self._call("GET", "/settings")
 
-    def orders(self, device_id: str | None = None) -> list[dict[str, Any]]:
-        """Every order, optionally for one device."""
-        params = {"device_id": device_id} if device_id else None
-        return self._call("GET", "/orders", params=params)["orders"]
+    def orders(
+        self, device_id: str | None = None, updated_since: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every order, optionally for one device, or only those updated since a time."""
+        params: dict[str, Any] = {}
+        if device_id:
+            params["device_id"] = device_id
+        if updated_since is not None:
+            params["updated_since"] = updated_since
+        return self._call("GET", "/orders", params=params or None)["orders"]
 
     def cancel_order(self, event_instance_id: str) -> dict[str, Any]:
         """Cancel an order as the customer would."""

@@ -63,8 +63,14 @@ async def _last_resort(request: Request, exc: Exception) -> Response:
     )
 
 
-def build_app(store: Store, access_log: bool = False) -> Starlette:
-    """Return the emulator application serving ``store`` (``access_log``: one line a request)."""
+def build_app(
+    store: Store, access_log: bool = False, control_hosts: frozenset[str] = frozenset()
+) -> Starlette:
+    """Return the emulator application serving ``store``.
+
+    ``access_log``: one line a request; ``control_hosts``: names besides the loopback
+    ones the control API answers to.
+    """
     routes = [
         Route(lwa.PATH, DeviceRoute("token", lwa.token_endpoint), methods=["POST"]),
         *drs.ROUTES,
@@ -74,7 +80,14 @@ def build_app(store: Store, access_log: bool = False) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Pipeline, edge_error=edge_error, access_log=access_log)],
+        middleware=[
+            Middleware(
+                Pipeline,
+                edge_error=edge_error,
+                access_log=access_log,
+                control_hosts=control_hosts,
+            )
+        ],
         exception_handlers={
             ServiceError: _service_error,
             HTTPException: _http_error,

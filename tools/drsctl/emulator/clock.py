@@ -1,9 +1,12 @@
 """The virtual clock, persisted in the store.
 
 It starts at the wall time when the database is created (rounded to the second) and
-only moves when told to; every move runs the order transitions that fell due.
+only moves when told to; every move runs the order transitions that fell due, and the
+first move into a new virtual day purges what is older than ``retention_days``.
 """
 
+import functools
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +17,7 @@ MIN_T = 0
 """Earliest virtual time: 1970-01-01T00:00:00Z."""
 MAX_T = 253402300799
 """Latest virtual time: 9999-12-31T23:59:59Z (far inside SQLite's INTEGER)."""
+DAY = 86400
 
 
 class ClockError(ValueError):
@@ -30,6 +34,9 @@ def set_to(tx: Tx, t: Any) -> int:
         raise ClockError(f"the clock cannot go backwards ({t} < {current})")
     tx.set_now(t)
     orders.advance_to(tx, t)
+    retention = tx.settings().retention_days
+    if retention and t // DAY != current // DAY:  # once per virtual day is enough
+        tx.purge_before(t - retention * DAY)
     return t
 
 
@@ -43,23 +50,25 @@ def advance(tx: Tx, seconds: Any) -> int:
     return set_to(tx, current + round(seconds))
 
 
-def _datetime(t: int) -> datetime:
-    """Return Unix seconds as an aware UTC datetime, clamped to ``MIN_T..MAX_T``.
+@functools.lru_cache(maxsize=8192)
+def _utc_fields(t: int) -> time.struct_time:
+    """Unix seconds as UTC calendar fields, clamped to ``MIN_T..MAX_T``.
 
     Clamping keeps every read route answering even for times stored by an older
-    emulator that did not check the range.
+    emulator that did not check the range. Cached: a page of orders formats the same
+    few times again and again.
     """
-    return datetime.fromtimestamp(min(max(t, MIN_T), MAX_T), UTC)
+    return time.gmtime(min(max(t, MIN_T), MAX_T))
 
 
 def iso(t: int) -> str:
     """Format Unix seconds as ISO-8601 UTC, e.g. ``2026-01-05T07:59:59Z``."""
-    return _datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", _utc_fields(t))
 
 
 def iso_ms(t: int) -> str:
     """Format Unix seconds like DRS does, e.g. ``2017-01-05T07:59:59.000Z``."""
-    return _datetime(t).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", _utc_fields(t))
 
 
 def parse_iso(text: str) -> int:

@@ -3,7 +3,8 @@
 A :class:`DeviceRoute` resolves the bearer token (once, for both the log's ``device_id``
 and the DRS checks), logs the request in the store's request log (method, path, status;
 never headers or bodies, so no token or secret reaches the log), applies an armed fault
-and runs a synchronous handler on a :class:`Call`. The handler's
+and runs a synchronous handler on a :class:`Call`. Without a fault, token, handler and
+log entry are one transaction, committed before the answer is sent. The handler's
 :class:`.errors.ServiceError` is answered here rather than by the pipeline because the
 request log and ``after`` faults need the answer's status.
 """
@@ -79,29 +80,33 @@ class DeviceRoute:
             return faults.amazon_error(self.name, 500).response(rid)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one request."""
+        """Serve one request: without a fault, in one transaction with its log entry."""
         request = Request(scope, receive)
         store: Store = request.app.state.store
         gate: faults.FaultGate = request.app.state.gate
         call = Call(request, await request.body(), store)
+        method, path = request.method, request.url.path
         with store.tx() as tx:
             call.token = bearer_token(tx, request.headers.get("authorization"))
             call.device_id = call.token.device_id if call.token else None
             fault = tx.take_fault(self.name)
-            entry = tx.log_request(tx.now(), request.method, request.url.path, self.name)
+            if fault is None:  # the handler's transaction joins this one
+                response = self._run(call)
+                tx.log_request(tx.now(), method, path, self.name, response.status_code,
+                               call.device_id)  # fmt: skip
+            else:
+                entry = tx.log_request(tx.now(), method, path, self.name)
+        if fault is None:
+            await response(scope, receive, send)
+            return
         status: int | None = None
         try:
-            if fault is None:
-                response = self._run(call)
-                await response(scope, receive, send)
-                status = response.status_code
-            else:
-                status = await faults.misbehave(
-                    fault, self.name, lambda: self._run(call), gate, scope, receive, send
-                )
+            status = await faults.misbehave(
+                fault, self.name, lambda: self._run(call), gate, scope, receive, send
+            )
         except faults.ConnectionDropped as dropped:
             status = dropped.status
             raise
         finally:
             with store.tx() as tx:
-                tx.finish_request(entry, status, call.device_id, fault.kind if fault else None)
+                tx.finish_request(entry, status, call.device_id, fault.kind)

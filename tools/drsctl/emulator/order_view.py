@@ -9,7 +9,7 @@ import dataclasses
 
 from . import buyer, orders
 from .marketplaces import sales_channel
-from .store import Order, Tx
+from .store import Customer, Order, Tx
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,9 +30,23 @@ class OrderView:
     @classmethod
     def of(cls, tx: Tx, order: Order) -> "OrderView":
         """Compute the view of ``order``."""
+        customer = tx.customer(order.customer_id) if orders.buyer_visible(order) else None
+        return cls._build(tx, order, customer)
+
+    @classmethod
+    def many(cls, tx: Tx, found: list[Order]) -> list["OrderView"]:
+        """The views of several orders (one query for all their buyers)."""
+        wanted = {o.customer_id for o in found if orders.buyer_visible(o)}
+        customers = tx.customers(sorted(wanted))
+        return [
+            cls._build(tx, o, customers.get(o.customer_id) if orders.buyer_visible(o) else None)
+            for o in found
+        ]
+
+    @classmethod
+    def _build(cls, tx: Tx, order: Order, customer: Customer | None) -> "OrderView":
         shipped = orders.quantity_shipped(tx, order)
         open_statuses = (orders.UNSHIPPED, orders.PARTIALLY_SHIPPED)
-        customer = tx.customer(order.customer_id) if orders.buyer_visible(order) else None
         return cls(
             order=order,
             drs_status=orders.drs_status(order),

@@ -7,7 +7,8 @@ In order, for each HTTP request:
    service already set that header;
 2. the whole body is read up front; one over :data:`MAX_BODY` is read to its end (so a
    client that sent ``Connection: close`` is not reset mid-upload, which over TLS shows
-   as ``EOF occurred in violation of protocol``) and then refused with a 413;
+   as ``EOF occurred in violation of protocol``) and then refused with a 413; a control
+   request a web page could have sent is refused (:mod:`.control.guard`);
 3. a :class:`.errors.ServiceError` that escapes a handler becomes the service's error
    answer; any other exception becomes the path's service 500, without traceback, and
    the connection stays usable;
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import ids, inputs
+from .control import guard
 from .errors import ServiceError
 from .faults import ConnectionDropped
 
@@ -44,13 +46,22 @@ class Pipeline:
     """ASGI middleware running steps 1 to 4 of the module docstring around ``app``."""
 
     def __init__(
-        self, app: ASGIApp, edge_error: EdgeError, access_log: bool = False, limit: int = MAX_BODY
+        self,
+        app: ASGIApp,
+        edge_error: EdgeError,
+        access_log: bool = False,
+        limit: int = MAX_BODY,
+        control_hosts: frozenset[str] = frozenset(),
     ) -> None:
-        """Wrap ``app``; errors outside a service's handlers are shaped by ``edge_error``."""
+        """Wrap ``app``; errors outside a service's handlers are shaped by ``edge_error``.
+
+        The control API answers to loopback names and ``control_hosts``.
+        """
         self.app = app
         self.edge_error = edge_error
         self.access_log = access_log
         self.limit = limit
+        self.control_hosts = control_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request through the pipeline."""
@@ -96,6 +107,11 @@ class Pipeline:
                 error = self.edge_error(scope["path"], 413, message)
                 await error.response(rid)(scope, receive, send)
             return
+        if scope["path"].startswith(guard.PREFIX):
+            refused = guard.refusal(scope, self.control_hosts)
+            if refused is not None:
+                await self.edge_error(scope["path"], *refused).response(rid)(scope, receive, send)
+                return
         replayed = False
 
         async def replay() -> Message:

@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from .app import build_app
+from .control.guard import is_loopback
 from .faults import DroppedConnectionFilter
 from .store import Store
 from .tls import ensure_certs
@@ -130,10 +131,22 @@ def serve(
     store = _open_store(db_path)
     if access_log:
         _print_access_log()
+    # Bound to a reachable address, the control API answers to that name too, and says
+    # out loud what that means.
+    exposed = not is_loopback(host)
+    control_hosts = frozenset({host} if exposed and host not in ("0.0.0.0", "::") else ())
+    if exposed:
+        print(
+            f"WARNING: serving on {host}, not a loopback address: anyone who can reach it "
+            "can register devices and read their client secrets and refresh tokens "
+            "through /_emulator. Use it on a trusted network only.",
+            file=sys.stderr,
+        )
     try:
         certs = _tls_dir(db_path, tls, tls_dir)
         try:
-            config = _config(build_app(store, access_log=access_log), host, port, certs)
+            app = build_app(store, access_log=access_log, control_hosts=control_hosts)
+            config = _config(app, host, port, certs)
         except OSError as exc:
             raise StartupError(f"cannot create the certificates in {certs}: {exc}") from None
         sock = _listening_socket(host, port)

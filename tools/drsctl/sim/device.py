@@ -101,6 +101,8 @@ class DeviceProcess:
         # MicroPython prints an uncaught exception (a MemoryError while importing, say) on
         # stdout: the last stray lines are kept to explain a crash.
         self._stray_output: deque[str] = deque(maxlen=_CRASH_LINES)
+        # Compiled and checked once, here: not on every (re)boot, not in a timed run.
+        self._cmd, self._env = self._command()
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)
@@ -119,7 +121,7 @@ class DeviceProcess:
 
     def start(self) -> None:
         """Power the device on (boot from whatever is on its flash)."""
-        cmd, env = self._command()
+        cmd, env = self._cmd, self._env
         self._stray_output.clear()
         self._stderr = open(self.flash.parent / f"{self.flash.name}.log", "a")  # noqa: SIM115
         self._proc = subprocess.Popen(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import math
 import random
 import ssl
 import tempfile
@@ -109,6 +110,8 @@ def device_config(
         if opts.margin_days is not None:
             slot["margin_days"] = opts.margin_days
         config["slots"].append(slot)
+    if emulator_url.startswith("http://"):
+        config["allow_plain_http"] = True  # the emulator on this machine, without --tls
     config.update(opts.config_overrides)
     return config
 
@@ -126,6 +129,14 @@ def slot_ids_of(maker_config: dict[str, Any]) -> list[str]:
     if len(set(ids)) != len(ids):
         raise ValueError("slot ids must be unique")
     return ids
+
+
+def configure_emulator(control: EmulatorControl, delivery_days: float, days: float) -> None:
+    """Set the delivery time; keep the request log for the whole run (the summary reads it)."""
+    settings = control.settings(delivery_days=delivery_days)
+    keep_days = math.ceil(days) + 1
+    if 0 < settings.get("retention_days", 0) < keep_days:
+        control.settings(retention_days=keep_days)
 
 
 class Simulation:
@@ -176,12 +187,14 @@ class Simulation:
         # Ask the emulator about orders only while one may be out (or may have been
         # placed): one control call less per tick in the long quiet stretches.
         self._orders_out = True
+        self._open: set[str] = set()  # orders out (neither delivered nor canceled)
+        self._last_look = 0  # emulator time of the last look at the orders
         self._first_request_id = 0
         self._crashes_in_a_row = 0
         self._orders_placed: dict[str, int] = {}  # per slot, for its lead times
 
         control.set_clock(self.now)
-        control.settings(delivery_days=opts.delivery_days)
+        configure_emulator(control, opts.delivery_days, opts.days)
         creds = control.provision(
             serial=serial,
             slots=[{"id": w.slot_id} for w in self.worlds],
@@ -223,11 +236,13 @@ class Simulation:
     # -- the world ---------------------------------------------------------
 
     def _deliveries(self) -> None:
-        """Schedule a refill for every order the emulator says was delivered."""
+        """Schedule a refill for every order the emulator says was delivered.
+
+        Only while an order may be out, and only the orders changed since the last look.
+        """
         if not self._orders_out:
             return
-        self._orders_out = False
-        for order in self.control.orders(self.device_id):
+        for order in self.control.orders(self.device_id, updated_since=self._last_look):
             eid = order["event_instance_id"]
             if order.get("delivered_at") and eid not in self._seen_delivered:
                 self._seen_delivered.add(eid)
@@ -235,8 +250,12 @@ class Simulation:
                 low, high = self.opts.refill_delay_h
                 delay = int(self.rng.uniform(low, high) * 3600)
                 world.refill_at = int(order["delivered_at"]) + delay
-            elif not order.get("delivered_at") and not order.get("canceled_at"):
-                self._orders_out = True
+            if order.get("delivered_at") or order.get("canceled_at"):
+                self._open.discard(eid)
+            else:
+                self._open.add(eid)
+        self._last_look = self.now
+        self._orders_out = bool(self._open)
 
     def _world(self, slot_id: str) -> SlotWorld:
         return next(w for w in self.worlds if w.slot_id == slot_id)
@@ -300,14 +319,21 @@ class Simulation:
         except DeviceCrashed as crash:
             self.timeline.crashes.append(f"t={self.now}: {crash}")
             self._crashes_in_a_row += 1
-            self._orders_out = True  # it may have ordered before it died
-            self.device.kill()
+            self.cut_power()
             self.device.start()
             events = []
         else:
             self._crashes_in_a_row = 0
         self.record(events)
         return events
+
+    def cut_power(self) -> None:
+        """Kill the device process (kill -9).
+
+        The household keeps an eye on the porch: it may have ordered before it died.
+        """
+        self._orders_out = True
+        self.device.kill()
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Timeline:
         """Simulate ``opts.days`` days; ``progress(done, total)`` after each tick.
@@ -352,12 +378,13 @@ def emulator_for(
             yield url, control, (str(ca_file) if ca_file is not None else None)
         return
     from drsctl.emulator.server import EmulatorThread
+    from drsctl.sim.local_control import LocalControl
 
     with EmulatorThread(workdir / "emulator.sqlite3", tls=tls) as emu:
         verify = True
         if emu.ca_pem_path:
             verify = ssl.create_default_context(cafile=str(emu.ca_pem_path))
-        with EmulatorControl(emu.url, verify=verify) as control:
+        with LocalControl(emu.url, emu.store, verify=verify) as control:
             yield emu.url, control, (str(emu.ca_pem_path) if emu.ca_pem_path else None)
 
 

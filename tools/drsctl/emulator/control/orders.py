@@ -11,15 +11,20 @@ from starlette.responses import JSONResponse
 
 from .. import ids, orders
 from ..store import Seller, Tx
-from .body import bad_request, field, int_field, json_object, store_of
+from .body import bad_request, field, int_field, json_object, query_int, store_of
 from .registration import new_client, new_customer, register_device
 
 
 async def list_orders(request: Request) -> JSONResponse:
-    """List orders, optionally of one device and/or slot."""
+    """List orders, optionally of one device and/or slot, or updated at or after a time."""
     query = request.query_params
+    updated_since = query_int(request, "updated_since", -1)
     with store_of(request).tx() as tx:
-        found = tx.orders(query.get("device_id") or None, query.get("slot_id") or None)
+        found = tx.orders(
+            query.get("device_id") or None,
+            query.get("slot_id") or None,
+            updated_since if updated_since >= 0 else None,
+        )
     return JSONResponse({"orders": [orders.as_json(order) for order in found]})
 
 

@@ -1,5 +1,6 @@
 """Emulator-wide knobs: the virtual clock, order lifecycle settings and rate limits."""
 
+import dataclasses
 from typing import Any
 
 from starlette.requests import Request
@@ -70,13 +71,7 @@ async def set_clock(request: Request) -> JSONResponse:
 
 
 def _settings_json(settings: Settings) -> JSONResponse:
-    return JSONResponse(
-        {
-            "authorize_after_s": settings.authorize_after_s,
-            "delivery_days": settings.delivery_days,
-            "cancel_window_s": settings.cancel_window_s,
-        }
-    )
+    return JSONResponse(dataclasses.asdict(settings))
 
 
 async def get_settings(request: Request) -> JSONResponse:

@@ -59,7 +59,7 @@ def _items_page(ctx: Ctx, operation: str, view: Callable[[Order], dict[str, Any]
         "AmazonOrderId": order.amazon_order_id,
     }
     if end < len(items):
-        payload["NextToken"] = next_page(ctx, key, [], {"start": end})
+        payload["NextToken"] = next_page(ctx, key, {"start": end})
     return 200, {"payload": payload}
 
 

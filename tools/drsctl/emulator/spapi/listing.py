@@ -185,24 +185,67 @@ def _orders_filter(params: dict[str, str], now: int) -> _Filter:
     )
 
 
-def _matches(ctx: Ctx, f: _Filter, order: Order) -> bool:
-    """Whether a (seller's) order meets every criterion."""
-    if f.impossible or order.marketplace_id not in f.marketplaces:
-        return False
-    if f.created and not f.created[0] <= order.created_at <= f.created[1]:
-        return False
-    if f.updated and not f.updated[0] <= order.updated_at <= f.updated[1]:
-        return False
-    if f.statuses and order.status not in f.statuses:
-        return False
-    if f.channels and order.fulfillment_channel not in f.channels:
-        return False
-    if f.payments and "Other" not in f.payments:
-        return False
-    if f.seller_order_id is not None and f.seller_order_id != order.amazon_order_id:
-        return False
-    if f.order_ids and order.amazon_order_id not in f.order_ids:
-        return False
+def _query(ctx: Ctx, f: _Filter) -> tuple[list[str], list[Any]] | None:
+    """SQL terms and arguments for the criteria on columns; None if no order can match."""
+    if f.impossible or (f.payments and "Other" not in f.payments):
+        return None  # DRS orders are paid with "Other" and meet none of the impossible ones
+    where = ["seller_id = ?", f"marketplace_id IN ({_marks(f.marketplaces)})"]
+    args: list[Any] = [ctx.seller.seller_id, *f.marketplaces]
+    for column, window in (("created_at", f.created), ("updated_at", f.updated)):
+        if window is not None:
+            where.append(f"{column} BETWEEN ? AND ?")
+            args += window
+    for column, values in (("status", f.statuses), ("fulfillment_channel", f.channels),
+                           ("amazon_order_id", f.order_ids)):  # fmt: skip
+        if values:
+            where.append(f"{column} IN ({_marks(values)})")
+            args += values
+    if f.seller_order_id is not None:
+        where.append("amazon_order_id = ?")
+        args.append(f.seller_order_id)
+    return where, args
+
+
+def _fixed(f: _Filter) -> bool:
+    """Whether the criteria only look at what never changes after an order is placed.
+
+    Then the orders matching at the first call are those up to the newest order id at
+    that time, and a NextToken needs only where the last page ended (keyset paging);
+    otherwise it keeps the matching ids (statuses and update times change).
+    """
+    return not (f.updated or f.statuses or f.buyer_email is not None or f.delivery)
+
+
+def _matching_ids(ctx: Ctx, f: _Filter, where: list[str], args: list[Any]) -> list[int]:
+    """The row ids of the seller's orders meeting every criterion, in result order.
+
+    One indexed query does the columns; only a buyer e-mail or delivery-date criterion
+    (derived values) loads the candidates and checks them in :func:`_matches_derived`.
+    """
+    order_by = "updated_at, order_id" if f.updated is not None else "created_at, order_id"
+    if f.buyer_email is None and not f.delivery:
+        return ctx.tx.order_ids_where(" AND ".join(where), args, order_by)
+    candidates = ctx.tx.orders_where(" AND ".join(where), args, order_by)
+    return [int(o.order_id or 0) for o in candidates if _matches_derived(ctx, f, o)]
+
+
+def _keyset_page(ctx: Ctx, state: dict[str, Any], size: int) -> tuple[list[Order], bool]:
+    """The page after ``state["after"]`` of a fixed-criteria listing; whether more follow."""
+    where, args = list(state["where"]), list(state["args"])
+    after = state.get("after")
+    if after is not None:
+        where.append("(created_at > ? OR (created_at = ? AND order_id > ?))")
+        args += [after[0], after[0], after[1]]
+    found = ctx.tx.orders_where(" AND ".join(where), args, "created_at, order_id", size + 1)
+    return found[:size], len(found) > size
+
+
+def _marks(values: list[str]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _matches_derived(ctx: Ctx, f: _Filter, order: Order) -> bool:
+    """Whether an order meets the criteria on derived values (buyer e-mail, delivery dates)."""
     if f.buyer_email is not None:
         email = buyer.for_customer(ctx.customer(order)).email
         if f.buyer_email.strip().lower() != email:
@@ -225,10 +268,9 @@ def _matches(ctx: Ctx, f: _Filter, order: Order) -> bool:
     return True
 
 
-def next_page(ctx: Ctx, operation: str, remaining: list[int], state: dict[str, Any]) -> str:
-    """Store the rest of a result list behind a new NextToken; return the token."""
+def next_page(ctx: Ctx, operation: str, state: dict[str, Any]) -> str:
+    """Store what the next page needs behind a new NextToken; return the token."""
     token = ids.page_token()
-    state = {**state, "ids": remaining}
     ctx.tx.insert_page_token(
         ids.digest(token), ctx.seller.seller_id, operation, json.dumps(state), ctx.now
     )
@@ -245,31 +287,42 @@ def load_page(ctx: Ctx, operation: str, token: str) -> dict[str, Any]:
 
 
 def get_orders(ctx: Ctx) -> Result:
-    """Serve getOrders: filter the seller's orders; page with NextToken (a snapshot of the ids)."""
+    """Serve getOrders: the seller's orders meeting the criteria, paged with NextToken.
+
+    A NextToken stands for the orders that matched at the first call (see :func:`_fixed`).
+    """
     params = single_params(ctx.request, GET_ORDERS_PARAMS)
     if "NextToken" in params:
         state = load_page(ctx, "getOrders", params["NextToken"])
         size = _page_size(params, int(state["size"]))
-        ids_left: list[int] = state["ids"]
     else:
         f = _orders_filter(params, ctx.now)
         size = _page_size(params, DEFAULT_PAGE)
-        by_update = f.updated is not None
-        found = [o for o in ctx.tx.seller_orders(ctx.seller.seller_id) if _matches(ctx, f, o)]
-        if by_update:
-            found.sort(key=lambda o: (o.updated_at, o.order_id or 0))
-        ids_left = [int(o.order_id or 0) for o in found]
+        query = _query(ctx, f)
         state = {"size": size}
+        if query is None:
+            state["ids"] = []
+        elif _fixed(f):
+            where, args = query
+            state.update(where=[*where, "order_id <= ?"], args=[*args, ctx.tx.last_order_id()])
+        else:
+            state["ids"] = _matching_ids(ctx, f, *query)
         if f.created is not None:
             state["CreatedBefore"] = clock.iso(f.created[1])
         if f.updated is not None:
             state["LastUpdatedBefore"] = clock.iso(f.updated[1])
-    page, rest = ids_left[:size], ids_left[size:]
+    if "ids" in state:
+        page_ids, rest = state["ids"][:size], state["ids"][size:]
+        page, more = ctx.tx.orders_by_ids(page_ids), bool(rest)
+        following = {**state, "ids": rest}
+    else:
+        page, more = _keyset_page(ctx, state, size)
+        following = {**state, "after": [page[-1].created_at, page[-1].order_id] if page else None}
     payload: dict[str, Any] = {
-        "Orders": [order_json(ctx, OrderView.of(ctx.tx, o)) for o in ctx.tx.orders_by_ids(page)],
+        "Orders": [order_json(ctx, view) for view in OrderView.many(ctx.tx, page)],
     }
-    if rest:
-        payload["NextToken"] = next_page(ctx, "getOrders", rest, state)
+    if more:
+        payload["NextToken"] = next_page(ctx, "getOrders", following)
     for name in ("CreatedBefore", "LastUpdatedBefore"):
         if name in state:
             payload[name] = state[name]

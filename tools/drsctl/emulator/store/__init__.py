@@ -1,14 +1,17 @@
 """All emulator state in one SQLite file (WAL), behind one connection and one lock.
 
 Every read and write goes through :meth:`Store.tx`, which holds the lock for the whole
-transaction and hands out a :class:`Tx` with small typed accessors. Secrets are stored
-as digests only (see :mod:`..ids`). Times are Unix seconds on the virtual clock.
+transaction and hands out a :class:`Tx` with small typed accessors. A ``tx()`` opened
+while the same thread already has one joins it as a savepoint, so a request runs in one
+transaction however many layers ask for one. Secrets are stored as digests only (see
+:mod:`..ids`). Times are Unix seconds on the virtual clock.
 
 * :mod:`.schema`: the tables; :mod:`.records`: one dataclass per row;
 * the accessors, grouped by aggregate: :mod:`.settings` (clock, settings, rate buckets,
   flags), :mod:`.devices` (customers, clients, devices, slots, reports), :mod:`.auth`
   (authorization codes, tokens), :mod:`.orders`, :mod:`.backoffice` (sellers, MWS keys,
-  RDTs, packages, page tokens), :mod:`.faults` (faults and the request log).
+  RDTs, packages, page tokens), :mod:`.faults` (faults and the request log),
+  :mod:`.retention` (the purge of old log entries, reports and tokens).
 """
 
 import sqlite3
@@ -41,7 +44,8 @@ from .records import (
     Token,
     setting_ok,
 )
-from .schema import SCHEMA, SCHEMA_V2, SCHEMA_VERSION
+from .retention import RetentionTx
+from .schema import SCHEMA, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION
 from .settings import SettingsTx
 
 __all__ = [
@@ -51,7 +55,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Tx(SettingsTx, DevicesTx, AuthTx, OrdersTx, BackOfficeTx, FaultsTx):
+class Tx(SettingsTx, DevicesTx, AuthTx, OrdersTx, BackOfficeTx, FaultsTx, RetentionTx):
     """Typed accessors on one open transaction (obtain one from :meth:`Store.tx`)."""
 
 
@@ -62,6 +66,7 @@ class Store:
         """Open (creating if needed) the database at ``path``."""
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._thread = threading.local()  # .tx: the thread's open transaction, if any
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode = WAL")
@@ -71,26 +76,21 @@ class Store:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Create the schema on a new database; refuse one from another version."""
+        """Create the schema on a new database, upgrade an older one, refuse a newer one."""
         with self._lock:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1):
+            if not 0 <= version < SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{self.path}: emulator schema version {version}, expected {SCHEMA_VERSION}"
                 )
-            script = SCHEMA_V2
-            if version == 0:
-                script = (
-                    SCHEMA
-                    + f"INSERT INTO clock (id, now) VALUES (1, {round(time.time())});"
-                    + SCHEMA_V2
-                )
+            first = SCHEMA + f"INSERT INTO clock (id, now) VALUES (1, {round(time.time())});"
+            scripts = (first, SCHEMA_V2, SCHEMA_V3)[version:]
             try:
                 self._conn.executescript(
                     "BEGIN IMMEDIATE;"
-                    + script
+                    + "".join(scripts)
                     + f"PRAGMA user_version = {SCHEMA_VERSION};"
                     + "COMMIT;"
                 )
@@ -101,14 +101,34 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
-        """Run one transaction under the lock; commit on success, roll back on error."""
+        """Run one transaction under the lock; commit on success, roll back on error.
+
+        Inside a transaction of the same thread this joins it: a savepoint that an error
+        rolls back alone, committed with the outer transaction.
+        """
+        outer: Tx | None = getattr(self._thread, "tx", None)
+        if outer is not None:
+            self._conn.execute("SAVEPOINT joined")
+            try:
+                yield outer
+            except BaseException:
+                self._conn.execute("ROLLBACK TO joined")
+                self._conn.execute("RELEASE joined")
+                outer.forget_now()  # the rolled-back part may have moved the clock
+                raise
+            self._conn.execute("RELEASE joined")
+            return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(self._conn)
+            self._thread.tx = tx
             try:
-                yield Tx(self._conn)
+                yield tx
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._thread.tx = None
             self._conn.execute("COMMIT")
 
     def close(self) -> None:

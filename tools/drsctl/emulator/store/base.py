@@ -14,6 +14,7 @@ class TxBase:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._now: int | None = None  # the clock, once read (see SettingsTx.now)
 
     def _one(self, cls: type[_T], sql: str, *args: Any) -> _T | None:
         row = self._conn.execute(sql, args).fetchone()

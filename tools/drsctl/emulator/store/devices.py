@@ -15,6 +15,14 @@ class DevicesTx(TxBase):
         """Return a customer by id."""
         return self._one(Customer, "SELECT * FROM customers WHERE customer_id = ?", customer_id)
 
+    def customers(self, customer_ids: list[str]) -> dict[str, Customer]:
+        """Return customers by id (unknown ids are left out)."""
+        marks = ", ".join("?" for _ in customer_ids)
+        found = self._all(
+            Customer, f"SELECT * FROM customers WHERE customer_id IN ({marks})", *customer_ids
+        )
+        return {c.customer_id: c for c in found}
+
     def insert_client(self, client: Client) -> None:
         """Store a new LwA client."""
         self._insert("lwa_clients", client)

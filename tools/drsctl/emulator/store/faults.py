@@ -35,11 +35,20 @@ class FaultsTx(TxBase):
         """Disarm every fault; return how many were armed."""
         return self._conn.execute("DELETE FROM faults WHERE remaining > 0").rowcount
 
-    def log_request(self, t: int, method: str, path: str, route: str) -> int:
-        """Start a request log entry; return its id."""
+    def log_request(
+        self,
+        t: int,
+        method: str,
+        path: str,
+        route: str,
+        status: int | None = None,
+        device_id: str | None = None,
+    ) -> int:
+        """Add a request log entry (complete it later with :meth:`finish_request`); its id."""
         cur = self._conn.execute(
-            "INSERT INTO requests (t, method, path, route) VALUES (?, ?, ?, ?)",
-            (t, method, path, route),
+            "INSERT INTO requests (t, method, path, route, status, device_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (t, method, path, route, status, device_id),
         )
         return int(cur.lastrowid or 0)
 

@@ -1,6 +1,7 @@
 """Transaction accessors for orders."""
 
 import dataclasses
+from typing import Any
 
 from .base import TxBase
 from .records import Order
@@ -23,26 +24,52 @@ class OrdersTx(TxBase):
         """Return an order by its 3-7-7 Amazon order id."""
         return self._one(Order, "SELECT * FROM orders WHERE amazon_order_id = ?", amazon_order_id)
 
-    def orders(self, device_id: str | None = None, slot_id: str | None = None) -> list[Order]:
-        """Return orders, oldest first, optionally for one device and/or slot."""
-        return self._all(
-            Order,
-            "SELECT * FROM orders WHERE (?1 IS NULL OR device_id = ?1) "
-            "AND (?2 IS NULL OR slot_id = ?2) ORDER BY order_id",
-            device_id,
-            slot_id,
-        )
+    def orders(
+        self,
+        device_id: str | None = None,
+        slot_id: str | None = None,
+        updated_since: int | None = None,
+    ) -> list[Order]:
+        """Return orders of one device and/or slot, oldest first.
 
-    def open_orders(self, device_id: str | None = None, slot_id: str | None = None) -> list[Order]:
-        """Return orders neither delivered nor canceled, oldest first."""
-        return self._all(
-            Order,
-            "SELECT * FROM orders WHERE delivered_at IS NULL AND canceled_at IS NULL "
-            "AND (?1 IS NULL OR device_id = ?1) AND (?2 IS NULL OR slot_id = ?2) "
-            "ORDER BY order_id",
-            device_id,
-            slot_id,
-        )
+        With ``updated_since``: only those updated at or after that time, in the order
+        they changed.
+        """
+        where, args = _filter(device_id, slot_id)
+        order_by = " ORDER BY order_id"
+        if updated_since is not None:
+            where.append("updated_at >= ?")
+            args.append(updated_since)
+            order_by = " ORDER BY updated_at, order_id"  # also what lets it use the index
+        return self._all(Order, _select(where) + order_by, *args)
+
+    def open_orders(self, device_id: str, slot_id: str | None = None) -> list[Order]:
+        """Return a device's orders neither delivered nor canceled, oldest first."""
+        where, args = _filter(device_id, slot_id)
+        where += ["delivered_at IS NULL", "canceled_at IS NULL"]
+        return self._all(Order, _select(where) + " ORDER BY order_id", *args)
+
+    def run_due_transitions(self, now: int) -> int:
+        """Authorize, ship and deliver the orders due by ``now``, each at its due time.
+
+        The same steps :mod:`..orders` takes one order at a time, as three statements
+        that only visit the orders due (partial indexes on the due times); returns the
+        number of steps taken.
+        """
+        steps = 0
+        for sql in (
+            "UPDATE orders SET status = 'Unshipped', authorized_at = authorize_due_at, "
+            "updated_at = authorize_due_at WHERE status = 'Pending' AND canceled_at IS NULL "
+            "AND authorize_due_at <= ?",
+            "UPDATE orders SET status = 'Shipped', shipped_at = expected_delivery, "
+            "updated_at = expected_delivery WHERE status IN ('Unshipped', 'PartiallyShipped') "
+            "AND delivered_at IS NULL AND canceled_at IS NULL AND expected_delivery <= ?",
+            "UPDATE orders SET delivered_at = expected_delivery, updated_at = expected_delivery "
+            "WHERE status = 'Shipped' AND delivered_at IS NULL AND canceled_at IS NULL "
+            "AND expected_delivery <= ?",
+        ):
+            steps += self._conn.execute(sql, (now,)).rowcount
+        return steps
 
     def update_order(self, order: Order) -> None:
         """Write back every mutable field of an order."""
@@ -68,12 +95,22 @@ class OrdersTx(TxBase):
             ),
         )
 
-    def seller_orders(self, seller_id: str) -> list[Order]:
-        """Return a seller's orders, oldest first."""
-        return self._all(
-            Order,
-            "SELECT * FROM orders WHERE seller_id = ? ORDER BY created_at, order_id",
-            seller_id,
+    def order_ids_where(self, where: str, args: list[Any], order_by: str) -> list[int]:
+        """Return the row ids of the orders meeting ``where`` (SQL terms, ``?`` for args)."""
+        sql = f"SELECT order_id FROM orders WHERE {where} ORDER BY {order_by}"
+        return [row[0] for row in self._conn.execute(sql, args)]
+
+    def orders_where(
+        self, where: str, args: list[Any], order_by: str, limit: int = -1
+    ) -> list[Order]:
+        """Return the orders meeting ``where`` (SQL terms, ``?`` for args), at most ``limit``."""
+        sql = f"SELECT * FROM orders WHERE {where} ORDER BY {order_by} LIMIT ?"
+        return self._all(Order, sql, *args, limit)
+
+    def last_order_id(self) -> int:
+        """Return the newest order's row id (0 without orders)."""
+        return int(
+            self._conn.execute("SELECT COALESCE(MAX(order_id), 0) FROM orders").fetchone()[0]
         )
 
     def orders_by_ids(self, order_ids: list[int]) -> list[Order]:
@@ -88,3 +125,18 @@ class OrdersTx(TxBase):
             )  # fmt: skip
         }
         return [found[i] for i in order_ids if i in found]
+
+
+def _filter(device_id: str | None, slot_id: str | None) -> tuple[list[str], list[object]]:
+    """WHERE terms for the given keys only (a term per absent key would defeat the index)."""
+    where: list[str] = []
+    args: list[object] = []
+    for column, value in (("device_id", device_id), ("slot_id", slot_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    return where, args
+
+
+def _select(where: list[str]) -> str:
+    return "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "")

@@ -1,6 +1,7 @@
 """The stored records (one frozen dataclass per table row) and the settings' limits."""
 
 import dataclasses
+import functools
 import sqlite3
 from typing import Any, TypeVar
 
@@ -9,11 +10,14 @@ from .. import inputs
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Knobs of the order lifecycle (see the control API)."""
+    """Knobs of the order lifecycle and of retention (see the control API)."""
 
     authorize_after_s: int = 600
     delivery_days: float = 2.0
     cancel_window_s: int = 86400
+    retention_days: int = 30
+    """Request log entries, reports (but each device's latest of a kind), expired access
+    tokens and NextTokens older than this many virtual days are purged; 0 keeps all."""
 
 
 MAX_WINDOW_DAYS = 3650
@@ -23,6 +27,7 @@ SETTING_LIMITS: dict[str, tuple[type, int]] = {
     "authorize_after_s": (int, MAX_WINDOW_DAYS * 86400),
     "delivery_days": (float, MAX_WINDOW_DAYS),
     "cancel_window_s": (int, MAX_WINDOW_DAYS * 86400),
+    "retention_days": (int, MAX_WINDOW_DAYS),
 }
 """Each setting's kind (``int``: whole numbers only) and upper bound (lower bound 0)."""
 
@@ -233,10 +238,12 @@ class Report:
 _T = TypeVar("_T")
 
 
+@functools.cache
+def _columns(cls: type) -> tuple[tuple[str, bool], ...]:
+    """A record class's fields as (name, declared bool), worked out once per class."""
+    return tuple((field.name, field.type is bool) for field in dataclasses.fields(cls))
+
+
 def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
     """Build dataclass ``cls`` from a row, turning SQLite 0/1 into bool where declared."""
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        value = row[field.name]
-        values[field.name] = bool(value) if field.type is bool else value
-    return cls(**values)
+    return cls(**{name: bool(row[name]) if flag else row[name] for name, flag in _columns(cls)})

@@ -1,10 +1,10 @@
-"""The emulator database's schema: version 1 and the additions of version 2.
+"""The emulator database's schema: version 1 and the additions of versions 2 and 3.
 
-A new database gets both scripts; a version-1 database gets the second (see
+A new database gets every script; an older one the scripts after its version (see
 :meth:`.Store._migrate`).
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE clock (id INTEGER PRIMARY KEY CHECK (id = 1), now INTEGER NOT NULL);
@@ -105,4 +105,21 @@ ALTER TABLE orders ADD COLUMN verification_reviewer TEXT;
 ALTER TABLE orders ADD COLUMN rejection_reason_id TEXT;
 ALTER TABLE orders ADD COLUMN reviewed_at INTEGER;
 CREATE INDEX orders_seller ON orders(seller_id, created_at);
+"""
+
+# Version 3: indexes that keep each request's queries, a clock move and the retention
+# purge independent of how many orders, requests and reports are stored.
+SCHEMA_V3 = """
+CREATE INDEX orders_open_slot ON orders(device_id, slot_id)
+    WHERE delivered_at IS NULL AND canceled_at IS NULL;
+CREATE INDEX orders_authorize_due ON orders(authorize_due_at)
+    WHERE status = 'Pending' AND canceled_at IS NULL;
+CREATE INDEX orders_delivery_due ON orders(expected_delivery)
+    WHERE delivered_at IS NULL AND canceled_at IS NULL;
+CREATE INDEX orders_updated ON orders(updated_at);
+CREATE INDEX requests_t ON requests(t);
+CREATE INDEX reports_device ON reports(device_id, kind, slot_id);
+CREATE INDEX reports_received ON reports(received_at);
+CREATE INDEX tokens_access_expiry ON tokens(expires_at) WHERE kind = 'access';
+CREATE INDEX page_tokens_created ON page_tokens(created_at);
 """

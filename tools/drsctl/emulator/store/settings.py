@@ -13,12 +13,20 @@ class SettingsTx(TxBase):
     """The virtual clock, the order lifecycle settings, rate-limit buckets and flags."""
 
     def now(self) -> int:
-        """Return the virtual clock (Unix seconds)."""
-        return int(self._conn.execute("SELECT now FROM clock WHERE id = 1").fetchone()[0])
+        """Return the virtual clock (Unix seconds), read once per transaction."""
+        if self._now is None:
+            row = self._conn.execute("SELECT now FROM clock WHERE id = 1").fetchone()
+            self._now = int(row[0])
+        return self._now
 
     def set_now(self, t: int) -> None:
         """Store the virtual clock (use :mod:`.clock`, which also runs order transitions)."""
         self._conn.execute("UPDATE clock SET now = ? WHERE id = 1", (t,))
+        self._now = t
+
+    def forget_now(self) -> None:
+        """Read the clock from the database again (after a rolled-back savepoint)."""
+        self._now = None
 
     def settings(self) -> Settings:
         """Return the current settings (defaults for keys never set)."""
