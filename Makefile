@@ -35,7 +35,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drsctl simulate --runtime micropython --heap 72k --days $(DAYS) --slots 2 --story --plot demo.png
+	$(BIN)/drsctl simulate --runtime micropython --heap 80k --days $(DAYS) --slots 2 --story --plot demo.png
 
 test: $(STAMP)
 	$(BIN)/ruff check tools host_tests firmware

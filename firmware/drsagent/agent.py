@@ -13,6 +13,7 @@ from drsagent.slot import emit_failure, order_state, report_due, since
 _DAY = const(86400)
 _SAVE_EVERY = const(21600)  # estimator-only changes reach flash at most every 6 h (wear)
 _K_REPORT_PENDING = const("rp")  # state.json: a slotStatus worth sending is pending
+_EXPECTING = const(("ordered", "delivered", "inflight"))  # order states awaiting a refill
 NUMBER_KEYS = (_K_REPORT_PENDING,)  # checked after a boot (boot.repair_slot)
 _CLEAN = const(0)  # nothing to save
 _ESTIMATE_CHANGED = const(1)  # estimator changes: saved within _SAVE_EVERY
@@ -102,14 +103,17 @@ class Agent:
                 why = None  # no accepted reading: no order, no retry
                 level = estimator.level(d)
                 if x is not None:
-                    if estimator.update(d, c, x, t):
+                    if estimator.update(d, c, x, t, state_before in _EXPECTING):
                         self.emit("refill", t=t, slot=sid, level=round(x, 4))
+                        run_once("leadtime", "refill", d, t)
                         orders.on_refill(d, t)
+                        if run_once("capacity", "report", self.emit, sid, c, d, t):
+                            self.save_soon()
                         report = True
                     if not self.dirty:
                         self.dirty = _ESTIMATE_CHANGED
                     level = estimator.level(d)
-                    why = decide(level, estimator.daily_rate(d), c) or ""
+                    why = decide(d, c) or ""
                 orders.tick(sid, c, d, t, why, level)
                 if report or order_state(d) != state_before:  # tell Amazon; on flash now
                     d[_K_REPORT_PENDING] = 1

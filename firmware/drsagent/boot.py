@@ -119,6 +119,36 @@ def boot(a):
         log.error("boot: out of memory: %s" % e)
 
 
+# What the estimator (uh, ud) and the lead-time learner (lh, lp, le) keep in a slot's
+# dict (contracts.md): "key kind", kind L a list of at most 28 ints, T a list of exactly
+# 4 ints, i an int.
+_LEARNED = "uh L, ud T, lh L, lp i, le i"
+
+
+def _check_learned(d):
+    """Drop everything learned from a slot dict read from flash if any of it is
+    broken: learning starts over rather than a bad value failing every loop."""
+    for item in _LEARNED.split(", "):
+        k, kind = item.split()
+        v = d.get(k)
+        if v is None:
+            continue
+        if kind == "i":
+            ok = _is_int(v)
+        else:
+            ok = isinstance(v, list) and all(_is_int(x) for x in v)
+            ok = ok and (len(v) <= 28 if kind == "L" else len(v) == 4)
+        if not ok:
+            for item in _LEARNED.split(", "):
+                d.pop(item.split()[0], None)
+            log.warn("state.json: learned values were broken: learning starts over")
+            return
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def reload(a):
     """Agent.reload: (re)read config and secrets; True when the agent can run."""
     store = a.store
@@ -174,6 +204,7 @@ def reload(a):
                 log.warn("state.json: slot %s repaired: %s" % (sid, why))
                 a.emit("state_repaired", t=t, slot=sid, why=why, st=order_state(d))
                 a.save_soon()
+        _check_learned(d)
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
         lanes.append((sid, c, sensors[i], d, new_filter(level(d))))

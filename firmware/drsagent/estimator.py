@@ -1,7 +1,21 @@
-# The estimator: a smoothed level and a consumption rate per slot, from accepted
-# readings. It keeps its numbers in the slot's persisted dict (state.json), under the
-# short keys below (a file format: see docs/contracts.md); code uses the long names.
-from drsagent.compat import const
+# The estimator: a smoothed level and the use per slot, from accepted readings: a
+# short-term rate (an EMA over 6-hour windows, for the reports and the first days) and
+# a day-by-day history the policy plans with (below). It keeps its numbers in the
+# slot's persisted dict (state.json), under the short keys below (a file format: see
+# docs/contracts.md); code uses the long names.
+#
+# The history: each UTC day's use (the smoothed level's drop, refills taken out) goes
+# into a ring of the last 28 days. A rate read from whole days is robust where a few
+# hours are not: a rare large dose (a pet feeder's bowl) counts once, spread over the
+# days it really covers, and sensor noise averages out (a day's value is signed: a dip
+# that recovers next day cancels). The planning rate is a high one: the largest mean
+# over any run of as many days as the lead time (the bad stretches the slot has really
+# seen, doses included); a step up in use enters it day by day. An absence (more than
+# 3 days in a row without use) stops adding days, so the habit from before it is still
+# known when use resumes; so does a day that ends empty (its use is unknown): usage.py.
+# Amounts are ints in 1/_UNIT of a container: small ints cost no heap on the device,
+# and no float reaches flash.
+from drsagent.compat import const, run_once
 
 _K_LEVEL = const("l")  # level 0..1, EMA of accepted readings
 _K_RATE = const("r")  # use in fractions per day, EMA over windows
@@ -24,13 +38,21 @@ NUMBER_KEYS = (
     _K_LEARN_LEVEL,
     _K_LEARN_TIME,
 )
+_K_HISTORY = const("uh")  # use per day, oldest first, 1/_UNIT (usage.py fills it)
+_K_TODAY = const("ud")  # the day being summed, a list (usage.py starts it):
+_TODAY_DAY = const(0)  # its UTC day (epoch s // 86400)
+_TODAY_START = const(1)  # level when it began, or since its last refill (1/_UNIT)
+_TODAY_USED = const(2)  # use counted before that refill (1/_UNIT)
 
 _DAY = const(86400)
 _WINDOW = const(21600)  # measure drops over >= 6 h so sensor noise averages out
 _COLD = const(3600)  # until the first use is measured: hourly windows, to learn fast
+_UNIT = const(10000)
 # Floats, inline below: level EMA weight 0.3 (hourly readings: ~3 h lag), rate EMA
 # weight 0.3 per window, a first rate only from a drop > 0.01 (well above noise),
-# a rise > 0.3 is a refill whatever the level, crossing `rearm` needs a rise > 0.05.
+# a rise > 0.3 is a refill whatever the level, crossing `rearm` needs a rise > 0.05,
+# and while a delivery is expected a rise > 0.1 to 0.9 or more is one too (a slot
+# ordered early, above `rearm`, is refilled from there).
 
 
 def level(state):
@@ -39,7 +61,8 @@ def level(state):
 
 
 def daily_rate(state):
-    """Use per day as a fraction of the container (0.0 until measured)."""
+    """Use per day as a fraction of the container (0.0 until measured): the
+    short-term rate (the policy plans with the day-by-day history)."""
     return state.get(_K_RATE, 0.0)
 
 
@@ -57,26 +80,45 @@ def days_left(state):
     return lvl / rate
 
 
-def update(state, config, x, t):
-    """Take an accepted reading x at time t; return True when it is a refill."""
+def update(state, config, x, t, ordered=False):
+    """Take an accepted reading x at time t; return True when it is a refill.
+    ordered: an order is out or delivered (a smaller rise counts as a refill then)."""
     d = state  # the slot's record in state.json
     lvl = d.get(_K_LEVEL)
+    # A reading on a new UTC day first closes the day before into the history, on the
+    # level before this reading (after a gap, the reading as it is: see below). Once a
+    # day, so that code (usage.py) is loaded for the call and dropped.
+    today = d.get(_K_TODAY)
+    if today is None or t // _DAY != today[_TODAY_DAY]:
+        gap = lvl is None or t - d.get(_K_TIME, t) >= _WINDOW
+        run_once("usage", "update", d, x if gap else lvl, t)
     if lvl is None:
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = d[_K_LEARN_LEVEL] = x
         d[_K_TIME] = d[_K_WINDOW_TIME] = d[_K_LEARN_TIME] = t
         return False
     rise = x - lvl
-    if rise > 0.3 or (lvl < config["rearm"] <= x and rise > 0.05):
+    if (
+        rise > 0.3
+        or (lvl < config["rearm"] <= x and rise > 0.05)
+        or (ordered and x >= 0.9 and rise > 0.1)
+    ):
         # New cartridge: jump straight to it and restart the rate window so the
         # jump is not read as negative use. Keep the rate: the usage habit is the same.
+        # A day that ended before the refill closes on the old level; today's use
+        # so far is kept, and counted on from the new level.
+        today = d[_K_TODAY]
+        today[_TODAY_USED] += today[_TODAY_START] - int(lvl * _UNIT)
+        today[_TODAY_START] = int(x * _UNIT)
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = x
         d[_K_TIME] = d[_K_WINDOW_TIME] = t
         if _K_LEARN_LEVEL in d:  # still learning: restart from the full container
             d[_K_LEARN_LEVEL] = x
             d[_K_LEARN_TIME] = t
         return True
-    # rounded: state.json stays short and JSON-stable on both runtimes
-    lvl = round(lvl + 0.3 * rise, 4)
+    # rounded: state.json stays short and JSON-stable on both runtimes. After a gap
+    # (the device was off) the reading is taken as it is: smoothing across the gap
+    # would lag its use into the next days.
+    lvl = round(x if t - d.get(_K_TIME, t) >= _WINDOW else lvl + 0.3 * rise, 4)
     d[_K_LEVEL] = lvl
     d[_K_TIME] = t
     dt = t - d.get(_K_WINDOW_TIME, t)
@@ -108,3 +150,28 @@ def update(state, config, x, t):
         d[_K_WINDOW_LEVEL] = lvl
         d[_K_WINDOW_TIME] = t
     return False
+
+
+def known_days(state):
+    """Whole days in the use history."""
+    return len(state.get(_K_HISTORY) or ())
+
+
+def planning_rate(state, delay):
+    """Use per day to plan a wait of `delay` days with (fraction of a container): the
+    largest mean over any run of that many days in the history. 0 without history."""
+    history = state.get(_K_HISTORY) or ()
+    n = len(history)
+    if not n:
+        return 0.0
+    width = int(delay + 0.999)
+    width = 1 if width < 1 else n if width > n else width
+    total = 0
+    for i in range(width):
+        total += history[i]
+    best = total
+    for i in range(width, n):
+        total += history[i] - history[i - width]
+        if total > best:
+            best = total
+    return best / width / _UNIT if best > 0 else 0.0

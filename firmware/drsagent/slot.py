@@ -23,7 +23,7 @@
 # agent: the DRS client, a save callable (the whole state is on flash when it
 # returns), an event sink and its own settings. One machine serves every slot.
 from drsagent import backoff, errors, log, timefmt
-from drsagent.compat import const
+from drsagent.compat import const, run_once
 
 _K_STATE = const("st")  # idle, ordering, ordered, inflight, delivered, cooldown
 _K_EVENT_ID = const("eid")  # the order's eventInstanceId (None when idle)
@@ -274,6 +274,7 @@ class OrderMachine:
             return
         d.pop(_K_PERMANENT_ERRORS, None)
         d.pop(_K_HOLD_UNTIL, None)
+        run_once("leadtime", "ordered", d, t)  # learned from here to the refill
         if eid:
             _go(d, "ordered", t, next_poll(t, self.report_time))
             d[_K_EVENT_ID] = eid
@@ -357,6 +358,7 @@ class OrderMachine:
             if item_slot is None or item_slot == sid:
                 status = item.get("status") or "Unknown"
                 expected = timefmt.parse(item.get("expectedDeliveryDate"))
+                run_once("leadtime", "status", d, item.get("expectedDeliveryDate"))
                 break
         # "Unknown" counts on from earlier failed polls: a run of them ends tracking (tick)
         d[_K_ATTEMPTS] = d.get(_K_ATTEMPTS, 0) + 1 if status == "Unknown" else 0
@@ -372,6 +374,7 @@ class OrderMachine:
                 if closed:
                     _go(d, "delivered", t)
                 else:  # a cool-down instead of reordering at once
+                    run_once("leadtime", "canceled", d)
                     _go(d, "cooldown", t, t + int(c["cooldown_days"] * _DAY))
                 d[_K_EVENT_ID] = eid
         elif status == "Unknown":  # Amazon has trouble with the order: hourly to daily

@@ -153,3 +153,48 @@ def test_reprovisioning_a_serial_replaces_the_old_registration(provision) -> Non
     assert new.device_id != old.device_id
     assert old.replenish().json() == {"message": "Invalid token"}
     assert new.replenish().status_code == 200
+
+
+def test_each_order_can_take_its_own_delivery_time(http, device, advance) -> None:
+    eid = device.replenish().json()["eventInstanceId"]
+    created = device.orders()[0]["created_at"]
+    moved = http.post(f"/_emulator/orders/{eid}/delivery", json={"lead_time_hours": 130})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["order"]["expected_delivery"] == created + 130 * 3600
+    device.renew()
+    info = device.order_info(eid).json()["orderInfoData"]["orderItems"][0]
+    assert info["expectedDeliveryDate"].startswith(
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created + 130 * 3600))
+    )
+    advance(129 * 3600)
+    assert drs_status(device, eid) == "Authorized"  # the default 2 days no longer apply
+    advance(3600)
+    assert drs_status(device, eid) == "Closed"
+    assert device.orders()[0]["delivered_at"] == created + 130 * 3600
+    # an absolute time works too, for the next order
+    device.renew()
+    second = device.replenish().json()["eventInstanceId"]
+    at = http.get("/_emulator/clock").json()["now"] + 3 * 86400
+    assert (
+        http.post(f"/_emulator/orders/{second}/delivery", json={"delivery_at": at}).json()["order"][
+            "expected_delivery"
+        ]
+        == at
+    )
+
+
+def test_a_delivery_time_is_refused_when_it_cannot_be(http, device, advance) -> None:
+    eid = device.replenish().json()["eventInstanceId"]
+    path = f"/_emulator/orders/{eid}/delivery"
+    for body in ({}, {"lead_time_hours": 5, "delivery_at": 1}, {"lead_time_hours": -1},
+                 {"lead_time_hours": "5"}, {"delivery_at": 1.5}):  # fmt: skip
+        response = http.post(path, json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["message"]
+    too_early = http.post(path, json={"lead_time_hours": 0.05})  # before authorization
+    assert too_early.status_code == 409
+    unknown = http.post("/_emulator/orders/amzn1.dash.v2.o.nope/delivery", json={"delivery_at": 1})
+    assert unknown.status_code == 404
+    advance(3 * 86400)
+    late = http.post(path, json={"lead_time_hours": 100})
+    assert late.status_code == 409 and "no longer on its way" in late.json()["message"]

@@ -393,3 +393,52 @@ def test_bad_sensor_tuning_is_one_config_error_not_a_failure_every_loop(tmp_path
         "config.json: slots[0].sensor.spike: expected a number > 0, got 'high'"
     ]
     assert "TypeError" not in p.stderr and "slot toner" not in p.stderr
+
+
+# -- what the policy learns, through the loop ---------------------------------------
+
+
+def learned_slot(**fields):
+    """A slot that has learned: 10 days of 25 %/day and three 6-day deliveries."""
+    d = {"st": "idle", "eid": None, "since": T0, "l": 0.9, "uh": [2500] * 10}
+    d.update({"lh": [144, 144, 144], "ud": [T0 // DAY, 9000, 0, 0]})
+    d.update(fields)
+    return {"v": 1, "boots": 1, "last_device_status": 0, "slots": {"toner": d}}
+
+
+def test_what_was_learned_survives_a_reboot():
+    store = FakeStore(config(), state=learned_slot())
+    a = boot(store, sensors={"toner": Noisy(0.9)})
+    a.step()
+    slot = store.state["slots"]["toner"]
+    assert slot["uh"][:10] == [2500] * 10 and slot["lh"] == [144, 144, 144]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"uh": "x"}, {"uh": [1, None]}, {"lh": [1.5]}, {"lp": "yesterday"}, {"ud": [1, 2]}],
+)
+def test_broken_learned_values_start_learning_over_and_the_slot_still_orders(broken):
+    store = FakeStore(config(), state=learned_slot(**dict({"l": 0.05}, **broken)))
+    a = boot(store, sensors={"toner": Noisy(0.05)})
+    a.step()
+    slot = store.state["slots"]["toner"]
+    assert "lh" not in slot and slot.get("uh") in (None, [])
+    assert a.t_amazon.placed == 1  # at the floor it orders as always
+    assert a.t_events.of("low")[0]["reason"] == "floor"
+
+
+def test_a_slot_that_cannot_be_kept_stocked_is_reported_once():
+    store = FakeStore(config(), state=learned_slot(st="delivered", eid="e1", l=0.05))
+    sensors = {"toner": Noisy(0.05)}
+    a = boot(store, sensors=sensors)
+    a.t_clock.t = T0 + HOUR
+    a.step()
+    sensors["toner"].level = 1.0  # the delivery goes in
+    run(a, 4)
+    reports = a.t_events.of("cannot_stock")
+    assert len(reports) == 1
+    assert reports[0]["container_days"] == 4.0 and reports[0]["lead_days"] == 6.0
+    assert "bigger container" in reports[0]["fix"]
+    assert store.state["slots"]["toner"]["cs"] == 1
+    assert a.t_amazon.placed == 1  # and it orders again at once: the best it can do

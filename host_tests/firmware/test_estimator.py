@@ -4,7 +4,7 @@ import pytest
 from drsagent import estimator
 from drsagent.policy import decide
 
-from host_tests.fakes import HOUR, T0, slot_cfg
+from host_tests.fakes import DAY, HOUR, T0, slot_cfg
 
 ALPHA = 0.3  # the level EMA weight
 NEVER = 1e9  # days_left() when nothing is being used
@@ -46,7 +46,9 @@ def test_first_reading_initialises():
     e = Estimator(d)
     assert e.level is None and e.rate == 0.0 and e.days_left() == NEVER
     assert e.update(0.8, T0) is False
-    assert d == {"l": 0.8, "t": T0, "rt": T0, "rl": 0.8, "l0": 0.8, "t0": T0}
+    learning = {"l": 0.8, "t": T0, "rt": T0, "rl": 0.8, "l0": 0.8, "t0": T0}
+    today = {"ud": [T0 // 86400, 8000, 0, 0]}  # the day being summed (usage.py)
+    assert d == dict(learning, **today)
 
 
 def test_level_is_an_ema():
@@ -121,12 +123,25 @@ def test_refill_by_crossing_rearm():
     assert e3.update(0.9, T0 + HOUR) is False  # already above rearm, small rise
 
 
+def test_a_refill_from_above_rearm_counts_while_a_delivery_is_expected():
+    ordered_early = {}
+    estimator.update(ordered_early, {"rearm": 0.6}, 0.72, T0)
+    assert estimator.update(ordered_early, {"rearm": 0.6}, 1.0, T0 + HOUR, True) is True
+    not_expected = {}
+    estimator.update(not_expected, {"rearm": 0.6}, 0.72, T0)
+    assert estimator.update(not_expected, {"rearm": 0.6}, 1.0, T0 + HOUR) is False
+    small = {}
+    estimator.update(small, {"rearm": 0.6}, 0.72, T0)
+    assert estimator.update(small, {"rearm": 0.6}, 0.8, T0 + HOUR, True) is False
+
+
 def test_state_is_plain_json_and_resumes():
     d = {}
     e = Estimator(d)
     t = feed(e, [0.9 - 0.05 * h / 24 for h in range(100)])
     copy = json.loads(json.dumps(d))
-    assert set(copy) <= {"l", "r", "t", "rl", "rt", "k", "u"}  # l0/t0 gone once learned
+    history = {"uh", "ud"}  # the day-by-day history
+    assert set(copy) <= {"l", "r", "t", "rl", "rt", "k", "u"} | history  # l0/t0 gone
     assert T0 < copy["u"] <= t  # last window with use
     e2 = Estimator(copy)
     assert e2.level == e.level and e2.rate == e.rate
@@ -141,7 +156,7 @@ def test_cold_start_night_does_not_seed_zero_rate():
     feed(e, [0.3 - 0.0075 * h for h in range(1, 7)], t0=t)  # morning use, 0.18/day pace
     # seeded within ~3 h of use (the EMA lag makes it conservative-low at first)
     assert d["k"] == 1 and 0.06 < e.rate < 0.25 and "l0" not in d
-    assert decide(e.level, e.rate, slot_cfg(lead_time_days=3, margin_days=1)) == "forecast"
+    assert decide(d, slot_cfg(lead_time_days=3, margin_days=1)) == "forecast"
 
 
 def test_cold_start_slow_use_is_learned_too():
@@ -149,3 +164,104 @@ def test_cold_start_slow_use_is_learned_too():
     e = Estimator(d)
     feed(e, [0.9 - 0.03 * h / 24 for h in range(48)])  # 0.03/day: no 1 h window shows it
     assert d.get("k", 0) >= 1 and e.rate == pytest.approx(0.03, rel=0.3)
+
+
+# -- the day-by-day use history --------------------------------------------------
+
+
+def mean_use(d):
+    """Mean use per day over the history (fraction of a container)."""
+    history = d.get("uh") or ()
+    return sum(history) / len(history) / 10000 if history else 0.0
+
+
+class Household:
+    """A slot used `daily` a day in daytime hours, read hourly, refilled when low."""
+
+    def __init__(self, level=1.0):
+        self.d = {}
+        self.level = level
+        self.t = T0
+
+    def days(self, daily_uses):
+        for used in daily_uses:
+            for _ in range(24):
+                self.t += HOUR
+                if 7 <= (self.t % DAY) // HOUR < 23:
+                    self.level -= used / 16
+                if self.level < 0.15:  # a refill whenever it runs low
+                    self.level = 1.0
+                estimator.update(self.d, {"rearm": 0.6}, round(self.level, 4), self.t)
+        return self
+
+
+def test_steady_use_is_learned_per_day():
+    slot = Household().days([0.05] * 30)
+    assert estimator.known_days(slot.d) == 28  # a fixed-size history
+    assert mean_use(slot.d) == pytest.approx(0.05, abs=0.002)
+    assert estimator.planning_rate(slot.d, 4) == pytest.approx(0.05, abs=0.003)
+
+
+def test_a_refill_inside_a_day_does_not_hide_that_days_use():
+    slot = Household(level=0.2).days([0.1] * 10)
+    assert mean_use(slot.d) == pytest.approx(0.1, abs=0.004)
+
+
+def test_a_rare_large_dose_counts_once_not_as_a_daily_rate():
+    slot = Household().days([0.01] * 10 + [0.16] + [0.01] * 10)
+    assert mean_use(slot.d) < 0.02
+    # planning a week: the worst week seen, the dose included, not 16 %/day
+    week = estimator.planning_rate(slot.d, 7)
+    assert week == pytest.approx((0.16 + 6 * 0.01) / 7, abs=0.003)
+
+
+def test_an_absence_keeps_the_habit_from_before():
+    slot = Household().days([0.06] * 20 + [0.0] * 21)
+    assert mean_use(slot.d) > 0.045  # only the first idle days count
+    assert estimator.planning_rate(slot.d, 5) == pytest.approx(0.06, abs=0.003)
+    slot.days([0.06])
+    assert estimator.planning_rate(slot.d, 5) == pytest.approx(0.06, abs=0.003)
+
+
+def test_weekends_are_not_an_absence():
+    slot = Household().days(([0.08] * 5 + [0.0] * 2) * 4)
+    assert mean_use(slot.d) == pytest.approx(0.08 * 5 / 7, abs=0.004)
+
+
+def test_a_step_up_is_planned_with_within_the_horizon():
+    slot = Household().days([0.03] * 28 + [0.09] * 3)
+    # (a day closes on the smoothed level of its last reading: a little of the last
+    # evening's use, still in the smoothing, counts for the next day)
+    assert estimator.planning_rate(slot.d, 3) == pytest.approx(0.09, abs=0.008)
+    assert estimator.planning_rate(slot.d, 7) < 0.08  # not yet a whole week of it
+    slot.days([0.09] * 4)
+    assert estimator.planning_rate(slot.d, 7) == pytest.approx(0.09, abs=0.005)
+
+
+def test_days_without_readings_share_their_use():
+    slot = Household().days([0.05] * 3)
+    slot.level -= 0.15  # three days' use while the device was off
+    slot.t += 3 * DAY
+    slot.days([0.05] * 2)
+    assert estimator.known_days(slot.d) == 8  # the last reading opens day 9
+    assert mean_use(slot.d) == pytest.approx(0.05, abs=0.003)
+    assert max(slot.d["uh"]) < 700  # no single day took the three days' use
+
+
+def test_noise_that_recovers_cancels_out():
+    d = {}
+    for hour in range(3 * 24):
+        x = 0.77 if 21 <= hour <= 27 else 0.8  # a dip over midnight that was not use
+        estimator.update(d, {"rearm": 0.6}, x, T0 + hour * HOUR)
+    assert estimator.known_days(d) == 2
+    assert mean_use(d) == pytest.approx(0, abs=0.0005)
+
+
+def test_days_that_end_empty_do_not_make_the_habit_look_smaller():
+    slot = Household().days([0.05] * 5)
+    d = slot.d
+    t = slot.t
+    for hour in range(1, 4 * 24):  # empty for four days: nothing to measure
+        estimator.update(d, {"rearm": 0.6}, 0.0, t + hour * HOUR)
+    assert mean_use(d) == pytest.approx(0.05, abs=0.005)
+    assert estimator.known_days(d) == 5

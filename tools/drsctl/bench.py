@@ -11,7 +11,9 @@
 - the emulator side by side with a bare uvicorn endpoint, its SQL per request and its
   cost at 1 000 vs 20 000 orders (:mod:`drsctl.bench_emulator`);
 - where a year-long simulation spends its time (:mod:`drsctl.bench_sim`);
-- a fleet on one emulator: load, report spread, latency (:mod:`drsctl.sim.fleet`).
+- a fleet on one emulator: load, report spread, latency (:mod:`drsctl.sim.fleet`);
+- the replenishment policy on seeded year-long traces beside two baselines
+  (:mod:`drsctl.bench_policy`).
 
 Results are counts and ratios, written to ``bench/results.json`` and
 ``bench/RESULTS.md``; no test asserts a wall-clock time.
@@ -28,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from drsctl import bench_emulator, bench_sim
+from drsctl import bench_emulator, bench_policy, bench_sim
 from drsctl.firmware import compile_firmware, micropython_binary
 from drsctl.sim.device import parse_heap
 from drsctl.sim.fleet import FleetOptions, simulate_fleet
@@ -168,6 +170,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"- `{name}`: {size}" for name, size in results["mpy_bytes"].items()]
     lines += ["", "History of the lowest heap (by hand, not measured by this run):", ""]
     lines += [f"- {when}: {figure}" for when, figure in HEAP_HISTORY]
+    if results.get("policy"):
+        lines += ["", "## Replenishment policy on year-long traces", "", POLICY_INTRO, ""]
+        lines.append(bench_policy.markdown(results["policy"]))
     lines += ["", f"Machine: {results['machine']}", ""]
     return "\n".join(lines)
 
@@ -281,6 +286,17 @@ def fleet_markdown(paths: list[Path]) -> list[str]:
     return ["", "Long fleet runs:", "", *lines] if lines else []
 
 
+POLICY_INTRO = (
+    "`python -m drsctl.bench_policy`: the firmware (CPython runtime, real emulator) for a "
+    "simulated year per seeded trace, lead times drawn per order (1-7 days; 3-7 for the fast "
+    "consumers), the device left at the default `lead_time_days` (3), starting at 80 %. The "
+    "baselines run on the same use and lead times in a model of the same world, seeing the "
+    "true level: a fixed threshold (order at 20 %) and a textbook reorder point (lead-time "
+    "demand + 1.65 sigma over the last 28 days, nominal lead time 3 days). Stock left: the "
+    "true level when the household put the new container in."
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every benchmark and write the results files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -314,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         "device_days_per_second": speeds,
         "simulation_60d_micropython": sims["micropython"],
         "simulation_60d_cpython": sims["cpython"],
+        "policy": bench_policy.run_all(),
         "machine": f"{platform.machine()}, {platform.python_version()}",
     }
     if not args.no_speed:

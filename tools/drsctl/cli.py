@@ -164,18 +164,72 @@ def _maker_config(path: Path) -> dict[str, object]:
     return config
 
 
+def _trace(path: Path) -> dict[str, list[float]]:
+    """Read ``--trace``; usage error naming the line when it cannot be used."""
+    from drsctl.sim.traces import TraceError, load_csv
+
+    try:
+        use = load_csv(path)
+    except TraceError as exc:
+        usage_error("--trace", str(exc))
+    if len(use) > 8:
+        usage_error("--trace", f"{path}: {len(use)} slots, at most 8")
+    return use
+
+
+def _lead_times(
+    path: Path | None, distribution: str | None, slot_ids: list[str] | None, seed: int
+) -> list[float] | dict[str, list[float]] | None:
+    """Each order's lead time (hours) from ``--lead-times`` or ``--delivery-dist``."""
+    import random
+
+    from drsctl.sim.traces import TraceError, lead_distribution, load_lead_times
+
+    if path is not None and distribution is not None:
+        usage_error("--delivery-dist", "give --lead-times or --delivery-dist, not both")
+    try:
+        if path is not None:
+            return load_lead_times(path, slot_ids)
+        if distribution is not None:
+            return lead_distribution(distribution, random.Random(seed))
+    except TraceError as exc:
+        usage_error("--lead-times" if path is not None else "--delivery-dist", str(exc))
+    return None
+
+
 @app.command()
 def simulate(
     runtime: Annotated[str, typer.Option(help="cpython or micropython.")] = "cpython",
-    days: Annotated[float, typer.Option(help="Virtual days to simulate.")] = 60,
+    days: Annotated[
+        float | None,
+        typer.Option(help="Virtual days to simulate (default 60; with --trace, its length)."),
+    ] = None,
     slots: Annotated[
-        int, typer.Option(help="Slots on the simulated device (1-8; --config: its slots).")
+        int, typer.Option(help="Slots on the simulated device (1-8; --config, --trace: theirs).")
     ] = 2,
     heap: Annotated[
         str | None, typer.Option(help="MicroPython heap, e.g. 64k (passed as -X heapsize).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated household.")] = 1,
     delivery_days: Annotated[float, typer.Option(help="Days from order to delivery.")] = 2.0,
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Use from a CSV (hour,used_fraction or hour,slot,used_fraction) instead of "
+            "the built-in household; its slots are the device's."
+        ),
+    ] = None,
+    lead_times: Annotated[
+        Path | None,
+        typer.Option(
+            help='Each order\'s delivery lead time from JSON: {"lead_time_hours": [h1, h2, ...]}'
+            " or one list per slot (instead of --delivery-days)."
+        ),
+    ] = None,
+    delivery_dist: Annotated[
+        str | None,
+        typer.Option(help="Lead time per order drawn from fixed:DAYS or uniform:LO:HI (days)."),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -244,6 +298,9 @@ def simulate(
     from drsctl.sim.report import story as tell
     from drsctl.sim.report import summarize
 
+    use = _trace(trace) if trace is not None else None
+    if days is None:
+        days = math.ceil(len(next(iter(use.values()))) / 24) if use else 60.0
     _check_options(runtime, heap, days, slots)
     _check_days("--delivery-days", delivery_days)
     _check_days("--lead-time-days", lead_time_days)
@@ -261,12 +318,23 @@ def simulate(
         if not plot.parent.is_dir():
             usage_error("--plot", f"folder {plot.parent} does not exist; create it first")
     maker_config = _maker_config(config) if config is not None else None
-    if lead_time_days is None and maker_config is None:
+    slot_ids = list(use) if use else None
+    if use and maker_config is not None:
+        from drsctl.sim.harness import slot_ids_of
+
+        if set(slot_ids_of(maker_config)) != set(use):
+            usage_error("--trace", "its slots must be the slots of --config")
+    leads = _lead_times(lead_times, delivery_dist, slot_ids, seed)
+    if lead_time_days is None and maker_config is None and leads is None:
+        # A lead time the run does not vary: the device is told it. Varying ones (the
+        # policy benchmark's case) leave the agent's default, as a maker would.
         lead_time_days = delivery_days + 1
     opts = SimOptions(
         runtime=runtime,
         days=days,
         slots=len(maker_config["slots"]) if maker_config else slots,  # type: ignore[arg-type]
+        trace=use,
+        lead_time_hours=leads,
         heap=heap,
         seed=seed,
         delivery_days=delivery_days,
@@ -444,7 +512,17 @@ def _print_summary(summary: dict[str, object]) -> None:
         f"{summary['orders_delivered']} delivered, {summary['orders_canceled']} canceled"
     )
     print(f"duplicate orders   {summary['duplicate_orders']}")
-    print(f"stockout days      {summary['stockout_days']}")
+    print(f"stockout days      {summary['stockout_days']}  ({summary['stockout_hours']} hours)")
+    if summary["stock_left_mean"] is not None:
+        print(
+            f"stock left         {summary['stock_left_mean']:.0%} mean, "
+            f"{summary['stock_left_max']:.0%} max (when a new container went in)"
+        )
+    if summary["cannot_stock"]:
+        print(
+            f"cannot stock       {', '.join(summary['cannot_stock'])}: a container lasts less "
+            "than a delivery takes (see --story)"
+        )
     print(
         f"requests           {summary['requests']} "
         f"({summary['requests_per_device_day_steady']} per steady day, "

@@ -85,6 +85,11 @@ class EmulatorControl:
         """Cancel an order as the customer would."""
         return self._call("POST", f"/orders/{event_instance_id}/cancel")
 
+    def set_delivery(self, event_instance_id: str, lead_time_hours: float) -> dict[str, Any]:
+        """Have an order on its way arrive ``lead_time_hours`` after it was placed."""
+        body = {"lead_time_hours": lead_time_hours}
+        return self._call("POST", f"/orders/{event_instance_id}/delivery", json=body)["order"]
+
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         """The device-facing request log after id ``since``, oldest first (all pages)."""
         entries: list[dict[str, Any]] = []

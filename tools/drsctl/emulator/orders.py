@@ -123,6 +123,22 @@ def advance_to(tx: Tx, now: int) -> int:
     return tx.run_due_transitions(now)
 
 
+def reschedule_delivery(tx: Tx, order: Order, at: int) -> Order:
+    """Give an order that is still on its way its own delivery time ``at`` (ships then too).
+
+    The simulator uses it to make each order take its own lead time; an order already
+    delivered or canceled cannot move, nor can a delivery go before the order's payment
+    is authorized.
+    """
+    if order.canceled_at is not None or order.delivered_at is not None:
+        raise OrderConflict(f"order {order.amazon_order_id} is no longer on its way")
+    if at < order.authorize_due_at:
+        raise OrderConflict(
+            f"order {order.amazon_order_id} cannot arrive before its payment is authorized"
+        )
+    return _save(tx, order, order.updated_at, expected_delivery=at)
+
+
 def cancel(tx: Tx, order: Order, now: int, reason: str) -> Order:
     """Cancel an order that has not shipped yet."""
     if order.canceled_at is not None:

@@ -27,6 +27,9 @@ class SlotWorld:
     refill_at: int | None = None
     empty_since: int | None = None
     stockout_days: set[int] = field(default_factory=set)
+    # hours (since the first midnight) in which use was wanted and the slot was empty
+    stockout_hours: set[int] = field(default_factory=set)
+    stock_left: list[float] = field(default_factory=list)  # true level at each refill
     garbage: str | None = None  # "none" | "nan" | "stuck": a broken sensor
 
     def consume(self, t_from: int, t_to: int, rng: random.Random, day0: int) -> None:
@@ -36,6 +39,8 @@ class SlotWorld:
         # Use happens between 07:00 and 23:00: 16 h a day carry the whole day's use.
         if 7 <= hour_of_day < 23:
             rate = self.daily_use / 16.0 * max(0.0, rng.gauss(1.0, self.noise))
+            if self.level < rate * hours:
+                self.stockout_hours.add((t_from - day0) // 3600)
             self.level = max(0.0, self.level - rate * hours)
         if self.level <= 0.0:
             if self.empty_since is None:
@@ -45,6 +50,7 @@ class SlotWorld:
     def maybe_refill(self, now: int) -> bool:
         """Put a delivered container in once its refill time has come."""
         if self.refill_at is not None and now >= self.refill_at:
+            self.stock_left.append(self.level)
             self.level = 1.0
             self.refill_at = None
             self.empty_since = None

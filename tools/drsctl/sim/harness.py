@@ -24,6 +24,7 @@ from typing import Any
 from drsctl.control_client import EmulatorControl
 from drsctl.sim.consumption import DAY, SlotWorld, default_worlds
 from drsctl.sim.device import DeviceCrashed, DeviceProcess, write_flash
+from drsctl.sim.traces import TraceWorld
 
 # 2030-01-01 00:00:00 UTC: a fixed start, later than any fresh emulator's clock, so every
 # run with the same seed is the same.
@@ -54,6 +55,11 @@ class SimOptions:
     test_orders: bool = False
     initial_levels: list[float] | None = None
     worlds: list[SlotWorld] | None = None
+    # Use per hour per slot (a trace, drsctl.sim.traces) instead of the built-in household.
+    trace: dict[str, list[float]] | None = None
+    # Each order's delivery lead time in hours, in turn: one list for every slot, or one
+    # per slot; None: every order takes delivery_days.
+    lead_time_hours: list[float] | dict[str, list[float]] | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -157,8 +163,13 @@ class Simulation:
             opts = dataclasses.replace(opts, start=emulator_now - emulator_now % DAY + DAY)
         self.opts = opts
         self.rng = random.Random(opts.seed)
-        self.worlds = opts.worlds or default_worlds(opts.slots, self.rng)
-        if opts.maker_config is not None and opts.worlds is None:
+        if opts.worlds:
+            self.worlds = opts.worlds
+        elif opts.trace:
+            self.worlds = [TraceWorld(slot, use, opts.start) for slot, use in opts.trace.items()]
+        else:
+            self.worlds = default_worlds(opts.slots, self.rng)
+        if opts.maker_config is not None and opts.worlds is None and opts.trace is None:
             for world, slot_id in zip(self.worlds, slot_ids_of(opts.maker_config), strict=True):
                 world.slot_id = slot_id
         levels = opts.initial_levels or [0.55 + 0.4 * self.rng.random() for _ in self.worlds]
@@ -180,6 +191,7 @@ class Simulation:
         self._last_look = 0  # emulator time of the last look at the orders
         self._first_request_id = 0
         self._crashes_in_a_row = 0
+        self._orders_placed: dict[str, int] = {}  # per slot, for its lead times
 
         control.set_clock(self.now)
         configure_emulator(control, opts.delivery_days, opts.days)
@@ -277,6 +289,19 @@ class Simulation:
                 self.timeline.events.append(event)
                 if event.get("ev") in ("order_placed", "order_adopted"):
                     self._orders_out = True
+                if event.get("ev") == "order_placed" and event.get("eid"):
+                    self._give_lead_time(event["slot"], event["eid"])
+
+    def _give_lead_time(self, slot_id: str, event_instance_id: str) -> None:
+        """Have a new order arrive after its lead time (the run's n-th for the slot)."""
+        leads = self.opts.lead_time_hours
+        if isinstance(leads, dict):
+            leads = leads.get(slot_id)
+        if not leads:
+            return
+        placed = self._orders_placed.get(slot_id, 0)
+        self._orders_placed[slot_id] = placed + 1
+        self.control.set_delivery(event_instance_id, leads[placed % len(leads)])
 
     def step(self) -> list[dict[str, Any]]:
         """One tick: the world moves on, then the device runs one loop pass.

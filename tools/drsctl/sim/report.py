@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,8 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
             if text not in device_errors:
                 device_errors.append(text)
     duplicates = duplicate_orders(orders, timeline.refills)
+    stock_left = [left for w in sim.worlds for left in w.stock_left]
+    cannot_stock = sorted({e["slot"] for e in timeline.events if e.get("ev") == "cannot_stock"})
     out_of_memory = sum(n for what, n in net_errors.items() if what.endswith(": MemoryError"))
     summary: dict[str, Any] = {
         "runtime": sim.opts.runtime,
@@ -108,12 +111,22 @@ def summarize(sim: Simulation, wall_seconds: float) -> dict[str, Any]:
         "orders_canceled": sum(1 for o in orders if o.get("canceled_at")),
         "duplicate_orders": duplicates,
         "stockout_days": sum(len(w.stockout_days) for w in sim.worlds),
+        "stockout_hours": sum(len(w.stockout_hours) for w in sim.worlds),
+        # the true level when the household put the new container in
+        "stock_left_mean": round(statistics.fmean(stock_left), 3) if stock_left else None,
+        "stock_left_max": round(max(stock_left), 3) if stock_left else None,
+        "cannot_stock": cannot_stock,
         "requests": len(requests),
         "requests_by_route": dict(sorted(by_route.items())),
         "requests_per_device_day": round(len(requests) / days, 3) if days else 0,
         "net_errors": dict(sorted(net_errors.items())),
         "orders": [
-            {"slot": o["slot_id"], "created_at": o["created_at"], "status": o["status"]}
+            {
+                "slot": o["slot_id"],
+                "created_at": o["created_at"],
+                "delivered_at": o["delivered_at"],
+                "status": o["status"],
+            }
             for o in sorted(orders, key=lambda o: (o["created_at"], o["slot_id"]))
         ],
         "crashes": len(timeline.crashes),
@@ -176,6 +189,8 @@ _STORY = {
     "config_error": "configuration error: {msg}",
     "auth_error": "Login with Amazon refused the credentials: re-provision needed",
     "net_error": "{op} failed ({kind}): will retry with backoff",
+    "cannot_stock": "CANNOT BE KEPT STOCKED: a container lasts {container_days} days, a "
+    "delivery takes up to {lead_days}; fix: {fix}",
 }
 
 
@@ -237,7 +252,14 @@ def plot(sim: Simulation, path: Path) -> Path:
         for i, d in enumerate(sorted(world.stockout_days)):
             label = "stockout" if i == 0 else None
             ax.axvspan(d + 1, d + 2, color="tab:red", alpha=0.15, label=label)
-        ax.set_ylim(-5, 105)
+        # Each order's lead time: a bar from placed to delivered, its length in days.
+        delivered = [o for o in slot_orders if o.get("delivered_at")]
+        for i, order in enumerate(delivered):
+            placed, arrived = day_of(order["created_at"]), day_of(order["delivered_at"])
+            label = "lead time (days)" if i == 0 else None
+            ax.hlines(103, placed, arrived, color="tab:purple", lw=3, label=label)
+            ax.text((placed + arrived) / 2, 105, f"{arrived - placed:.1f}", ha="center", fontsize=6)
+        ax.set_ylim(-5, 112)
         ax.set_ylabel(f"{world.slot_id}\nlevel %")
         ax.grid(alpha=0.3)
         # Outside the axes: inside, it hides the curve wherever it is drawn.

@@ -7,7 +7,8 @@ nor subject to faults. One module per concern:
 * :mod:`.registration`: customers, LwA clients, devices and slots, authorization codes;
 * :mod:`.sellers`: sellers and their SP-API/MWS credentials;
 * :mod:`.settings`: the virtual clock, lifecycle settings, rate limits;
-* :mod:`.orders`: list, place (``POST /_emulator/orders``), cancel as the customer;
+* :mod:`.orders`: list, place (``POST /_emulator/orders``), cancel as the customer,
+  give one its own delivery time;
 * :mod:`.reports`: the request log, the latest slot and device reports;
 * :mod:`.faults`: faults and token expiry; :mod:`.body`: reading requests.
 """
@@ -29,6 +30,7 @@ ROUTES = [
     Route("/_emulator/orders", orders.list_orders, methods=["GET"]),
     Route("/_emulator/orders", orders.place_order, methods=["POST"]),
     Route("/_emulator/orders/{eventInstanceId}/cancel", orders.cancel_order, methods=["POST"]),
+    Route("/_emulator/orders/{eventInstanceId}/delivery", orders.set_delivery, methods=["POST"]),
     Route("/_emulator/requests", reports.list_requests, methods=["GET"]),
     Route("/_emulator/slot-status", reports.slot_status, methods=["GET"]),
     Route("/_emulator/faults", faults.list_faults, methods=["GET"]),

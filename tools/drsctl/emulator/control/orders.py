@@ -1,4 +1,8 @@
-"""Orders: list them, place one for a seller (the back-office shortcut), cancel as the customer."""
+"""Orders: list, place one for a seller, cancel as the customer, set one's delivery time.
+
+Placing is the back-office shortcut; a delivery time per order gives the simulator its
+lead times.
+"""
 
 import secrets
 
@@ -7,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from .. import ids, orders
 from ..store import Seller, Tx
-from .body import bad_request, field, json_object, query_int, store_of
+from .body import bad_request, field, int_field, json_object, query_int, store_of
 from .registration import new_client, new_customer, register_device
 
 
@@ -83,3 +87,36 @@ async def cancel_order(request: Request) -> JSONResponse:
     except orders.OrderConflict as err:
         raise bad_request(str(err), 409) from None
     return JSONResponse({"order": orders.as_json(order)})
+
+
+async def set_delivery(request: Request) -> JSONResponse:
+    """Give one order on its way its own delivery time.
+
+    Body: ``{"lead_time_hours": h}`` (hours after the order was placed) or
+    ``{"delivery_at": epoch seconds}``. 404 unknown order, 409 delivered or canceled
+    already, or a time before its payment is authorized.
+    """
+    body = await json_object(request)
+    event_instance_id = request.path_params["eventInstanceId"]
+    if ("lead_time_hours" in body) == ("delivery_at" in body):
+        raise bad_request("Give exactly one of lead_time_hours and delivery_at")
+    try:
+        with store_of(request).tx() as tx:
+            order = tx.order_by_event(event_instance_id)
+            if order is None:
+                raise bad_request(f"Order {event_instance_id} not found", 404)
+            if "delivery_at" in body:
+                at = int_field(body, "delivery_at", 0, _LATEST)
+            else:
+                hours = field(body, "lead_time_hours", (int, float))
+                if not 0 <= hours <= _LONGEST_LEAD_H:
+                    raise bad_request(f"Field lead_time_hours must be within 0..{_LONGEST_LEAD_H}")
+                at = order.created_at + round(hours * 3600)
+            order = orders.reschedule_delivery(tx, order, at)
+    except orders.OrderConflict as err:
+        raise bad_request(str(err), 409) from None
+    return JSONResponse({"order": orders.as_json(order)})
+
+
+_LONGEST_LEAD_H = 24 * 365
+_LATEST = 2**53

@@ -76,8 +76,8 @@ class OrdersTx(TxBase):
         self._conn.execute(
             "UPDATE orders SET status = ?, updated_at = ?, authorized_at = ?, shipped_at = ?, "
             "delivered_at = ?, canceled_at = ?, cancel_reason = ?, verification_status = ?, "
-            "verification_reviewer = ?, rejection_reason_id = ?, reviewed_at = ? "
-            "WHERE order_id = ?",
+            "verification_reviewer = ?, rejection_reason_id = ?, reviewed_at = ?, "
+            "expected_delivery = ? WHERE order_id = ?",
             (
                 order.status,
                 order.updated_at,
@@ -90,6 +90,7 @@ class OrdersTx(TxBase):
                 order.verification_reviewer,
                 order.rejection_reason_id,
                 order.reviewed_at,
+                order.expected_delivery,
                 order.order_id,
             ),
         )

@@ -1,0 +1,121 @@
+"""Learning lead times: drsagent.leadtime records them, policy.lead_days plans with them."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from drsagent import leadtime
+from drsagent.policy import lead_days
+from drsagent.timefmt import iso
+
+HOUR = 3600
+DAY = 86400
+T0 = 1893456000
+
+
+def deliver(d, lead_hours, t=T0):
+    """One order placed at t whose refill is seen lead_hours later; returns that time."""
+    leadtime.ordered(d, t)
+    done = t + int(lead_hours * HOUR)
+    leadtime.refill(d, done)
+    return done
+
+
+def test_without_data_the_prior_is_planned_high():
+    assert lead_days({}, {"lead_time_days": 3}) == 6
+    assert len({}.get("lh", [])) == 0
+
+
+def test_short_deliveries_replace_the_prior_once_trusted():
+    d = {}
+    t = T0
+    for _ in range(2):
+        t = deliver(d, 24, t)
+    assert lead_days(d, {"lead_time_days": 3}) == 6  # two orders: the prior still bounds it
+    deliver(d, 24, t)
+    assert lead_days(d, {"lead_time_days": 3}) == 1
+
+
+def test_a_growing_lead_time_raises_the_estimate_at_every_order():
+    d = {}
+    t = T0
+    seen = []
+    for took in (1, 2, 3, 4, 5, 6, 7, 8):
+        t = deliver(d, took * 24, t) + DAY
+        seen.append(lead_days(d, {"lead_time_days": 1}))
+    assert seen == sorted(seen)
+    assert seen[-1] >= 8  # never below the longest recent delivery
+
+
+def test_the_estimate_is_a_high_one_not_the_mean():
+    d = {}
+    t = T0
+    for hours in (24, 160, 48, 72, 30, 150, 40, 100):
+        t = deliver(d, hours, t) + DAY
+    assert lead_days(d, {"lead_time_days": 3}) * 24 >= 160
+
+
+def test_a_refill_before_the_expected_date_counts_the_expected_date():
+    d = {}
+    t = T0
+    for _ in range(3):
+        t = deliver(d, 48, t)
+    leadtime.ordered(d, t)
+    leadtime.status(d, iso(t + 9 * DAY) + ".000")  # getOrderInfo's form
+    assert d["le"] == 9 * 24
+    leadtime.refill(d, t + 2 * DAY)  # the household bought one elsewhere
+    assert d["lh"][-1] == 9 * 24
+    assert "le" not in d and "lp" not in d
+    t = deliver(d, 30, t + 3 * DAY)  # without an expected date: what was seen
+    assert d["lh"][-1] == 30
+
+
+@pytest.mark.parametrize("text", [None, "", "soon", "2030-13-45T99:00:00Z", 1893456000])
+def test_a_garbled_expected_date_is_ignored(text):
+    d = {}
+    leadtime.ordered(d, T0)
+    leadtime.status(d, text)
+    assert "le" not in d
+    leadtime.status(d, iso(T0 - DAY))  # before the order: no delivery date
+    assert "le" not in d
+
+
+def test_expected_dates_parse_like_datetime():
+    d = {}
+    leadtime.ordered(d, T0)
+    for days in (1, 2.5, 59, 89.9):
+        eta = T0 + int(days * DAY)
+        text = datetime.fromtimestamp(eta, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        leadtime.status(d, text)
+        assert d["le"] * HOUR >= eta - T0 > (d["le"] - 1) * HOUR
+
+
+def test_a_canceled_order_teaches_nothing():
+    d = {}
+    leadtime.ordered(d, T0)
+    leadtime.canceled(d)
+    leadtime.refill(d, T0 + 40 * DAY)  # the household bought one elsewhere
+    assert len(d.get("lh", [])) == 0
+
+
+def test_a_refill_without_an_order_teaches_nothing():
+    d = {}
+    leadtime.refill(d, T0)
+    assert len(d.get("lh", [])) == 0
+
+
+def test_an_adopted_order_keeps_the_first_attempt_time():
+    d = {}
+    leadtime.ordered(d, T0)
+    leadtime.ordered(d, T0 + 6 * HOUR)  # ORDER_INPROGRESS after a reboot
+    leadtime.refill(d, T0 + 3 * DAY)
+    assert lead_days(d, {"lead_time_days": 1}) == 3
+
+
+def test_only_recent_orders_are_kept():
+    d = {}
+    t = T0
+    for _ in range(40):
+        t = deliver(d, 30, t)
+    assert 0 < len(d.get("lh", [])) <= 16
+    assert len(json.dumps(d)) < 100  # compact on flash
