@@ -13,7 +13,6 @@ from drsctl.board.provision import SetupConsole
 from drsctl.board.serial_link import SerialLink
 from drsctl.board.virtual_board import VirtualBoard
 from drsctl.control_client import EmulatorControl
-from drsctl.emulator.server import EmulatorThread
 
 from host_tests.board.boardhelpers import EMPTY_RAW, SERIAL, WIFI, control_call, write_bench
 
@@ -58,13 +57,6 @@ def link(board: VirtualBoard) -> Iterator[SerialLink]:
 @pytest.fixture
 def console(link: SerialLink) -> SetupConsole:
     return SetupConsole(link, timeout=15)
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[tuple[str, EmulatorControl]]:
-    with EmulatorThread(tmp_path / "emu.sqlite3") as emu:
-        with EmulatorControl(emu.url) as control:
-            yield emu.url, control
 
 
 @pytest.fixture

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 from drsctl.control_client import EmulatorControl
-from drsctl.emulator.server import EmulatorThread
 from drsctl.sim.consumption import SlotWorld
 from drsctl.sim.harness import SimOptions, Simulation
 
 RUNTIMES = ["cpython", "micropython"]
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[tuple[str, EmulatorControl]]:
-    with EmulatorThread(tmp_path / "emu.sqlite3") as emu:
-        with EmulatorControl(emu.url) as control:
-            yield emu.url, control
 
 
 @pytest.fixture(params=RUNTIMES)

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from drsctl.control_client import EmulatorControl
-from drsctl.emulator.server import EmulatorThread
 
 from host_tests.proof.rig import DeviceRig, RigOptions
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[tuple[str, EmulatorControl]]:
-    with EmulatorThread(tmp_path / "emu.sqlite3") as emu:
-        with EmulatorControl(emu.url) as control:
-            yield emu.url, control
 
 
 @pytest.fixture
