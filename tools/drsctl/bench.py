@@ -61,7 +61,7 @@ HEAP_HISTORY = (
     ("the LwA refresh keeps no old token and no answer headers while parsing", "60 KiB"),
     ("main after the next merges (60 KiB no longer completes)", "62 KiB"),
     ("a request's body is sent with a second call, not copied beside the headers", "60 KiB"),
-    ("the possibly-placed order latch (issue 12), names crossing a qstr pool", "72 KiB"),
+    ("the possibly-placed order latch (issue 12), names crossing a qstr pool", "70 KiB"),
     ("the learning policy (issue 10): lead times, 28-day use history, 3 lazy modules", "74 KiB"),
 )
 
