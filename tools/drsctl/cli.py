@@ -9,7 +9,7 @@ import ssl
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import click
@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from drsctl.backoffice.orders_cli import app as orders_app
 from drsctl.board.commands import register as register_board_commands
 from drsctl.board.flash import flash
+from drsctl.clierrors import runtime_error, usage_error
 from drsctl.sim.device import RUNTIMES, FirmwareMismatch, parse_heap
 
 app = typer.Typer(
@@ -45,18 +46,6 @@ def _flag_display(self: typer.core.TyperOption, ctx: click.Context) -> str | Non
 
 
 typer.core.TyperOption.display_type_rich = _flag_display  # type: ignore[method-assign]
-
-
-def usage_error(option: str, message: str) -> NoReturn:
-    """One line saying which option is wrong and why; exit code 2."""
-    err.print(f"error: {option}: {message}", highlight=False, markup=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def runtime_error(message: str) -> NoReturn:
-    """One line saying what went wrong and what to do; exit code 1."""
-    err.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
 @app.command()

@@ -12,7 +12,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,30 +29,19 @@ from drsctl.board.provision import (
     write_record,
 )
 from drsctl.board.serial_link import DeviceTimeout, PortError, SerialLink
+from drsctl.clierrors import runtime_error, usage_error
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # progress and device log
 PortOption = Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyUSB0.")]
-
-
-def _usage(option: str, message: str) -> NoReturn:
-    from drsctl.cli import usage_error  # cli imports this module: look it up when needed
-
-    usage_error(option, message)
-
-
-def _fail(message: str) -> NoReturn:
-    from drsctl.cli import runtime_error
-
-    runtime_error(message)
 
 
 def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text())
     except OSError as exc:
-        _usage(what, f"cannot read {path}: {exc.strerror}")
+        usage_error(what, f"cannot read {path}: {exc.strerror}")
     except ValueError as exc:
-        _usage(what, f"{path} is not valid JSON: {exc}")
+        usage_error(what, f"{path} is not valid JSON: {exc}")
 
 
 def _parse_wifi(values: list[str]) -> dict[str, str]:
@@ -60,7 +49,7 @@ def _parse_wifi(values: list[str]) -> dict[str, str]:
     for value in values:
         ssid, sep, password = value.partition("=")
         if not sep or not ssid:
-            _usage("--wifi", f"expected SSID=PASSWORD, got {value!r}")
+            usage_error("--wifi", f"expected SSID=PASSWORD, got {value!r}")
         networks[ssid] = password
     return networks
 
@@ -90,7 +79,7 @@ def virtual_board(
     with tempfile.TemporaryDirectory(prefix="drsctl-flash-") as tmp:
         folder = flash or Path(tmp)
         if not folder.is_dir():
-            _usage("--flash", f"{folder} is not a folder")
+            usage_error("--flash", f"{folder} is not a folder")
         board = VirtualBoard(folder, wifi=networks, bench=bench, heap=heap)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` stops it as Ctrl-C does
         print(f"port: {board.port}", flush=True)
@@ -127,9 +116,9 @@ def deploy_command(
 ) -> None:
     """Compile firmware/ to .mpy and copy what changed to the board (main.py last)."""
     if (port is None) == (bundle is None):
-        _usage("--port", "give --port (deploy) or --bundle (build only)")
+        usage_error("--port", "give --port (deploy) or --bundle (build only)")
     if ca_bundle is not None and not ca_bundle.is_file():
-        _usage("--ca-bundle", f"{ca_bundle} is not a file")
+        usage_error("--ca-bundle", f"{ca_bundle} is not a file")
     config_data = _read_json(config, "--config") if config else None
     secrets_data = _read_json(secrets, "--secrets") if secrets else None
     with tempfile.TemporaryDirectory(prefix="drsctl-bundle-") as tmp:
@@ -138,14 +127,14 @@ def deploy_command(
             ca_pem = ca_bundle.read_bytes() if ca_bundle else amazon_roots_pem()
             files = build_bundle(out, ca_pem, config_data, secrets_data)
         except (OSError, RuntimeError, CaBundleError) as exc:
-            _fail(f"build: {exc}")
+            runtime_error(f"build: {exc}")
         if port is None:
             print(f"bundle: {len(files)} files in {out}")
             return
         try:
             changed = deploy(port, out, files, overwrite_provisioned, say=err.print)
         except (DeployError, PortError, DeviceTimeout) as exc:
-            _fail(str(exc))
+            runtime_error(str(exc))
     print(f"deployed: {len(changed)} of {len(files)} files changed")
 
 
@@ -160,7 +149,7 @@ def _plan(
     """The provisioning plan from the --config file, overridden by the options."""
     spec = _read_json(config_file, "--config") if config_file else {}
     if not isinstance(spec, dict):
-        _usage("--config", "expected a JSON object")
+        usage_error("--config", "expected a JSON object")
     plan = Plan(config=spec.get("config"), calibration=spec.get("calibration") or [])
     wifi = spec.get("wifi") or {}
     ssid = ssid or wifi.get("ssid")
@@ -171,13 +160,13 @@ def _plan(
             password = wifi.get("password")
         if password is None:
             if not sys.stdin.isatty():
-                _usage("--password", "no Wi-Fi password given")
+                usage_error("--password", "no Wi-Fi password given")
             password = typer.prompt("Wi-Fi password", hide_input=True, default="")
         plan.wifi = (ssid, password or "")
     if slots_file is not None:
         slots = _read_json(slots_file, "--slots")
         if not isinstance(slots, list):
-            _usage("--slots", "expected a JSON list of slots")
+            usage_error("--slots", "expected a JSON list of slots")
         plan.slots = slots
     lwa = spec.get("lwa")
     if authorization_code or refresh_token or lwa:
@@ -185,7 +174,7 @@ def _plan(
         client_id = lwa.get("client_id")
         client_secret = os.environ.get("DRSCTL_LWA_CLIENT_SECRET") or lwa.get("client_secret")
         if not client_id or not client_secret:
-            _usage(
+            usage_error(
                 "--config",
                 "LwA needs lwa.client_id and lwa.client_secret in the --config file "
                 "(or DRSCTL_LWA_CLIENT_SECRET)",
@@ -198,7 +187,7 @@ def _plan(
             refresh_token=refresh_token or lwa.get("refresh_token"),
         )
         if not plan.lwa.authorization_code and not plan.lwa.refresh_token:
-            _usage("--auth-code", "give --auth-code (or a refresh token)")
+            usage_error("--auth-code", "give --auth-code (or a refresh token)")
     return plan
 
 
@@ -238,7 +227,7 @@ def provision_command(
     except (ProvisionError, PortError, DeviceTimeout) as exc:
         if record is not None:
             write_record(record, port, status, f"failed: {exc}")
-        _fail(str(exc))
+        runtime_error(str(exc))
     if record is not None:
         write_record(record, port, status, "ok")
     print(json.dumps(status, indent=1))
@@ -258,7 +247,7 @@ def monitor_command(
     except KeyboardInterrupt:
         pass
     except (PortError, DeviceTimeout) as exc:
-        _fail(str(exc))
+        runtime_error(str(exc))
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from drsctl.clierrors import runtime_error, usage_error
+
 # chip name (esptool's) -> where the image starts in flash
 CHIP_OFFSETS = {"esp32": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0}
 _IMAGE_MAGIC = 0xE9  # first byte of an ESP image (the bootloader at the image's start)
@@ -205,8 +207,6 @@ def flash(
     baud: Annotated[int, typer.Option(help="Baud rate while writing.")] = 460800,
 ) -> None:
     """Erase the board and write a MicroPython image at the chip's offset (esptool)."""
-    from drsctl.cli import runtime_error, usage_error  # loaded: it registered this command
-
     if port is None:
         usage_error("--port", "required: the board's serial port, e.g. /dev/ttyUSB0")
     if firmware is None:
