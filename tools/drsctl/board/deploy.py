@@ -24,6 +24,9 @@ from drsctl.firmware import compiled_firmware, firmware_dir
 ENTRY = "main.py"
 CA_FILE = "amazon_roots.pem"
 PROVISIONED_FILES = ("config.json", "secrets.json")
+# What a bundle's top folder holds: an earlier bundle may be replaced, nothing else.
+_BUNDLE_ENTRIES = frozenset(("drsagent", ENTRY, CA_FILE, *PROVISIONED_FILES))
+_RESET = "import machine; machine.reset()"  # what ends a deploy: the board boots main.py
 _CHUNK = 1024  # bytes per raw-REPL write: ESP32 raw-paste copes, the pty is instant
 
 
@@ -41,8 +44,18 @@ def build_bundle(
 
     ``ca_pem`` is the CA bundle to ship as ``amazon_roots.pem`` (the Amazon roots, taken
     from the pinned certifi bundle by the board support); ``config``/``secrets`` are
-    written only when given.
+    written only when given. ``out`` must be new, empty or an earlier bundle: it is
+    emptied first, so anything else in it is refused (:class:`DeployError`), never deleted.
     """
+    if out.exists() and not out.is_dir():
+        raise DeployError(f"{out} is a file, not a folder")
+    if out.exists():
+        strangers = sorted(p.name for p in out.iterdir() if p.name not in _BUNDLE_ENTRIES)
+        if strangers:
+            raise DeployError(
+                f"{out} holds {strangers[0]!r}, which is not part of a bundle: give a new or "
+                "empty folder (an earlier bundle there is replaced)"
+            )
     compiled = compiled_firmware()
     if out.exists():
         shutil.rmtree(out)
@@ -93,6 +106,7 @@ def deploy(
         transport.enter_raw_repl(soft_reset=False)  # stop the agent, keep the board up
         provisioned = [n for n in PROVISIONED_FILES if n in files and transport.fs_exists(n)]
         if provisioned and not overwrite_provisioned:
+            transport.exec_raw_no_follow(_RESET)  # nothing changed: let the agent run on
             raise DeployError(
                 f"the device has {' and '.join(provisioned)} already (it is provisioned); "
                 "deploy without --config/--secrets, or pass --overwrite-provisioned"
@@ -102,14 +116,14 @@ def deploy(
             if transport.fs_hashfile(name, "sha256") != _sha256(bundle / name):
                 raise DeployError(f"verify: {name} on the device differs from the bundle")
         say(f"verified {len(files)} files; resetting the board")
-        transport.exec_raw_no_follow("import machine; machine.reset()")
+        transport.exec_raw_no_follow(_RESET)
     except TransportError as exc:
         raise DeployError(f"{port}: the device stopped answering: {exc}") from None
     finally:
         try:
             transport.close()
-        except OSError:
-            pass  # the board reset under us: nothing left to close cleanly
+        except OSError:  # the board reset under us and mpremote's RTS/DTR reset failed
+            transport.serial.close()  # still release the port (its lock would outlive us)
     return changed
 
 
