@@ -258,11 +258,42 @@ def _lwa(c, request):
     lwa = {}
     for key in ("client_id", "client_secret", "refresh_token"):
         lwa[key] = request.get(key)
+    before = secrets.get("lwa")
     secrets["lwa"] = lwa
     run_once("config", "validate_secrets", secrets)  # names a key, never a value
+    if before != lwa:
+        _hold_lost_answers(c)  # on flash before the new credentials are
     c.store.write_json(_SECRETS, secrets)
     c.changes += 1
     log.info("console: LwA credentials saved")
+
+
+def _hold_lost_answers(c):
+    """New credentials may be a new Amazon registration, whose ORDER_INPROGRESS does
+    not cover an order placed under the old one: a slot whose replenish answer was
+    lost (slot.open_since, while ordering) may have ordered, so it becomes possibly
+    placed (it waits for the refill, slot.possibly_placed) instead of retrying."""
+    from drsagent import slot
+
+    agent = c.agent
+    state = agent.state if agent is not None and agent.state else c.store.load_state()
+    t = c.clock.now() if c.clock.is_set() else 0
+    held = 0
+    for sid, d in (state.get("slots") or {}).items():
+        since = d.get("ua") if slot.order_state(d) == "ordering" else None
+        if since is None:
+            continue
+        configs = [s for s in _validated(_current_config(c))["slots"] if s["id"] == sid]
+        if not configs:
+            continue  # no longer configured: the agent drops it at the reload
+        slot.possibly_placed(d, configs[0], max(t, since), since)
+        log.warn("console: slot %s: an order may be out: waiting for its refill" % sid)
+        held += 1
+    if held:
+        if agent is not None and agent.state is state:
+            agent.save()
+        else:
+            c.store.save_state(state)
 
 
 def _status(c, request):

@@ -89,6 +89,7 @@ class DeviceRig:
         control.settings(delivery_days=opts.delivery_days)
         creds = control.provision(serial=serial, slots=[{"id": SLOT}])
         self.device_id: str = creds["device_id"]
+        self.device_ids = [self.device_id]  # every registration this device has had
         self.secrets = {
             "lwa": {k: creds[k] for k in ("client_id", "client_secret", "refresh_token")}
         }
@@ -165,6 +166,30 @@ class DeviceRig:
                 self.off_until = self.now + self.off_s
         self.points_at.append((self.now, self.switch.points))
 
+    def reprovision(self) -> dict[str, Any]:
+        """Register the device anew with Amazon (the emulator drops the old registration)
+        and send the new LwA credentials over the setup console's ``lwa`` frame, between
+        two passes, the way a maker's desktop does; return the console's reply. The
+        agent then reloads its files, as the device loop does after a console change."""
+        from drsagent import improv, setup
+
+        serial = json.loads(self.flash.files["config.json"])["device"]["serial"]
+        creds = self.control.provision(serial=serial, slots=[{"id": SLOT}])
+        self.device_id = creds["device_id"]
+        self.device_ids.append(self.device_id)
+        lwa = {k: creds[k] for k in ("client_id", "client_secret", "refresh_token")}
+        self.clock.set(self.now)
+        console = _SetupConsole(self.clock, self.agent)
+        frame = json.dumps({"cmd": "lwa", "id": 1, **lwa}).encode()
+        with self.flash.mounted():
+            setup.handle(console, (improv.SETUP, improv.TYPE_REQUEST, frame))
+        reply = console.replies[-1]
+        if reply.get("ok"):
+            self.secrets = {"lwa": lwa}
+            if self.agent is not None:
+                self.agent.config = None  # the loop reloads what the console changed
+        return reply
+
     def cut(self, off_s: int, point: int | None = None, label: str | None = None) -> None:
         """Cut the power at the ``point``-th I/O point from now on (or at the next one
         labelled ``label``), for ``off_s`` seconds."""
@@ -208,7 +233,8 @@ class DeviceRig:
     # -- what happened ---------------------------------------------------------------------
 
     def orders(self) -> list[dict[str, Any]]:
-        return self.control.orders(self.device_id)
+        """Every order of this device, under each of its registrations."""
+        return [o for device_id in self.device_ids for o in self.control.orders(device_id)]
 
     def duplicates(self) -> int:
         return duplicate_orders(self.orders(), self.refills)
@@ -230,3 +256,24 @@ class DeviceRig:
             if name in files:
                 json.loads(files[name])  # a torn file here would be a broken write path
         assert json.loads(files["secrets.json"]) == self.secrets, "secrets lost or changed"
+
+
+class _SetupConsole:
+    """What setup.handle needs of the board's console (console.Console): the flash,
+    the clock, the running agent; it keeps the replies instead of writing a port."""
+
+    def __init__(self, clock: Any, agent: Any) -> None:
+        from drsagent.store import FlashStore
+
+        self.store = FlashStore(FLASH_ROOT)
+        self.clock = clock
+        self.agent = agent
+        self.changes = 0
+        self.recent: list[str] = []
+        self.replies: list[dict[str, Any]] = []
+
+    def send(self, header: bytes, kind: int, data: bytes) -> None:
+        self.replies.append(json.loads(data))
+
+    def refuse(self, header: bytes, why: str) -> None:
+        self.replies.append({"ok": False, "error": why})

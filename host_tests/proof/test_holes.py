@@ -73,6 +73,37 @@ def test_order_placed_but_answered_4xx_orders_once(make_rig, emulator, status, s
     assert rig.duplicates() == 0, [o["created_at"] for o in rig.orders()]
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_reprovisioned_while_an_answer_was_lost_orders_once(make_rig, emulator, seed):
+    """The replenish answer is lost, then the device is re-provisioned (a new Amazon
+    registration: ORDER_INPROGRESS no longer covers the first order). The slot must
+    wait for the refill that order brings, not order again under the new one."""
+    _, control = emulator
+    rig = make_rig(seed=seed)
+    control.fault("replenish", "drop", after=True)
+    rig.run(1)
+    assert len(rig.orders()) == 1
+    assert rig.slot_state()["st"] == "ordering" and rig.slot_state().get("ua")
+    reply = rig.reprovision()
+    assert reply["ok"], reply
+    assert rig.slot_state()["st"] == "possibly_placed", rig.slot_state()
+    rig.run(6 * DAY_H)
+    assert rig.refills, "the first order was delivered and put in"
+    assert rig.duplicates() == 0, [o["created_at"] for o in rig.orders()]
+    assert len(rig.orders()) == 1
+
+
+def test_reprovisioned_while_idle_orders_under_the_new_registration(make_rig):
+    """Nothing was out: after re-provisioning the slot orders at once, as a fresh one."""
+    rig = make_rig(level=0.5)
+    rig.run(1)
+    assert rig.reprovision()["ok"]
+    rig.world.level = 0.05
+    rig.run(5)  # the drop is held as a spike until readings confirm it
+    orders = rig.orders()
+    assert len(orders) == 1 and orders[0]["device_id"] == rig.device_id, orders
+
+
 def test_refill_seen_before_order_unknown_counts(make_rig, emulator):
     """The household put the delivery in while the order was still tracked, then
     getOrderInfo fails as unknown (404): the slot must re-arm, not wait 21 days."""
