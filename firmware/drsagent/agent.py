@@ -92,7 +92,7 @@ class Agent:
                     raw = None
                 state_before = order_state(d)
                 fault_before = fault(reading_filter)
-                x = feed(reading_filter, c["sensor"], raw)  # None: rejected
+                x = feed(reading_filter, c, raw)  # None: rejected
                 fault_now = fault(reading_filter)  # an accepted reading clears it
                 report = fault_now != fault_before
                 if report:

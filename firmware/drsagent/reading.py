@@ -28,13 +28,15 @@ def fault(reading_filter):
     return reading_filter[_FAULT]
 
 
-def feed(reading_filter, sensor, raw):
-    """Take a raw reading with the sensor's config; return the accepted fraction or None.
+def feed(reading_filter, slot, raw):
+    """Take a raw reading with the slot's config; return the accepted fraction or None.
 
     Calibration is linear between sensor["empty"] and sensor["full"] (either may be
     larger: a distance sensor reads less when fuller); a little outside 0..1 is clamped.
+    A constant reading at or under the slot's floor is an empty container, not stuck.
     """
     f = reading_filter
+    sensor = slot["sensor"]
     if raw is None:
         why = "none"
     elif isinstance(raw, bool) or not isinstance(raw, (int, float)):
@@ -50,7 +52,7 @@ def feed(reading_filter, sensor, raw):
         stuck_after = sensor["stuck_readings"]
         empty = sensor["empty"]
         x = (raw - empty) / (sensor["full"] - empty)
-        if stuck_after and f[_SAME_RAW] >= stuck_after:
+        if stuck_after and f[_SAME_RAW] >= stuck_after and x > slot["floor"]:
             why = "stuck"
         elif x < -0.05 or x > 1.05:
             why = "range"

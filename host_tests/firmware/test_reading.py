@@ -11,11 +11,11 @@ class ReadingFilter:
     """Test view of the filter functions: a sensor config and the filter list."""
 
     def __init__(self, empty, full, level=None, **opts):
-        self.s = slot_cfg(sensor=dict(opts, driver="sim", empty=empty, full=full))["sensor"]
+        self.c = slot_cfg(sensor=dict(opts, driver="sim", empty=empty, full=full))
         self.f = new_filter(level)
 
     def feed(self, raw):
-        return feed(self.f, self.s, raw)
+        return feed(self.f, self.c, raw)
 
     # the filter list's fields, as reading.py names them
     level = property(lambda self: self.f[0])
@@ -89,6 +89,17 @@ def test_stuck_sensor():
     assert f.fault == "stuck"  # 3 rejections in a row
     assert f.feed(699) == pytest.approx(0.699)  # moves again: fine
     assert f.fault is None
+
+
+def test_an_empty_container_reading_a_constant_value_is_not_stuck():
+    """At or under the slot's floor a constant reading is an empty container, not a
+    stuck sensor: it must stay accepted so the slot can order."""
+    f = filt(stuck_readings=5)
+    floor = f.c["floor"]
+    raw = int(floor * 1000)
+    assert all(f.feed(raw) == pytest.approx(floor) for _ in range(50))
+    assert f.fault is None
+    assert all(f.feed(0) == 0 for _ in range(50))  # fully empty: also not stuck
 
 
 def test_stuck_detection_disabled_with_zero():

@@ -78,8 +78,8 @@ class DeviceRig:
         self.control = control
         self.opts = opts
         self.rng = random.Random(opts.seed)
-        # A little sensor noise: an empty slot reading exactly the same value for two
-        # days is a stuck sensor to the firmware, and a stuck sensor never orders.
+        # A little sensor noise: a slot above its floor reading exactly the same value
+        # for two days is a stuck sensor to the firmware, and a stuck sensor never orders.
         self.world = SlotWorld(SLOT, daily_use=opts.daily_use, noise=0.0, sensor_noise=0.001)
         self.world.level = opts.level
         self.now = control.now()
