@@ -107,7 +107,7 @@ class Agent:
                         self.emit("refill", t=t, slot=sid, level=round(x, 4))
                         run_once("leadtime", "refill", d, t)
                         orders.on_refill(d, t)
-                        if run_once("capacity", "report", self.emit, sid, c, d, t):
+                        if run_once("capacity", "report", self.emit, sid, d, t):
                             self.save_soon()
                         report = True
                     if not self.dirty:

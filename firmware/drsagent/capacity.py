@@ -4,7 +4,6 @@
 # the call and unloaded again (compat.run_once).
 from drsagent import estimator
 from drsagent.compat import const
-from drsagent.policy import lead_days
 
 _K_CANNOT_STOCK = const("cs")  # state.json: the slot cannot be kept stocked (reported)
 _K_HISTORY = const("uh")  # use per day, 1/_UNIT (estimator.py's)
@@ -14,16 +13,17 @@ _SETTLED_DAYS = const(7)
 _FIX = const("a bigger container, or a quantity above 1 per order in the slot's Amazon setup")
 
 
-def report(emit, sid, config, d, t):
-    """After a refill: when a full container lasts less than the learned lead time (with
-    a week of use and a delivery on record), tell once (cannot_stock, with the fix) and
+def report(emit, sid, d, t):
+    """After a refill: when a full container lasts less than the slowest delivery on
+    record (with a week of use), tell once (cannot_stock, with the fix) and
     keep the flag in d for status tools; drop the flag once that is over. Returns True
     when d changed."""
     history = d.get(_K_HISTORY) or ()
     short = None
-    if estimator.known_days(d) >= _SETTLED_DAYS and d.get(_K_LEADS):
+    leads = d.get(_K_LEADS)
+    if estimator.known_days(d) >= _SETTLED_DAYS and leads:
         rate = sum(history) / len(history) / _UNIT  # mean use per day
-        lead = lead_days(d, config)
+        lead = max(leads) / 24
         if rate > 0 and 1 / rate < lead:
             short = (round(1 / rate, 1), round(lead, 1))
     if (short is not None) == (_K_CANNOT_STOCK in d):

@@ -145,6 +145,8 @@ def validate_config(d):
             _bad(f, p, "a JSON object", s)
         p += "."
         _check(f, s, _SLOT_KEYS, p)
+        if s.get("max_lead_time_days") is None:  # its default: 2.5 x lead_time_days
+            s["max_lead_time_days"] = s["lead_time_days"] * 2.5
         driver = s["sensor"]["driver"]
         if driver not in SENSOR_DRIVERS:
             _bad(

@@ -4,8 +4,9 @@
 #
 # Order when the stock is expected to fall below a small reserve before a delivery
 # ordered now would be in the slot: level <= planning rate x lead time + reserve. The
-# lead time is the learned high one (lead_days below, from what leadtime.py recorded);
-# while no delivery has been seen yet, margin_days is added on top. The planning rate
+# lead time is the learned high one (lead_days below, from what leadtime.py recorded),
+# never below max_lead_time_days until enough deliveries are on record; while no
+# delivery has been seen yet, margin_days is added on top. The planning rate
 # carries the use variability (the worst run of days in the history as long as the
 # lead time: estimator.planning_rate).
 #
@@ -19,26 +20,27 @@ from drsagent.compat import const
 
 _K_LEADS = const("lh")  # lead times seen, hours (leadtime.py records them)
 _SETTLED_DAYS = const(7)
-_TRUSTED = const(3)  # deliveries seen before the data alone decides the lead time
+_TRUSTED = const(8)  # deliveries seen before the data alone decides the lead time
 _HOURS_PER_DAY = const(24)
 
 
 def lead_days(state, config):
     """The lead time (days) to plan an order with, high, not the mean: the recent
-    maximum plus a spread term, 1.5 (max - min) / n over the deliveries on record (for
+    maximum plus a spread term, 3 (max - min) / n over the n deliveries on record (for
     lead times spread evenly, (max - min) / n is about how far the next may still
-    exceed the maximum; 1.5 of it halves the stockouts for a little more stock left,
-    measured on the benchmark traces). Until _TRUSTED deliveries have been seen, twice
-    the configured lead_time_days (the maker's typical lead time: a high quantile of an
-    unknown spread) is a floor."""
+    exceed the maximum; it shrinks as deliveries are learned). Until _TRUSTED
+    deliveries have been seen, max_lead_time_days (the longest plausible delivery) is a
+    floor: a few quick deliveries say little about the slow ones still to come."""
     leads = state.get(_K_LEADS) or ()
     n = len(leads)
-    high = config["lead_time_days"] * 2 * _HOURS_PER_DAY
+    days = 0
     if n:
         top = max(leads)
-        spread = top + (top - min(leads)) * 3 / (2 * n)
-        high = spread if n >= _TRUSTED else max(high, spread)
-    return high / _HOURS_PER_DAY
+        days = (top + (top - min(leads)) * 3 / n) / _HOURS_PER_DAY
+    if n < _TRUSTED:
+        prior = config["max_lead_time_days"]
+        days = prior if prior > days else days
+    return days
 
 
 def decide(state, config):

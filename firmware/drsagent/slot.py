@@ -1,7 +1,7 @@
 # One slot's order state machine with the persisted order latch (contracts.md section 1).
 #
 # idle -> ordering (latch saved BEFORE replenish) -> ordered (eid saved, tracking)
-#   ordered -> delivered (Closed) -> idle on refill
+#   ordered -> delivered (Closed) -> idle on refill, or after the same wait as below
 #   ordered -> cooldown (Canceled) -> idle after cooldown_days or on refill
 #   ordering -> inflight (ORDER_INPROGRESS without eid, or an eid Amazon does not know)
 #   ordering -> possibly_placed (an attempt's outcome is unknown and retrying is no
@@ -43,7 +43,6 @@ _INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely a
 _LOST = const(9)  # "Unknown" (DRS: an error occurred with the order) for ~4 days of polls
 _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
-_MAX_LEAD_FACTOR = const(2)  # the longest plausible delivery, unless configured: 2 x lead time
 # The states in which an order may be out (a damaged one is repaired to possibly_placed,
 # boot.repair_slot), and every state there is.
 ORDER_STATES = ("ordering", "ordered", "inflight", "possibly_placed")
@@ -144,8 +143,7 @@ def _go(d, st, t, at=None):
 def refill_wait(c):
     """How long a slot waits for the refill an order (possibly) placed would bring: the
     longest plausible delivery plus the household's grace, in seconds."""
-    longest = c.get("max_lead_time_days") or _MAX_LEAD_FACTOR * c["lead_time_days"]
-    return int((longest + c["refill_grace_days"]) * _DAY)
+    return int((c["max_lead_time_days"] + c["refill_grace_days"]) * _DAY)
 
 
 def retry_window(c):
@@ -208,7 +206,7 @@ class OrderMachine:
                 eid=d.get(_K_EVENT_ID),
                 status=d.get(_K_ORDER_STATUS),
             )
-        waiting = st == "inflight" or st == "possibly_placed"
+        waiting = st == "inflight" or st == "possibly_placed" or st == "delivered"
         if (
             lost
             or (st == "cooldown" and t >= d.get(_K_NEXT_AT, 0))
@@ -371,8 +369,8 @@ class OrderMachine:
             if d.pop(_K_REFILLED, None):
                 _go(d, "idle", t)  # already put in while we were polling: re-armed
             else:
-                if closed:
-                    _go(d, "delivered", t)
+                if closed:  # wait for the refill, but not forever (it may be missed)
+                    _go(d, "delivered", t, t + refill_wait(c))
                 else:  # a cool-down instead of reordering at once
                     run_once("leadtime", "canceled", d)
                     _go(d, "cooldown", t, t + int(c["cooldown_days"] * _DAY))

@@ -8,6 +8,8 @@ from drsagent import leadtime
 from drsagent.policy import lead_days
 from drsagent.timefmt import iso
 
+from host_tests.fakes import slot_cfg
+
 HOUR = 3600
 DAY = 86400
 T0 = 1893456000
@@ -21,19 +23,40 @@ def deliver(d, lead_hours, t=T0):
     return done
 
 
-def test_without_data_the_prior_is_planned_high():
-    assert lead_days({}, {"lead_time_days": 3}) == 6
+PRIOR = {"max_lead_time_days": 7.5}  # the default: 2.5 x lead_time_days (3)
+
+
+def test_without_data_the_longest_plausible_delivery_is_planned():
+    assert lead_days({}, PRIOR) == 7.5
     assert len({}.get("lh", [])) == 0
+
+
+def test_the_default_prior_is_two_and_a_half_times_lead_time_days():
+    assert slot_cfg()["max_lead_time_days"] == 7.5
+    assert slot_cfg(lead_time_days=2)["max_lead_time_days"] == 5
+    assert slot_cfg(max_lead_time_days=4)["max_lead_time_days"] == 4  # the maker's own
 
 
 def test_short_deliveries_replace_the_prior_once_trusted():
     d = {}
     t = T0
-    for _ in range(2):
+    for _ in range(7):
         t = deliver(d, 24, t)
-    assert lead_days(d, {"lead_time_days": 3}) == 6  # two orders: the prior still bounds it
+    assert lead_days(d, PRIOR) == 7.5  # seven orders: the prior still bounds it
     deliver(d, 24, t)
-    assert lead_days(d, {"lead_time_days": 3}) == 1
+    assert lead_days(d, PRIOR) == 1
+
+
+def test_the_spread_term_shrinks_as_deliveries_are_learned():
+    d = {}
+    t = T0
+    seen = []
+    for hours in (24, 168) * 8:
+        t = deliver(d, hours, t) + DAY
+        seen.append(lead_days(d, {"max_lead_time_days": 0}))
+    assert seen[1] == 7 + 3 * 6 / 2  # max + 3 (max - min) / n
+    assert seen[-1] == 7 + 3 * 6 / 16
+    assert seen[1:] == sorted(seen[1:], reverse=True)
 
 
 def test_a_growing_lead_time_raises_the_estimate_at_every_order():
@@ -42,7 +65,7 @@ def test_a_growing_lead_time_raises_the_estimate_at_every_order():
     seen = []
     for took in (1, 2, 3, 4, 5, 6, 7, 8):
         t = deliver(d, took * 24, t) + DAY
-        seen.append(lead_days(d, {"lead_time_days": 1}))
+        seen.append(lead_days(d, {"max_lead_time_days": 1}))
     assert seen == sorted(seen)
     assert seen[-1] >= 8  # never below the longest recent delivery
 
@@ -52,7 +75,7 @@ def test_the_estimate_is_a_high_one_not_the_mean():
     t = T0
     for hours in (24, 160, 48, 72, 30, 150, 40, 100):
         t = deliver(d, hours, t) + DAY
-    assert lead_days(d, {"lead_time_days": 3}) * 24 >= 160
+    assert lead_days(d, PRIOR) * 24 >= 160
 
 
 def test_a_refill_before_the_expected_date_counts_the_expected_date():
@@ -109,7 +132,7 @@ def test_an_adopted_order_keeps_the_first_attempt_time():
     leadtime.ordered(d, T0)
     leadtime.ordered(d, T0 + 6 * HOUR)  # ORDER_INPROGRESS after a reboot
     leadtime.refill(d, T0 + 3 * DAY)
-    assert lead_days(d, {"lead_time_days": 1}) == 3
+    assert lead_days(d, {"max_lead_time_days": 1}) == 3
 
 
 def test_only_recent_orders_are_kept():

@@ -59,7 +59,7 @@ def test_the_ceiling_still_guards_a_first_wild_estimate():
 
 
 def test_before_any_whole_day_the_short_term_rate_or_the_prior_decides():
-    # no delivery seen: twice lead_time_days plus margin_days, 7 days
+    # no delivery seen: max_lead_time_days (2.5 x lead_time_days) plus margin_days, 8.5 days
     assert decide({"l": 0.35, "r": 0.05}, slot_cfg()) == "forecast"
     assert decide({"l": 0.35, "r": 0.01}, slot_cfg()) is None
     assert decide({"l": 0.3}, slot_cfg(daily_use=0.05)) == "forecast"  # the maker's guess
@@ -89,7 +89,7 @@ def test_a_fresh_slot_orders_before_running_out():
         t += HOUR
     assert first is not None
     t_order, x_order = first
-    # the forecast (twice lead_time_days + margin_days: 7 days) asks for it above the
+    # the forecast (max_lead_time_days + margin_days: 8.5 days) asks for it above the
     # ceiling, but a history of a few days is not settled enough to pass it
     assert settings["order_ceiling"] - 0.05 < x_order <= settings["order_ceiling"]
     assert (t - t_order) / DAY >= 4.5
@@ -109,7 +109,7 @@ import json
 from drsagent import capacity, estimator, leadtime, policy
 
 settings = {"lead_time_days": 3, "margin_days": 1, "floor": 0.1, "order_ceiling": 0.5,
-            "daily_use": 0, "rearm": 0.6}
+            "daily_use": 0, "rearm": 0.6, "max_lead_time_days": 7.5}
 d = {}
 level = 1.0
 t = 1893456000
@@ -125,7 +125,7 @@ for hour in range(24 * 60):
     estimator.update(d, settings, round(level, 4), t, hour % 240 > 200)
     decisions.append(policy.decide(d, settings) or "")
 events = []
-capacity.report(lambda ev, **f: events.append(ev), "s", settings, d, t)
+capacity.report(lambda ev, **f: events.append(ev), "s", d, t)
 print(json.dumps([d, events, decisions.count("forecast")]))
 """
 

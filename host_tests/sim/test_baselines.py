@@ -50,5 +50,20 @@ def test_textbook_safety_stock_grows_with_variability():
     calm = [0.05] * 28
     wild = [0.0, 0.1] * 14
     decide = baselines.reorder_point(3.0)
-    assert not decide(0.2, calm)
-    assert decide(0.2, wild)
+    assert not decide(0, 0.2, calm)
+    assert decide(0, 0.2, wild)
+
+
+def test_the_zero_stockout_bound_never_runs_dry_on_the_longest_delivery():
+    use = [0.0] * 24 * 10 + steady(80, 0.05)  # a quiet start: the bound sees use coming
+    for lead_hours in (24, 24 * 4, 24 * 7):
+        outcome = baselines.run(
+            baselines.zero_stockout_bound(use, 7), use, [lead_hours], 0.8, seed=1
+        )
+        assert outcome.stockout_days == 0
+        assert outcome.orders >= 3
+    slow = baselines.run(baselines.zero_stockout_bound(use, 7), use, [24 * 7], 0.8, seed=1)
+    # it orders as late as the longest delivery allows: little is left when it is that one
+    assert slow.stock_left_mean < 0.05
+    quick = baselines.run(baselines.zero_stockout_bound(use, 7), use, [24], 0.8, seed=1)
+    assert quick.stock_left_mean > 0.25  # 6 days of use left when it came in one

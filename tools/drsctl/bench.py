@@ -173,8 +173,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "History of the lowest heap (by hand, not measured by this run):", ""]
     lines += [f"- {when}: {figure}" for when, figure in HEAP_HISTORY]
     if results.get("policy"):
-        lines += ["", "## Replenishment policy on year-long traces", "", POLICY_INTRO, ""]
-        lines.append(bench_policy.markdown(results["policy"]))
+        lines += ["", bench_policy.section(results["policy"])]
     lines += ["", f"Machine: {results['machine']}", ""]
     return "\n".join(lines)
 
@@ -300,17 +299,6 @@ def fleet_markdown(paths: list[Path]) -> list[str]:
             f"{fleet['duplicate_orders']}"
         )
     return ["", "Long fleet runs:", "", *lines] if lines else []
-
-
-POLICY_INTRO = (
-    "`python -m drsctl.bench_policy`: the firmware (CPython runtime, real emulator) for a "
-    "simulated year per seeded trace, lead times drawn per order (1-7 days; 3-7 for the fast "
-    "consumers), the device left at the default `lead_time_days` (3), starting at 80 %. The "
-    "baselines run on the same use and lead times in a model of the same world, seeing the "
-    "true level: a fixed threshold (order at 20 %) and a textbook reorder point (lead-time "
-    "demand + 1.65 sigma over the last 28 days, nominal lead time 3 days). Stock left: the "
-    "true level when the household put the new container in."
-)
 
 
 def main(argv: list[str] | None = None) -> int:

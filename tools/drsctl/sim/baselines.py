@@ -1,4 +1,4 @@
-"""The two textbook policies the firmware's is measured against, on the same traces.
+"""The policies the firmware's is measured against, on the same traces.
 
 Both run in a small hour-by-hour model of the same world the simulator drives: the
 trace's use, one order at a time, each order delivered after its lead time from the
@@ -8,11 +8,16 @@ sensor), which only flatters them.
 - fixed threshold: order when the level is at or below 20 %;
 - textbook reorder point: order at lead-time demand + 1.65 sigma, with the nominal
   lead time (the device's configured ``lead_time_days``), the daily mean and sigma from
-  the last 28 days of use.
+  the last 28 days of use;
+- zero-stockout bound: knows the use to come (not the next lead time) and orders when
+  the level is down to the use of the longest delivery plus the household's slowest
+  put-in (7 days + 8 hours): the least stock that never runs dry with these lead times.
+  Where even it misses a target, the target cannot be met on that trace.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -21,8 +26,9 @@ from dataclasses import dataclass
 
 from drsctl.sim.traces import HOURS_PER_DAY
 
-# Whether to order now, from the level and the use per day so far (oldest first).
-Policy = Callable[[float, Sequence[float]], bool]
+# Whether to order now, from the hours elapsed, the level and the use per day so far
+# (oldest first).
+Policy = Callable[[int, float, Sequence[float]], bool]
 
 REFILL_DELAY_H = (1.0, 8.0)
 HISTORY_DAYS = 28
@@ -53,19 +59,34 @@ class Outcome:
 
 def fixed_threshold(threshold: float = 0.2) -> Policy:
     """Order at or below ``threshold``."""
-    return lambda level, _daily: level <= threshold
+    return lambda _now, level, _daily: level <= threshold
 
 
 def reorder_point(lead_days: float = 3.0, z: float = 1.65) -> Policy:
     """Order at mean demand over ``lead_days`` + z sigma (daily stats of the last 28 days)."""
 
-    def decide(level: float, daily: Sequence[float]) -> bool:
+    def decide(_now: int, level: float, daily: Sequence[float]) -> bool:
         recent = daily[-HISTORY_DAYS:]
         if not recent:
             return level <= 0.2  # no history yet: behave like the threshold
         mean = statistics.fmean(recent)
         sigma = statistics.pstdev(recent) if len(recent) > 1 else 0.0
         return level <= mean * lead_days + z * sigma * math.sqrt(lead_days)
+
+    return decide
+
+
+def zero_stockout_bound(use: Sequence[float], longest_lead_days: float) -> Policy:
+    """Order when the level is down to the use to come (known in advance).
+
+    The use of the next ``longest_lead_days`` plus the longest put-in delay.
+    """
+    cover = int(longest_lead_days * HOURS_PER_DAY + REFILL_DELAY_H[1])
+    to_come = [0.0, *itertools.accumulate(use)]  # to_come[h]: use before hour h
+
+    def decide(now: int, level: float, _daily: Sequence[float]) -> bool:
+        end = min(now + cover, len(use))
+        return level <= to_come[end] - to_come[min(now, end)]
 
     return decide
 
@@ -106,7 +127,7 @@ def run(
             level = 1.0
             refill_at = None
             ordered = False
-        if not ordered and policy(level, daily):
+        if not ordered and policy(now, level, daily):
             deliver_at = now + lead_time_hours[orders % len(lead_time_hours)]
             orders += 1
             ordered = True
