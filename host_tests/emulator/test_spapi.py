@@ -8,8 +8,10 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
+from drsctl.emulator.spapi.dispatch import _PayloadJSON
 from drsctl.emulator.store import Store
 from drsctl.emulator.store.schema import SCHEMA, SCHEMA_VERSION
+from starlette.responses import JSONResponse
 
 from host_tests.emulator.seller_world import ORDERS, US, World
 from host_tests.emulator.spapi_schema import check_error, check_response
@@ -586,3 +588,11 @@ def test_confirm_shipment_refuses_a_ship_date_before_the_purchase(world: World) 
     assert world.order(order["event_instance_id"])["status"] == "Unshipped"  # nothing happened
     on_time = datetime.fromtimestamp(purchased, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert confirm(world, seller, oid, shipDate=on_time).status_code == 204
+
+
+def test_payloads_encode_byte_for_byte_like_starlette() -> None:
+    """The faster encoder keeps Starlette's bytes: compact, UTF-8 (not \\u escapes), NaN refused."""
+    payload = {"payload": {"Orders": [{"Name": "Zoë Müller", "IsPrime": False, "N": [1, 2]}]}}
+    assert _PayloadJSON(payload).body == JSONResponse(payload).body
+    with pytest.raises(ValueError):
+        _PayloadJSON({"Amount": float("nan")})

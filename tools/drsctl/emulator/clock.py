@@ -61,11 +61,16 @@ def _utc_fields(t: int) -> time.struct_time:
     return time.gmtime(min(max(t, MIN_T), MAX_T))
 
 
+@functools.lru_cache(maxsize=8192)
 def iso(t: int) -> str:
-    """Format Unix seconds as ISO-8601 UTC, e.g. ``2026-01-05T07:59:59Z``."""
+    """Format Unix seconds as ISO-8601 UTC, e.g. ``2026-01-05T07:59:59Z``.
+
+    Cached: a getOrders page formats four times per order, mostly the same few seconds.
+    """
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", _utc_fields(t))
 
 
+@functools.lru_cache(maxsize=8192)
 def iso_ms(t: int) -> str:
     """Format Unix seconds like DRS does, e.g. ``2017-01-05T07:59:59.000Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", _utc_fields(t))

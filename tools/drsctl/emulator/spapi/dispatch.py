@@ -14,6 +14,7 @@ answers carry ``x-amzn-RateLimit-Limit``.
 """
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,25 @@ from .. import ids, inputs, lwa, ratelimit, rdt
 from ..errors import SpApiError
 from ..marketplaces import ORDER_ID
 from ..store import Customer, Order, Seller, Tx
+
+
+class _PayloadJSON(JSONResponse):
+    """Starlette's compact JSON, without the circular-reference walk.
+
+    Payloads are trees built fresh by the handlers, so the check only costs time
+    (a getOrders page is ~100 nested dicts).
+    """
+
+    def render(self, content: Any) -> bytes:
+        """Encode ``content`` as compact UTF-8 JSON."""
+        return json.dumps(
+            content,
+            ensure_ascii=False,
+            allow_nan=False,
+            separators=(",", ":"),
+            check_circular=False,
+        ).encode()
+
 
 JSON_TYPE = "application/json"
 DENIED = "Access to requested resource is denied."
@@ -195,7 +215,7 @@ def endpoint(
         headers = {"x-amzn-RateLimit-Limit": op.plan.header}
         if payload is None:
             return Response(b"", status, headers)
-        return JSONResponse(payload, status, headers)
+        return _PayloadJSON(payload, status, headers)
 
     handle.__name__ = op.name
     return handle
