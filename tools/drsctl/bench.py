@@ -137,6 +137,16 @@ def lowest_heap(
     return high_k
 
 
+def heap_only(days: float) -> int:
+    """Print the lowest heap of the MicroPython run (one measured step of a heap change)."""
+    heap_k = lowest_heap(days, reference=run_sim("micropython", days))
+    if heap_k is None:
+        print("the run does not complete even with the largest heap tried", file=sys.stderr)
+        return 1
+    print(f"lowest heap: {heap_k} KiB")
+    return 0
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The committed, human-readable form of the results."""
     sim = results["simulation_60d_micropython"]
@@ -310,7 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet-days", type=float, default=7)
     parser.add_argument("--storm", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--no-speed", action="store_true", help="skip the speed/scale figures")
+    parser.add_argument(
+        "--heap-only", action="store_true", help="print only the lowest heap; write no files"
+    )
     args = parser.parse_args(argv)
+    if args.heap_only:
+        return heap_only(args.days)
 
     with tempfile.TemporaryDirectory() as tmp:
         sizes = compile_firmware(Path(tmp))
