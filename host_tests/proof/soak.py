@@ -274,6 +274,33 @@ def power_cut_rows(workdir: Path, full: bool) -> list[Row]:
     return rows
 
 
+GARBAGE_ROW = "sensor garbage (noise, junk, disconnects, stuck, spikes at refill)"
+
+
+def sensor_garbage_row(workdir: Path, full: bool) -> Row:
+    """Whole order cycles under sensor garbage (host_tests/proof/sensor_garbage.py),
+    CPython firmware in the proof rig, one run per seed."""
+    from host_tests.proof.rig import DeviceRig, RigOptions
+    from host_tests.proof.sensor_garbage import garbage_run, slot_config
+
+    episodes = 6 if full else 2
+    row = Row(GARBAGE_ROW, 0)
+    failed = []
+    with EmulatorThread(workdir / "garbage.sqlite3") as emu, EmulatorControl(emu.url) as control:
+        for seed in range(1, (10 if full else 3) + 1):
+            opts = RigOptions(level=1.0, daily_use=0.12, slot_config=slot_config(), seed=seed)
+            rig = DeviceRig(control, emu.url, f"GARBAGE-{seed:03d}", opts)
+            run = garbage_run(rig, episodes, max_days=15 * episodes)
+            row.days += round(run.hours / 24, 1)
+            row.orders += run.orders
+            row.duplicates += run.duplicates
+            row.stockout_days += run.stockout_days
+            if run.problems(episodes):
+                failed.append(seed)
+    row.note = f"{seed} runs of {episodes} cycles, failed seeds: {failed or 'none'}"
+    return row
+
+
 COLUMNS = (
     ("scenario", "scenario"),
     ("days", "days"),
@@ -321,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {row.orders} orders, {row.duplicates} duplicates", file=sys.stderr)
         if not args.only:
             rows += power_cut_rows(Path(tmp), args.long)
+        if not args.only or args.only in GARBAGE_ROW:
+            rows.append(sensor_garbage_row(Path(tmp), args.long))
     text = table(rows)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
