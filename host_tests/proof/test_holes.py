@@ -253,3 +253,43 @@ def test_control_api_refuses_a_foreign_host_name(emulator):
     assert "refresh_token" not in r.text
     ok = httpx.get(url + "/_emulator/clock", headers={"Host": "localhost:8080"})
     assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://[", "http://[::1", "http://]", "null", "http://127.0.0.1.evil.example", ""],
+)
+def test_control_api_refuses_a_malformed_or_foreign_origin(emulator, origin):
+    """An Origin the guard cannot parse, a sandboxed page's ``null``, or a name that
+    merely starts like a loopback address: refused with 403, never a 500 or a pass."""
+    import httpx
+
+    url, _ = emulator
+    r = httpx.post(
+        url + "/_emulator/provision",
+        json={"serial": "EVIL-3", "slots": [{"id": "s"}]},
+        headers={"Origin": origin},
+    )
+    assert r.status_code == 403, r.text
+    assert "refresh_token" not in r.text
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1.evil.example", "127.evil.example:8080", "[", "[::1"])
+def test_control_api_refuses_a_host_that_only_looks_like_loopback(emulator, host):
+    """DNS rebinding with a name such as 127.0.0.1.evil.example."""
+    import httpx
+
+    url, _ = emulator
+    r = httpx.get(url + "/_emulator/clock", headers={"Host": host})
+    assert r.status_code in (400, 403), r.text
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:8080", "http://127.0.0.1:9", "http://[::1]:8080"]
+)
+def test_control_api_accepts_a_loopback_origin(emulator, origin):
+    import httpx
+
+    url, _ = emulator
+    r = httpx.get(url + "/_emulator/clock", headers={"Origin": origin})
+    assert r.status_code == 200, r.text
