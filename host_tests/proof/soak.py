@@ -5,11 +5,13 @@ Each fault scenario runs one simulated device (the real firmware in its own proc
 the MicroPython binary by default) against the emulator for a stretch of simulated
 days (a device-year with ``--long``), with faults switched on in windows; then the
 power-cut campaigns run: every I/O point of an order cycle at several off-durations
-(CPython firmware on the power-cut flash), and kill -9 at seeded moments (the real
-process). Per row: orders, duplicate orders, stockout days, the peak of the device's
-requests in any hour, the longest recovery (from the end of a fault window to the
-device's next successful request), and secrets found in any byte the firmware and
-the emulator wrote (device log, events, state files, request log, server log).
+(CPython firmware on the power-cut flash), kill -9 at seeded moments (the real
+process), and whole order cycles under sensor garbage (the CPython firmware in the
+proof rig, host_tests/proof/sensor_garbage.py). Per row: orders, duplicate orders,
+stockout days, the peak of the device's requests in any hour, the longest recovery
+(from the end of a fault window to the device's next successful request), and
+secrets found in any byte the firmware and the emulator wrote (device log, events,
+state files, request log, server log).
 
     python -m host_tests.proof.soak [--long] [--days N] [--runtime cpython] [--out DIR]
 """
