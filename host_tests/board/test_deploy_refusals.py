@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import pty
+import threading
+import tty
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ from drsctl.board.virtual_board import VirtualBoard
 from drsctl.cli import app
 from typer.testing import CliRunner
 
-from host_tests.board.boardhelpers import device_config, wait_for_boot
+from host_tests.board.boardhelpers import device_config, wait_until_booted
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -54,6 +59,17 @@ def test_a_folder_with_foreign_files_is_refused_and_left_byte_for_byte(tmp_path:
     assert _tree(out) == before
 
 
+def test_sources_in_the_folder_are_refused_too(tmp_path: Path) -> None:
+    out = tmp_path / "copy-of-the-flash"  # names a bundle uses, but sources in drsagent/
+    (out / "drsagent" / "hal").mkdir(parents=True)
+    (out / "drsagent" / "hal" / "clock.py").write_text("# my edits\n")
+    (out / "main.py").write_text("import drsagent\n")
+    before = _tree(out)
+    with pytest.raises(DeployError, match="holds 'drsagent/hal/clock.py', which is not part"):
+        build_bundle(out)
+    assert _tree(out) == before
+
+
 def test_an_earlier_bundle_is_replaced(tmp_path: Path) -> None:
     out = tmp_path / "b"
     build_bundle(out, config={"device": {"serial": "OLD"}})
@@ -71,8 +87,8 @@ def test_refused_deploy_resets_the_board_so_the_agent_runs_on(
     with pytest.raises(DeployError, match="has config.json already"):
         deploy(board.port, tmp_path / "b", files, say=lambda line: None)
     assert (board.flash / "config.json").read_bytes() == config
+    wait_until_booted(board, 2)  # reset out of the raw REPL: main.py runs again
     with SerialLink(board.port) as link:
-        wait_for_boot(board, link, 2)  # reset out of the raw REPL: main.py runs again
         assert SetupConsole(link, timeout=15).request("status")["firmware"]
 
 
@@ -95,5 +111,58 @@ def test_the_port_is_released_when_the_reset_beats_the_close(
     files = build_bundle(tmp_path / "b", config={"device": {"serial": "NEW"}})
     with pytest.raises(DeployError, match="has config.json already"):
         deploy(board.port, tmp_path / "b", files, say=lambda line: None)
-    SerialLink(board.port).close()  # not "busy": the lock went with the port
     assert closing and not closing[0].is_open
+    wait_until_booted(board, 2)  # the reset's fork holds no copy of the port any more
+    SerialLink(board.port).close()  # not "busy": the lock went with the port
+
+
+@pytest.fixture
+def not_a_board() -> Iterator[tuple[str, list[int]]]:
+    """A serial port whose far end answers what it is told to: nothing by default."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    fds = [master]
+    yield os.ttyname(slave), fds
+    for fd in (*fds, slave):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def test_cli_missing_port(tmp_path: Path) -> None:
+    line = _one_error_line(_run("deploy", "--port", str(tmp_path / "ttyUSB9")))
+    assert line.endswith("ttyUSB9: no such port (is the board plugged in and powered?)")
+
+
+def test_cli_port_that_is_no_serial_port(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a tty\n")
+    line = _one_error_line(_run("deploy", "--port", str(tmp_path / "notes.txt")))
+    assert line.endswith("notes.txt is not a serial port")
+
+
+def test_cli_busy_port(board: VirtualBoard) -> None:
+    with SerialLink(board.port):
+        line = _one_error_line(_run("deploy", "--port", board.port))
+    assert "is busy: another program" in line
+
+
+def test_cli_silent_port_is_no_board(not_a_board: tuple[str, list[int]]) -> None:
+    port, _ = not_a_board
+    line = _one_error_line(_run("deploy", "--port", port, "--timeout", "1"))
+    assert line.endswith(
+        f"{port}: no MicroPython REPL answered within 1 s "
+        "(is it the board, running MicroPython? `drsctl flash` installs it)"
+    )
+
+
+def test_cli_board_that_goes_away_mid_deploy(not_a_board: tuple[str, list[int]]) -> None:
+    port, fds = not_a_board
+
+    def unplugged() -> None:  # it hears the first bytes, then the cable is pulled
+        os.read(fds[0], 64)
+        os.close(fds.pop())
+
+    threading.Thread(target=unplugged, daemon=True).start()
+    line = _one_error_line(_run("deploy", "--port", port, "--timeout", "1"))
+    assert line.startswith(f"error: {port}: the device stopped answering: "), line
