@@ -22,7 +22,7 @@ help:
 	@echo "make soak          fault and power-cut campaigns, a table in build/soak (ARGS=--long: a device-year each)"
 	@echo "make emulator      serve the fake Amazon on port $(PORT)"
 	@echo "make deploy PORT=/dev/ttyUSB0     copy the compiled agent to a board (what changed)"
-	@echo "make provision PORT=/dev/ttyUSB0 CONFIG=provision.json   Wi-Fi, slots, LwA; verify"
+	@echo "make provision PORT=/dev/ttyUSB0 CONFIG=provision.json CODE=...   Wi-Fi, slots, LwA; verify"
 	@echo "make virtual-board a board without hardware (prints its port)"
 	@echo "make clean         remove .venv, build output, demo.png, bench/local and tls/"
 
@@ -64,7 +64,7 @@ deploy: $(STAMP)
 
 provision: $(STAMP)
 	@case "$(PORT)" in /*|COM*) ;; *) echo "usage: make provision PORT=/dev/ttyUSB0 CONFIG=provision.json"; exit 2;; esac
-	$(BIN)/drsctl provision --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
+	$(BIN)/drsctl provision --port $(PORT) $(if $(CONFIG),--config $(CONFIG)) $(if $(CODE),--auth-code $(CODE))
 
 virtual-board: $(STAMP)
 	$(BIN)/drsctl virtual-board

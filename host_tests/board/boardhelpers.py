@@ -62,6 +62,18 @@ def wait_for_boot(board: Any, link: Any, boots: int, timeout: float = 15) -> Non
     assert board.boots >= boots, f"the board did not boot again within {timeout} s"
 
 
+def wait_until_booted(board: Any, boots: int, timeout: float = 15) -> None:
+    """Wait, without opening the port, until the virtual board has booted `boots` times.
+
+    A boot forks MicroPython from this process; until it runs, the fork holds a copy of
+    every descriptor open at that moment, so a port closed meanwhile stays locked (busy).
+    """
+    deadline = time.monotonic() + timeout
+    while board.boots < boots and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert board.boots >= boots, f"the board did not boot again within {timeout} s"
+
+
 def lwa_plan(registered: dict[str, Any], code: dict[str, str]) -> Plan:
     """A provisioning plan: the device's configuration and an authorization code."""
     return Plan(

@@ -13,7 +13,7 @@ from drsctl.board.serial_link import SerialLink
 from drsctl.board.virtual_board import VirtualBoard
 from drsctl.firmware import firmware_dir, mpy_cross_binary, source_name
 
-from host_tests.board.boardhelpers import wait_for_boot
+from host_tests.board.boardhelpers import wait_until_booted
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -58,8 +58,8 @@ def test_deploy_to_the_virtual_board(tmp_path: Path, bundle: Path) -> None:
         assert deploy(board.port, bundle, files, say=said.append) == files
         assert _tree(bundle).items() <= _tree(flash).items()  # byte for byte on the flash
         assert said[-2:] == ["copied main.py", f"verified {len(files)} files; resetting the board"]
-        with SerialLink(board.port) as link:  # reset: main.py runs the agent + console
-            wait_for_boot(board, link, 2)
+        wait_until_booted(board, 2)  # reset: main.py runs the agent + console
+        with SerialLink(board.port) as link:
             assert SetupConsole(link, timeout=15).request("status")["mode"] == "setup"
         changed_module = "drsagent/hal/clock.mpy"
         (flash / changed_module).write_bytes(b"stale")
@@ -75,5 +75,6 @@ def test_deploy_never_overwrites_a_provisioned_device_silently(
     with pytest.raises(DeployError, match="has config.json already"):
         deploy(board.port, out, files, say=lambda line: None)
     assert json.loads((board.flash / "config.json").read_text()) == {"provisioned": True}
+    wait_until_booted(board, 2)  # the refusal reset the board
     deploy(board.port, out, files, overwrite_provisioned=True, say=lambda line: None)
     assert json.loads((board.flash / "config.json").read_text())["device"]["serial"] == "NEW"

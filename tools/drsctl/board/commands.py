@@ -113,6 +113,9 @@ def deploy_command(
     overwrite_provisioned: Annotated[
         bool, typer.Option(help="Replace config.json/secrets.json a device already has.")
     ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the board to answer.", min=0.1)
+    ] = 10.0,
 ) -> None:
     """Compile firmware/ to .mpy and copy what changed to the board (main.py last)."""
     if (port is None) == (bundle is None):
@@ -132,7 +135,7 @@ def deploy_command(
             print(f"bundle: {len(files)} files in {out}")
             return
         try:
-            changed = deploy(port, out, files, overwrite_provisioned, say=err.print)
+            changed = deploy(port, out, files, overwrite_provisioned, err.print, timeout)
         except (DeployError, PortError, DeviceTimeout) as exc:
             runtime_error(str(exc))
     print(f"deployed: {len(changed)} of {len(files)} files changed")

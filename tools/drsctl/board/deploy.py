@@ -11,9 +11,12 @@ again and resets the board.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import shutil
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,13 +52,12 @@ def build_bundle(
     """
     if out.exists() and not out.is_dir():
         raise DeployError(f"{out} is a file, not a folder")
-    if out.exists():
-        strangers = sorted(p.name for p in out.iterdir() if p.name not in _BUNDLE_ENTRIES)
-        if strangers:
-            raise DeployError(
-                f"{out} holds {strangers[0]!r}, which is not part of a bundle: give a new or "
-                "empty folder (an earlier bundle there is replaced)"
-            )
+    strangers = _strangers(out) if out.exists() else []
+    if strangers:
+        raise DeployError(
+            f"{out} holds {strangers[0]!r}, which is not part of a bundle: give a new or "
+            "empty folder (an earlier bundle there is replaced)"
+        )
     compiled = compiled_firmware()
     if out.exists():
         shutil.rmtree(out)
@@ -82,6 +84,20 @@ def build_bundle(
     return files
 
 
+def _strangers(out: Path) -> list[str]:
+    """What in the folder ``out`` no bundle writes (relative paths, sorted)."""
+    strangers = []
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out)
+        if rel.parts[0] == "drsagent" and len(rel.parts) > 1:
+            ours = path.suffix == ".mpy" if path.is_file() else path.is_dir()
+        else:
+            ours = rel.parts[0] in _BUNDLE_ENTRIES
+        if not ours:
+            strangers.append(rel.as_posix())
+    return strangers
+
+
 def _sha256(path: Path) -> bytes:
     return hashlib.sha256(path.read_bytes()).digest()
 
@@ -92,18 +108,29 @@ def deploy(
     files: list[str],
     overwrite_provisioned: bool = False,
     say: Callable[[str], None] = print,
+    timeout: float = 10.0,
 ) -> list[str]:
-    """Copy the changed files of ``bundle`` to the device on ``port``; return them."""
+    """Copy the changed files of ``bundle`` to the device on ``port``; return them.
+
+    ``timeout``: seconds to wait for the board to answer (a silent port fails after it).
+    """
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
-    SerialLink(port).close()  # a clear error for a missing or busy port, before mpremote
     try:
-        transport = SerialTransport(port, baudrate=115200)
+        transport = SerialTransport(port, baudrate=115200, timeout=timeout)
     except TransportError as exc:
+        SerialLink(port).close()  # says why: a missing, busy or no serial port
         raise DeployError(f"{port}: {exc}") from None
     try:
-        transport.enter_raw_repl(soft_reset=False)  # stop the agent, keep the board up
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints what it read
+                transport.enter_raw_repl(soft_reset=False, timeout_overall=timeout)
+        except TransportError:
+            raise DeployError(
+                f"{port}: no MicroPython REPL answered within {timeout:g} s "
+                "(is it the board, running MicroPython? `drsctl flash` installs it)"
+            ) from None
         provisioned = [n for n in PROVISIONED_FILES if n in files and transport.fs_exists(n)]
         if provisioned and not overwrite_provisioned:
             transport.exec_raw_no_follow(_RESET)  # nothing changed: let the agent run on
@@ -117,7 +144,9 @@ def deploy(
                 raise DeployError(f"verify: {name} on the device differs from the bundle")
         say(f"verified {len(files)} files; resetting the board")
         transport.exec_raw_no_follow(_RESET)
-    except TransportError as exc:
+    # OSError: the port went away (pyserial's SerialException is one); struct.error: a
+    # raw-paste header cut short by the timeout.
+    except (TransportError, OSError, struct.error) as exc:
         raise DeployError(f"{port}: the device stopped answering: {exc}") from None
     finally:
         try:

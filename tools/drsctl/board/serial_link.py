@@ -50,6 +50,8 @@ def _open_error(port: str, exc: serial.SerialException) -> PortError:
         return PortError(
             f"{port} is busy: another program (a monitor, mpremote, esptool) has it open"
         )
+    if code == errno.ENOTTY or "Inappropriate ioctl" in text:  # pyserial drops the errno
+        return PortError(f"{port} is not a serial port")
     if code == errno.EACCES:
         return PortError(f"{port}: permission denied (on Linux: join the 'dialout' group)")
     return PortError(f"{port}: cannot open: {text}")
