@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import control, drs, ids, lwa, mws, spapi
-from .device_route import DeviceRoute
+from .device_route import DeviceRoute, DeviceRoutes
 from .errors import LwaError, MessageError, ServiceError, SpApiError
 from .faults import ConnectionDropped, FaultGate
 from .pipeline import Pipeline
@@ -71,9 +71,13 @@ def build_app(
     ``access_log``: one line a request; ``control_hosts``: names besides the loopback
     ones the control API answers to.
     """
+    gate = FaultGate()
+    device_routes = [
+        ("POST", lwa.PATH, DeviceRoute("token", lwa.token_endpoint, store, gate)),
+        *((e.method, e.path, DeviceRoute(e.name, e, store, gate)) for e in drs.ENDPOINTS),
+    ]
     routes = [
-        Route(lwa.PATH, DeviceRoute("token", lwa.token_endpoint), methods=["POST"]),
-        *drs.ROUTES,
+        *(Route(path, route, methods=[method]) for method, path, route in device_routes),
         *control.ROUTES,
         *spapi.ROUTES,
         *mws.ROUTES,
@@ -84,6 +88,7 @@ def build_app(
             Middleware(
                 Pipeline,
                 edge_error=edge_error,
+                direct=DeviceRoutes(device_routes),
                 access_log=access_log,
                 control_hosts=control_hosts,
             )
@@ -96,5 +101,5 @@ def build_app(
     )
     app.router.redirect_slashes = False  # Amazon answers a trailing slash like any unknown path
     app.state.store = store
-    app.state.gate = FaultGate()
+    app.state.gate = gate
     return app

@@ -1,26 +1,31 @@
 """Device-facing routes (LwA and DRS): bearer token, request log and faults around a handler.
 
-A :class:`DeviceRoute` resolves the bearer token (once, for both the log's ``device_id``
-and the DRS checks), logs the request in the store's request log (method, path, status;
-never headers or bodies, so no token or secret reaches the log), applies an armed fault
-and runs a synchronous handler on a :class:`Call`. Without a fault, token, handler and
-log entry are one transaction, committed before the answer is sent. The handler's
-:class:`.errors.ServiceError` is answered here rather than by the pipeline because the
-request log and ``after`` faults need the answer's status.
+A :class:`DeviceRoute` resolves the bearer token and its device in one query (once, for
+both the log's ``device_id`` and the DRS checks), logs the request in the store's
+request log (method, path, status; never headers or bodies, so no token or secret
+reaches the log), applies an armed fault and runs a synchronous handler on a
+:class:`Call`. Without a fault, token, handler and log entry are one transaction,
+committed before the answer is sent. The handler's :class:`.errors.ServiceError` is
+answered here rather than by the pipeline because the request log and ``after`` faults
+need the answer's status.
+
+These routes are the emulator's hot path: the request pipeline finds them in a
+:class:`DeviceRoutes` table by method and path and calls :meth:`DeviceRoute.serve`
+directly, without Starlette's router, middleware or ``Request`` objects. Starlette's
+router still lists them, to answer a wrong method with the service's 405.
 """
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from . import faults, ids, inputs
 from .errors import MessageError, ServiceError
-from .store import Store, Token, Tx
+from .store import Device, Store, Token
 
 log = logging.getLogger(__name__)
 
@@ -35,60 +40,84 @@ def parse_json(body: bytes) -> Any:
 
 @dataclasses.dataclass
 class Call:
-    """One device-facing request as handlers see it (body already read)."""
+    """One device-facing request as handlers see it (body already read).
 
-    request: Request
+    ``headers``: lower-case names, the first value of a repeated header (as Starlette's
+    ``Headers.get``); ``token`` and ``device``: the bearer token's record and its device
+    (None if none was sent or it is unknown; the device is looked up whatever the token's
+    state, :func:`.drs` checks it).
+    """
+
+    scope: Scope
+    headers: dict[str, str]
     body: bytes
     store: Store
+    params: dict[str, str]
     token: Token | None = None
+    device: Device | None = None
     device_id: str | None = None
-
-    @property
-    def params(self) -> dict[str, str]:
-        """Return the path parameters."""
-        return self.request.path_params
 
 
 Handler = Callable[[Call], Response]
 
 
-def bearer_token(tx: Tx, authorization: str | None) -> Token | None:
-    """Return the stored token named by an ``Authorization: Bearer …`` header, if any."""
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name; the first of a repeated header wins."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+
+
+def bearer_digest(authorization: str | None) -> str | None:
+    """The stored digest of the token in an ``Authorization: Bearer …`` header, if any."""
     scheme, _, value = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
         return None
-    return tx.token(ids.digest(value.strip()))
+    return ids.digest(value)
 
 
 class DeviceRoute:
-    """ASGI endpoint for one device-facing route: request log, faults, errors."""
+    """One device-facing route: request log, faults, errors around its handler."""
 
-    def __init__(self, name: str, handler: Handler) -> None:
+    def __init__(self, name: str, handler: Handler, store: Store, gate: faults.FaultGate) -> None:
         """Wrap ``handler`` as the route called ``name`` (the fault route name)."""
         self.name = name
         self.handler = handler
+        self.store = store
+        self.gate = gate
 
     def _run(self, call: Call) -> Response:
         """Run the handler; answer its error in the service's shape, never with a traceback."""
-        rid = ids.request_id_of(call.request.scope)
         try:
             return self.handler(call)
         except ServiceError as err:
-            return err.response(rid)
+            return err.response(ids.request_id_of(call.scope))
         except Exception:
             log.exception("unexpected error in route %s", self.name)
-            return faults.amazon_error(self.name, 500).response(rid)
+            return faults.amazon_error(self.name, 500).response(ids.request_id_of(call.scope))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the route as a Starlette endpoint (the pipeline normally calls :meth:`serve`)."""
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        await self.serve(scope, receive, send, b"".join(chunks), scope.get("path_params", {}))
+
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes, params: dict[str, str]
+    ) -> None:
         """Serve one request: without a fault, in one transaction with its log entry."""
-        request = Request(scope, receive)
-        store: Store = request.app.state.store
-        gate: faults.FaultGate = request.app.state.gate
-        call = Call(request, await request.body(), store)
-        method, path = request.method, request.url.path
-        with store.tx() as tx:
-            call.token = bearer_token(tx, request.headers.get("authorization"))
-            call.device_id = call.token.device_id if call.token else None
+        call = Call(scope, request_headers(scope), body, self.store, params)
+        digest = bearer_digest(call.headers.get("authorization"))
+        method, path = scope["method"], scope["path"]
+        with self.store.tx() as tx:
+            if digest is not None:
+                found = tx.caller(digest)
+                if found is not None:
+                    call.token, call.device = found
+                    call.device_id = call.token.device_id
             fault = tx.take_fault(self.name)
             if fault is None:  # the handler's transaction joins this one
                 response = self._run(call)
@@ -97,16 +126,55 @@ class DeviceRoute:
             else:
                 entry = tx.log_request(tx.now(), method, path, self.name)
         if fault is None:
-            await response(scope, receive, send)
+            await send({"type": "http.response.start", "status": response.status_code,
+                        "headers": response.raw_headers})  # fmt: skip
+            await send({"type": "http.response.body", "body": response.body})
             return
         status: int | None = None
         try:
             status = await faults.misbehave(
-                fault, self.name, lambda: self._run(call), gate, scope, receive, send
+                fault, self.name, lambda: self._run(call), self.gate, scope, receive, send
             )
         except faults.ConnectionDropped as dropped:
             status = dropped.status
             raise
         finally:
-            with store.tx() as tx:
+            with self.store.tx() as tx:
                 tx.finish_request(entry, status, call.device_id, fault.kind)
+
+
+class DeviceRoutes:
+    """The device-facing routes by method and path template (``/replenish/{slotId}``).
+
+    A ``{name}`` segment matches one non-empty path segment, as in Starlette; ``HEAD``
+    is served like ``GET``, as Starlette does.
+    """
+
+    def __init__(self, routes: Iterable[tuple[str, str, DeviceRoute]]) -> None:
+        """Index ``(method, path template, route)`` entries."""
+        self._table: dict[tuple[str, int, str], list[tuple[list[str], DeviceRoute]]] = {}
+        for method, template, route in routes:
+            parts = template.split("/")
+            for verb in (method, "HEAD") if method == "GET" else (method,):
+                key = (verb, len(parts), parts[1])
+                self._table.setdefault(key, []).append((parts, route))
+
+    def match(self, method: str, path: str) -> tuple[DeviceRoute, dict[str, str]] | None:
+        """Return the route serving ``method path`` and its path parameters, or None."""
+        parts = path.split("/")
+        if len(parts) < 2:
+            return None
+        for template, route in self._table.get((method, len(parts), parts[1]), ()):
+            params: dict[str, str] | None = {}
+            for want, got in zip(template, parts, strict=True):
+                if want.startswith("{"):
+                    if not got:
+                        params = None
+                        break
+                    params[want[1:-1]] = got  # type: ignore[index]
+                elif want != got:
+                    params = None
+                    break
+            if params is not None:
+                return route, params
+        return None

@@ -10,15 +10,15 @@ or ``@1.0``; deregistration is ``DELETE /registration`` (``DrsDeregisterInput@2.
 """
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from . import clock, inputs, lwa, orders
-from .device_route import Call, DeviceRoute, parse_json
+from .device_route import Call, parse_json
 from .errors import MessageError, ServiceError
 from .order_view import OrderView
 from .store import Device, Report, Slot, Tx
@@ -59,6 +59,14 @@ class Endpoint:
     name: str
     versions: tuple[Version, ...]
 
+    @functools.cached_property
+    def _by_headers(self) -> dict[tuple[str, str], Version]:
+        """Each version by its pair of header values (first listed wins, as in :func:`_version`)."""
+        table: dict[tuple[str, str], Version] = {}
+        for v in self.versions:
+            table.setdefault((PREFIX + v.input_type, PREFIX + v.result_type), v)
+        return table
+
     def __call__(self, call: Call) -> Response:
         """Authorize, run the version's handler in one transaction, shape the answer."""
         with call.store.tx() as tx:
@@ -73,12 +81,17 @@ class Endpoint:
 
 def _version(call: Call, endpoint: Endpoint) -> Version:
     """Return the version the header pair names (400 naming the header otherwise)."""
+    headers = call.headers
+    pair = (headers.get("x-amzn-type-version", ""), headers.get("x-amzn-accept-type", ""))
+    found = endpoint._by_headers.get(pair)
+    if found is not None:
+        return found
     candidates = list(endpoint.versions)
     for header, field in (("x-amzn-type-version", "input_type"),
                           ("x-amzn-accept-type", "result_type")):  # fmt: skip
         allowed = list(dict.fromkeys(PREFIX + getattr(v, field) for v in candidates))
         expected = " or ".join(allowed)
-        value = call.request.headers.get(header)
+        value = headers.get(header)
         if value is None:
             raise _validation(f"Missing header {header}: expected {expected}")
         if value not in allowed:
@@ -88,11 +101,10 @@ def _version(call: Call, endpoint: Endpoint) -> Version:
 
 
 def _authorize(call: Call, tx: Tx) -> Device:
-    """Check the bearer token; return the caller's device."""
-    token = call.token
+    """Check the bearer token (resolved with its device by the route); return the device."""
+    token, device = call.token, call.device
     if token is None or not lwa.is_live_device_token(token, tx.now()):
         raise _invalid_token()
-    device = tx.device(str(token.device_id))
     if device is None or device.deregistered_at is not None:
         raise _invalid_token()
     return device
@@ -278,5 +290,3 @@ ENDPOINTS = (
     Endpoint("/testOrders", "DELETE", "testOrders", _CANCEL_TEST_ORDERS),
 )  # fmt: skip
 """Every DRS route, as the contract lists them."""
-
-ROUTES = [Route(e.path, DeviceRoute(e.name, e), methods=[e.method]) for e in ENDPOINTS]

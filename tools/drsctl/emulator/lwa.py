@@ -160,7 +160,7 @@ def _authenticate(tx: Tx, form: dict[str, str]) -> Client:
 
 def token_endpoint(call: Call) -> Response:
     """Handle ``POST /auth/o2/token``."""
-    content_type = call.request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = call.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_TYPE:
         raise lwa_error("invalid_request", f"Content-Type must be {FORM_TYPE}")
     try:

@@ -17,12 +17,15 @@ In order, for each HTTP request:
    keys), status, duration and request id; never headers or bodies.
 
 Which service owns a path (and so the error shape of a 404, 405, 413 or 500) is the
-``edge_error`` function the application passes in.
+``edge_error`` function the application passes in. The device-facing routes (``direct``,
+a :class:`.device_route.DeviceRoutes`) are served straight from here, without the
+application's router and middleware: they are the emulator's hot path.
 """
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +45,24 @@ EdgeError = Callable[[str, int, str], ServiceError]
 """``(path, status, message) -> ServiceError``: an error shaped for the path's service."""
 
 
+class DirectRoute(Protocol):
+    """A route served without the application: the body is read, the path matched."""
+
+    def serve(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes, params: dict[str, str]
+    ) -> Awaitable[None]:
+        """Answer the request."""
+        ...
+
+
+class DirectRoutes(Protocol):
+    """Finds the :class:`DirectRoute` of a method and path."""
+
+    def match(self, method: str, path: str) -> tuple[DirectRoute, dict[str, str]] | None:
+        """The route and its path parameters, or None (the application serves the request)."""
+        ...
+
+
 class Pipeline:
     """ASGI middleware running steps 1 to 4 of the module docstring around ``app``."""
 
@@ -49,16 +70,19 @@ class Pipeline:
         self,
         app: ASGIApp,
         edge_error: EdgeError,
+        direct: DirectRoutes | None = None,
         access_log: bool = False,
         limit: int = MAX_BODY,
         control_hosts: frozenset[str] = frozenset(),
     ) -> None:
         """Wrap ``app``; errors outside a service's handlers are shaped by ``edge_error``.
 
-        The control API answers to loopback names and ``control_hosts``.
+        Requests ``direct`` matches are served by its routes, not by ``app``. The control
+        API answers to loopback names and ``control_hosts``.
         """
         self.app = app
         self.edge_error = edge_error
+        self.direct = direct
         self.access_log = access_log
         self.limit = limit
         self.control_hosts = control_hosts
@@ -77,10 +101,10 @@ class Pipeline:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = message.get("headers", [])
                 if not any(k.lower() == b"x-amzn-requestid" for k, _ in headers):
-                    headers.append((b"x-amzn-RequestId", rid.encode()))
-                message = {**message, "headers": headers}
+                    headers = [*headers, (b"x-amzn-RequestId", rid.encode())]
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -121,8 +145,13 @@ class Pipeline:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
+        found = None if self.direct is None else self.direct.match(scope["method"], scope["path"])
         try:
-            await self.app(scope, replay, send)
+            if found is not None:
+                route, params = found
+                await route.serve(scope, receive, send, body, params)
+            else:
+                await self.app(scope, replay, send)
         except ConnectionDropped:  # a drop fault: the head is already sent
             raise
         except ServiceError as err:

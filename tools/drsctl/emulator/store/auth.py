@@ -1,7 +1,15 @@
 """Transaction accessors for LwA: authorization codes and tokens."""
 
+import dataclasses
+
 from .base import TxBase
-from .records import AuthCode, Token
+from .records import AuthCode, Device, Token, column_list, from_values
+
+_TOKEN_COLUMNS = len(dataclasses.fields(Token))
+_CALLER = (
+    f"SELECT {column_list(Token, 't')}, {column_list(Device, 'd')} FROM tokens t "
+    "LEFT JOIN devices d ON d.device_id = t.device_id WHERE t.token_hash = ?"
+)
 
 
 class AuthTx(TxBase):
@@ -26,6 +34,21 @@ class AuthTx(TxBase):
     def token(self, token_hash: str) -> Token | None:
         """Return a token by digest."""
         return self._one(Token, "SELECT * FROM tokens WHERE token_hash = ?", token_hash)
+
+    def caller(self, token_hash: str) -> tuple[Token, Device | None] | None:
+        """Return a token by digest and the device it is bound to, in one query.
+
+        The device is returned whatever its state (deregistered included); None if the
+        token is bound to none (a seller's or a grantless token).
+        """
+        row = self._conn.execute(_CALLER, (token_hash,)).fetchone()
+        if row is None:
+            return None
+        device = row[_TOKEN_COLUMNS:]
+        return (
+            from_values(Token, row[:_TOKEN_COLUMNS]),
+            None if device[0] is None else from_values(Device, device),
+        )
 
     def revoke_tokens(self, device_id: str, kind: str) -> int:
         """Revoke a device's live tokens of one kind; return how many."""

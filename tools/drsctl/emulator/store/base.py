@@ -1,10 +1,9 @@
 """What every group of transaction accessors stands on: the connection and row helpers."""
 
-import dataclasses
 import sqlite3
 from typing import Any, TypeVar
 
-from .records import from_row
+from .records import as_values, from_row
 
 _T = TypeVar("_T")
 
@@ -24,7 +23,7 @@ class TxBase:
         return [from_row(cls, row) for row in self._conn.execute(sql, args)]
 
     def _insert(self, table: str, record: Any) -> int:
-        values = {k: v for k, v in dataclasses.asdict(record).items() if v is not None}
+        values = {k: v for k, v in as_values(record).items() if v is not None}
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         cur = self._conn.execute(

@@ -247,3 +247,20 @@ def _columns(cls: type) -> tuple[tuple[str, bool], ...]:
 def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
     """Build dataclass ``cls`` from a row, turning SQLite 0/1 into bool where declared."""
     return cls(**{name: bool(row[name]) if flag else row[name] for name, flag in _columns(cls)})
+
+
+@functools.cache
+def column_list(cls: type, alias: str) -> str:
+    """``alias.field, …`` for every field of ``cls``, in field order (for :func:`from_values`)."""
+    return ", ".join(f"{alias}.{name}" for name, _ in _columns(cls))
+
+
+def from_values(cls: type[_T], values: Any) -> _T:
+    """Build dataclass ``cls`` from values in field order (a :func:`column_list` row)."""
+    columns = _columns(cls)
+    return cls(*[bool(v) if c[1] else v for v, c in zip(values, columns, strict=True)])
+
+
+def as_values(record: Any) -> dict[str, Any]:
+    """A record's fields by name (``dataclasses.asdict`` without its deep copy)."""
+    return {name: getattr(record, name) for name, _ in _columns(type(record))}
