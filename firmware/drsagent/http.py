@@ -29,21 +29,21 @@ _TRUNCATED = const("answer truncated")
 _BAD_URL = const("bad URL: not http(s)://host[:port]/path")
 
 
-def quote(s, b=None):
+def quote(s, buf=None):
     """Percent-encode s (str or bytes) for a URL path segment or a form value.
 
-    With b (a bytearray) the result is appended to b (no intermediate strings:
-    a refresh token is hundreds of characters) and b is returned; else a str."""
+    With buf (a bytearray) the result is appended to buf (no intermediate strings:
+    a refresh token is hundreds of characters) and buf is returned; else a str."""
     if isinstance(s, str):
         s = s.encode()
-    o = bytearray() if b is None else b
+    o = bytearray() if buf is None else buf
     for c in s:
         # RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~"
         if 47 < c < 58 or 64 < c < 91 or 96 < c < 123 or c in b"-._~":
             o.append(c)
         else:
             o.extend(b"%%%02X" % c)
-    return o if b is not None else o.decode()
+    return o if buf is not None else o.decode()
 
 
 def parse_json(body):

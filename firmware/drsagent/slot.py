@@ -114,19 +114,19 @@ def emit_failure(emit, op, e, t, sid=None):
         emit(ev, t=t, slot=sid, op=op, kind=type(e).__name__)
 
 
-def _go(d, st, t, at=None):
-    d[_K_STATE] = st
+def _go(d, state, t, at=None):
+    d[_K_STATE] = state
     d[_K_SINCE] = t
     d[_K_ATTEMPTS] = 0
     if at is None:
         d.pop(_K_NEXT_AT, None)
     else:
         d[_K_NEXT_AT] = at
-    if st == "idle":
+    if state == "idle":
         d[_K_EVENT_ID] = None
         d.pop(_K_ORDER_STATUS, None)
         d.pop(_K_REFILLED, None)
-    if st != "ordering" and st != "possibly_placed":
+    if state != "ordering" and state != "possibly_placed":
         d.pop(_K_UNKNOWN_SINCE, None)
 
 
