@@ -94,7 +94,7 @@ def repair_slot(d, c, t):
         slot.possibly_placed(d, c, t, min(out_since or t, t))
     elif not known:
         d.update(slot.new_state(t))
-    return "bad " + ", ".join(bad)
+    return "damaged values: " + ", ".join(bad)
 
 
 def boot(a):

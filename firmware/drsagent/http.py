@@ -135,8 +135,11 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     # with a second call instead of being copied in (a copy of the LwA form beside a
     # bearer-sized buffer is what a fragmented heap cannot spare).
     s = bytearray(("%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, url[len(hp) :], hp)).encode())
-    for k in headers or ():
-        s += ("%s: %s\r\n" % (k, headers[k])).encode()
+    for k in headers or ():  # in pieces: no formatted copy of a bearer-sized line
+        s += k.encode()
+        s += b": "
+        s += headers[k].encode()
+        s += b"\r\n"
     if js:  # callers sending a dict never set Content-Type themselves
         s += b"Content-Type: application/json\r\n"
     if body is not None or method in ("POST", "PUT", "PATCH"):
