@@ -12,12 +12,12 @@ from drsagent.hal import sim
 
 
 def main():
-    def out(d):
+    def write(d):
         sys.stdout.write(json.dumps(d))
         sys.stdout.write("\n")
         sys.stdout.flush()  # the harness waits for each line
 
-    log.set_event_sink(out)
+    log.set_event_sink(write)
     log.set_log_sink(lambda line: sys.stderr.write(line + "\n"))
     from drsagent.agent import Agent
     from drsagent.store import FlashStore
@@ -58,7 +58,7 @@ def main():
         msg = line = None
         if mp:  # the heap figures below are after a full collection (CPython: no need)
             gc.collect()
-        out(
+        write(
             {
                 "ev": "tick",
                 "t": clock.now(),

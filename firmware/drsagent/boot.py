@@ -10,7 +10,7 @@ from drsagent.compat import collect, const
 from drsagent.errors import ConfigError
 
 
-def compact(parsed):
+def compact(data):
     """A fresh copy of parsed JSON, made once the validator's temporaries are freed.
 
     Parsing and validating leave the kept values (numbers, strings) spread thinly over
@@ -18,7 +18,7 @@ def compact(parsed):
     network code imported next (measured: a 64 KiB heap failed there with 23 KB free).
     The copy fills the low holes and the thin originals are freed as a whole."""
     collect()
-    return json.loads(json.dumps(parsed))
+    return json.loads(json.dumps(data))
 
 
 def make_drs(config, secrets, store, clock):
@@ -88,13 +88,13 @@ def repair_slot(d, c, t):
     if known and not bad:
         return None
     if not known:
-        bad.append("state %r" % (st,))
+        bad.append("unknown state %r" % (st,))
     out_since = slot.open_since(d)
     if out_since is not None:
         slot.possibly_placed(d, c, t, min(out_since or t, t))
     elif not known:
         d.update(slot.new_state(t))
-    return "bad " + ", ".join(bad)
+    return "damaged values: " + ", ".join(bad)
 
 
 def boot(a):
@@ -120,33 +120,30 @@ def boot(a):
 
 
 # What the estimator (uh, ud) and the lead-time learner (lh, lp, le) keep in a slot's
-# dict (contracts.md): "key kind", kind L a list of at most 28 ints, T a list of exactly
-# 4 ints, i an int.
-_LEARNED = "uh L, ud T, lh L, lp i, le i"
+# dict (contracts.md): "key kind", kind list: a list of at most 28 ints, four: a list of
+# exactly 4 ints, int: an int.
+_LEARNED = const("uh list, ud four, lh list, lp int, le int")
 
 
 def _check_learned(d):
     """Drop everything learned from a slot dict read from flash if any of it is
     broken: learning starts over rather than a bad value failing every loop."""
+    is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
     for item in _LEARNED.split(", "):
         k, kind = item.split()
         v = d.get(k)
         if v is None:
             continue
-        if kind == "i":
-            ok = _is_int(v)
+        if kind == "int":
+            ok = is_int(v)
         else:
-            ok = isinstance(v, list) and all(_is_int(x) for x in v)
-            ok = ok and (len(v) <= 28 if kind == "L" else len(v) == 4)
+            ok = isinstance(v, list) and all(is_int(x) for x in v)
+            ok = ok and (len(v) <= 28 if kind == "list" else len(v) == 4)
         if not ok:
             for item in _LEARNED.split(", "):
                 d.pop(item.split()[0], None)
             log.warn("state.json: learned values were broken: learning starts over")
             return
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def reload(a):

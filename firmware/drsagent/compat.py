@@ -18,17 +18,17 @@ except ImportError:  # CPython
         return x
 
 
-def run_once(mod, fn, *args):
-    """Call drsagent.<mod>.<fn>(*args) from a boot-only/rare module, then unload it
-    (out of sys.modules and the package) so its code can be collected."""
-    name = "drsagent." + mod
-    m = __import__(name, None, None, (fn,), 0)
+def run_once(module, function, *args):
+    """Call drsagent.<module>.<function>(*args) from a boot-only/rare module, then
+    unload it (out of sys.modules and the package) so its code can be collected."""
+    name = "drsagent." + module
+    m = __import__(name, None, None, (function,), 0)
     try:
-        return getattr(m, fn)(*args)
+        return getattr(m, function)(*args)
     finally:
         m = None
         sys.modules.pop(name, None)
         p = sys.modules.get("drsagent")
         if p is not None:
-            p.__dict__.pop(mod, None)
+            p.__dict__.pop(module, None)
         collect()

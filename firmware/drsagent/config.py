@@ -133,17 +133,16 @@ def validate_config(d):
         v = ep[k]
         if v.startswith("http://"):
             if not d["allow_plain_http"]:
-                _bad(f, "endpoints." + k, "an https:// URL (http:// needs allow_plain_http)", v)
+                _bad(f, "endpoints.%s" % k, "an https:// URL (http:// needs allow_plain_http)", v)
             if v.split("/")[2].split(":")[0] not in ("127.0.0.1", "localhost"):
-                _bad(f, "endpoints." + k, "a loopback host for plain http", v)
+                _bad(f, "endpoints.%s" % k, "a loopback host for plain http", v)
     if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get("ca_file"):
         _bad(f, "ca_file", "a non-empty string")
     seen = []
     for i, s in enumerate(d["slots"]):
-        p = "slots[%d]" % i
+        p = "slots[%d]." % i
         if not isinstance(s, dict):
-            _bad(f, p, "a JSON object", s)
-        p += "."
+            _bad(f, p[:-1], "a JSON object", s)
         _check(f, s, _SLOT_KEYS, p)
         if s.get("max_lead_time_days") is None:  # its default: 2.5 x lead_time_days
             s["max_lead_time_days"] = s["lead_time_days"] * 2.5

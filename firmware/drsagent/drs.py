@@ -3,7 +3,6 @@
 # retry loops here (the agent schedules retries on its own clock), except one:
 # a rejected access token is refreshed and the call repeated once.
 from drsagent import errors, http, log
-from drsagent.compat import run_once
 from drsagent.timefmt import iso
 
 # Each endpoint's exact (x-amzn-type-version, x-amzn-accept-type) pair (DRS docs,
@@ -96,20 +95,9 @@ class DrsClient:
         p = "" if serial is None else "/" + http.quote(serial)
         self._call("deviceStatus", "POST", p, b, False)
 
-    # Back-office calls the agent loop never makes: their code lives in drsadmin.py
-    # and is only loaded (and then dropped) when one is used.
-
-    def subscription_info(self):
-        """{slot_id: subscribed?} for every slot Amazon knows for this device."""
-        return run_once("drsadmin", "subscription_info", self)
-
-    def deregister(self):
-        """Deregister the device (revokes its tokens at Amazon)."""
-        return run_once("drsadmin", "deregister", self)
-
-    def cancel_test_orders(self, slot=None):
-        """Cancel test orders -> [{slotId, orderStatus}]."""
-        return run_once("drsadmin", "cancel_test_orders", self, slot)
+    # Back-office calls the agent loop never makes (subscriptionInfo, deregistration,
+    # cancelling test orders) are functions of drsadmin.py taking the client, called
+    # through compat.run_once: their code and names stay out of the heap until used.
 
     def _call(self, op, method, path="", body=None, json=True):
         # One call of endpoint op ("/<op><path>") -> its JSON object, or None when

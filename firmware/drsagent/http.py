@@ -5,40 +5,45 @@
 #
 # Written for a small heap, where every function, name and string literal of a
 # module costs RAM for good: no classes (a response is the tuple
-# (status, headers, body)), the reader's state in module globals (there is one
+# (status, headers, body)), the reader's state in one module list (there is one
 # connection at a time), one receive buffer for the whole process, a body with a
-# Content-Length read straight into one buffer of its size, and short messages
-# (literals of up to 10 characters are shared, interned strings).
+# Content-Length read straight into one buffer of its size. Messages are longer
+# than 10 characters: a shorter literal is interned, and every interned name counts
+# towards the unix port's next name pool (docs/ram-rules.md, rule 8).
 import json
 import socket
 
 from drsagent import errors
-from drsagent.compat import collect
+from drsagent.compat import collect, const
 from drsagent.hal import clock_is_set, rtc_now
 
 # The receive buffer, allocated when the module loads (while the heap is still in
 # one piece): a fresh chunk per recv() is what fails first in a fragmented heap.
 _B = bytearray(512)
-_p = 0  # next unread byte of _B
-_n = 0  # bytes of _B holding data
-_r = None  # readinto of the open connection (recv_into on CPython)
+# The reader's state, at these indices (one global instead of three names).
+_POS = const(0)  # next unread byte of _B
+_END = const(1)  # bytes of _B holding data
+_READ = const(2)  # readinto of the open connection (recv_into on CPython)
+_R = [0, 0, None]
+_TRUNCATED = const("answer truncated")
+_BAD_URL = const("bad URL: not http(s)://host[:port]/path")
 
 
-def quote(s, b=None):
+def quote(s, buf=None):
     """Percent-encode s (str or bytes) for a URL path segment or a form value.
 
-    With b (a bytearray) the result is appended to b (no intermediate strings:
-    a refresh token is hundreds of characters) and b is returned; else a str."""
+    With buf (a bytearray) the result is appended to buf (no intermediate strings:
+    a refresh token is hundreds of characters) and buf is returned; else a str."""
     if isinstance(s, str):
         s = s.encode()
-    o = bytearray() if b is None else b
+    o = bytearray() if buf is None else buf
     for c in s:
         # RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~"
         if 47 < c < 58 or 64 < c < 91 or 96 < c < 123 or c in b"-._~":
             o.append(c)
         else:
             o.extend(b"%%%02X" % c)
-    return o if b is not None else o.decode()
+    return o if buf is not None else o.decode()
 
 
 def parse_json(body):
@@ -46,45 +51,46 @@ def parse_json(body):
     try:
         return json.loads(body)
     except ValueError:  # includes UnicodeError and CPython's JSONDecodeError
-        raise errors.BadResponse("not JSON") from None
+        raise errors.BadResponse("answer is not JSON") from None
 
 
 def _fill():
     # Refill _B from the connection; its length (0 at EOF).
-    global _p, _n
-    _p = 0
-    _n = _r(_B) or 0  # MicroPython's readinto may return None
-    return _n
+    r = _R
+    r[_POS] = 0
+    r[_END] = r[_READ](_B) or 0  # MicroPython's readinto may return None
+    return r[_END]
 
 
 def _line():
     # One line including its b"\n" (shorter only at EOF), as bytes.
-    global _p
+    r = _R
     s = b""
     while True:
-        i = _B.find(b"\n", _p, _n)
+        i = _B.find(b"\n", r[_POS], r[_END])
         if i >= 0:
-            s += memoryview(_B)[_p : i + 1]
-            _p = i + 1
+            s += memoryview(_B)[r[_POS] : i + 1]
+            r[_POS] = i + 1
             return s
-        s += memoryview(_B)[_p:_n]
-        _p = _n
+        s += memoryview(_B)[r[_POS] : r[_END]]
+        r[_POS] = r[_END]
         if len(s) > 2048:
             raise ValueError  # -> BadResponse: a line this long is not HTTP
         if not _fill():
             return s
 
 
-def _get(m):
-    # Fill memoryview m completely: what _B holds first, then straight from the socket.
-    global _p
-    k = min(len(m), _n - _p)
-    m[:k] = memoryview(_B)[_p : _p + k]
-    _p += k
-    while k < len(m):
-        i = _r(m[k:])
+def _get(buf):
+    # Fill memoryview buf completely: what _B holds first, then straight from the socket.
+    r = _R
+    p = r[_POS]
+    k = min(len(buf), r[_END] - p)
+    buf[:k] = memoryview(_B)[p : p + k]
+    r[_POS] = p + k
+    while k < len(buf):
+        i = r[_READ](buf[k:])
         if not i:
-            raise errors.NetworkError("truncated")
+            raise errors.NetworkError(_TRUNCATED)
         k += i
 
 
@@ -99,18 +105,17 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     it); errors.BadResponse for a malformed HTTP response; errors.TimeNotSet for
     https before the clock is set.
     """
-    global _r
     tls = url[:8] == "https://"
     if tls:
         if not cadata:
-            raise errors.NotSent("no CA file")  # never an unverified connection
+            raise errors.NotSent("https without a CA file")  # never an unverified connection
         if not clock_is_set(rtc_now()):  # before NTP the RTC says 1970/2000
-            raise errors.TimeNotSet("no clock")
+            raise errors.TimeNotSet("clock not set (no NTP yet)")
         url, port = url[8:], 443
     elif url[:7] == "http://":
         url, port = url[7:], 80
     else:
-        raise errors.NotSent("bad URL")
+        raise errors.NotSent(_BAD_URL)
     i = url.find("/")
     if i < 0:
         i = len(url)
@@ -120,7 +125,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     if i:  # a port: digits only (int() would raise a bare ValueError), 1..65535
         port = int(p) if p.isdigit() else 0
     if not host or not 0 < port < 65536:
-        raise errors.NotSent("bad URL")
+        raise errors.NotSent(_BAD_URL)
     js = isinstance(body, (dict, list))
     if js:
         body = json.dumps(body)
@@ -130,8 +135,11 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     # with a second call instead of being copied in (a copy of the LwA form beside a
     # bearer-sized buffer is what a fragmented heap cannot spare).
     s = bytearray(("%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, url[len(hp) :], hp)).encode())
-    for k in headers or ():
-        s += ("%s: %s\r\n" % (k, headers[k])).encode()
+    for k in headers or ():  # in pieces: no formatted copy of a bearer-sized line
+        s += k.encode()
+        s += b": "
+        s += headers[k].encode()
+        s += b"\r\n"
     if js:  # callers sending a dict never set Content-Type themselves
         s += b"Content-Type: application/json\r\n"
     if body is not None or method in ("POST", "PUT", "PATCH"):
@@ -140,7 +148,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
     headers = url = None
     collect()
     sock = None
-    stage = "DNS"  # for the error message
+    stage = "DNS lookup of"  # for the error message
     try:
         addrs = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         stage = "connect"
@@ -158,7 +166,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
                     raise
         addrs = ai = None
         if tls:
-            stage = "TLS"
+            stage = "TLS handshake with"
             from drsagent.tlsctx import wrap  # only https devices pay for this code
 
             sock = wrap(sock, host, cadata)  # MicroPython: ValueError if not verified
@@ -169,14 +177,14 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
             sock.sendall(body)
         body = None
         stage = None  # from here on the server may have acted; a ValueError is its answer
-        _r = getattr(sock, "recv_into", None) or sock.readinto
+        _R[_READ] = getattr(sock, "recv_into", None) or sock.readinto
         _fill()  # also resets the reader
 
         # The status line and the headers, skipping interim 1xx answers.
         while True:
             s = _line()
             if not s.endswith(b"\n"):
-                raise errors.NetworkError("truncated")
+                raise errors.NetworkError(_TRUNCATED)
             s = s.split(None, 2)
             if s[0][:5] != b"HTTP/":
                 raise ValueError
@@ -186,7 +194,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
             while True:
                 s = _line()
                 if not s.endswith(b"\n"):
-                    raise errors.NetworkError("truncated")
+                    raise errors.NetworkError(_TRUNCATED)
                 if not s.strip():
                     break
                 i += 1
@@ -206,7 +214,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
             while True:
                 s = _line()
                 if not s.endswith(b"\n"):
-                    raise errors.NetworkError("truncated")
+                    raise errors.NetworkError(_TRUNCATED)
                 size = int(s.split(b";", 1)[0].strip(), 16)
                 if not size:
                     while _line().strip():  # trailers, up to the empty line (or EOF)
@@ -229,30 +237,30 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
                 _get(memoryview(b))
         else:
             while len(b) <= max_body:
-                b.extend(memoryview(_B)[_p:_n])
+                b.extend(memoryview(_B)[_R[_POS] : _R[_END]])
                 if not _fill():
                     break
         if b is None or len(b) > max_body:
-            raise errors.NetworkError("body > %d" % max_body)
+            raise errors.NetworkError("body > %d bytes" % max_body)
         return status, h, b
     except errors.DrsError:
         raise
     except MemoryError:
-        raise errors.NetworkError("no memory") from None
+        raise errors.NetworkError("out of memory") from None
     except (OSError, ValueError, IndexError) as e:
         if stage is None and not isinstance(e, OSError):
             # int(), decode(), index() and the like on what the server sent
-            raise errors.BadResponse("bad HTTP") from None
+            raise errors.BadResponse("malformed HTTP answer") from None
         a = e.args
         if a and a[0] in (11, 110, 116):  # EAGAIN, ETIMEDOUT (Linux, lwIP)
-            a = "timed out"
+            a = "timed out (%d s)" % timeout
         else:  # short and secret-free: socket/TLS errors carry no payload
             a = "%s: %s" % (type(e).__name__, str(e)[:80])
         # stage set: the request never (completely) left the device
         kind = errors.NotSent if stage else errors.NetworkError
-        raise kind("%s %s: %s" % (stage or method, host, a)) from None
+        raise kind("%s host %s: %s" % (stage or method, host, a)) from None
     finally:
-        _r = None
+        _R[_READ] = None
         if sock is not None:
             try:
                 sock.close()

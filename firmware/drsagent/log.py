@@ -2,8 +2,10 @@
 # careless message cannot leak an LwA token or a client secret.
 import sys
 
-_log_sink = None  # fn(line) or None (stderr)
-_event_sink = None  # fn(dict) or None (events become log lines)
+from drsagent.compat import const
+
+_log_sink = None  # function(line) or None (stderr)
+_event_sink = None  # function(dict) or None (events become log lines)
 
 # Known secret values (client secret, tokens), keyed so a new access token
 # replaces the old one instead of growing the table.
@@ -12,16 +14,18 @@ _secret_values = {}
 # Token-like prefixes (the first six): everything after one, up to a separator,
 # is masked ("earer " covers "Bearer " and "bearer "). Then key names whose value
 # is masked in "key: value", "key=value" and '"key": "value"' ("passw": password, passwd).
-_SECRET_MARKERS = (
-    "Atza|",
-    "Atzr|",
-    "Atza%7C",
-    "Atzr%7C",
-    "earer ",
-    "amzn1.oa2-cs.",
-    "secret",
-    "token",
-    "passw",
+_SECRET_MARKERS = const(
+    (
+        "Atza|",
+        "Atzr|",
+        "Atza%7C",
+        "Atzr%7C",
+        "earer ",
+        "amzn1.oa2-cs.",
+        "secret",
+        "token",
+        "passw",
+    )
 )
 
 
@@ -78,16 +82,16 @@ def secret(name, value):
         _secret_values.pop(name, None)
 
 
-def set_log_sink(fn):
-    """fn(line) receives each scrubbed line, e.g. "W drs: throttled"; None = stderr."""
+def set_log_sink(function):
+    """function(line) receives each scrubbed line, e.g. "W drs: throttled"; None = stderr."""
     global _log_sink
-    _log_sink = fn
+    _log_sink = function
 
 
-def set_event_sink(fn):
-    """fn(dict) receives each event {"ev": kind, ...}; None = write them to the log."""
+def set_event_sink(function):
+    """function(dict) receives each event {"ev": kind, ...}; None = write them to the log."""
     global _event_sink
-    _event_sink = fn
+    _event_sink = function
 
 
 def _write(line):

@@ -41,7 +41,7 @@ class TokenManager:
             try:
                 self.save_secrets(self.secrets)
                 self.refresh_token_unsaved = False
-                log.info("lwa: saved")
+                log.info("lwa: new refresh token saved")
             except Exception as e:  # noqa: BLE001 - flash errors vary by port
                 log.error("lwa: save: %s" % type(e).__name__)
         return self.access_token

@@ -23,19 +23,19 @@ def new_filter(level=None):
     return [level, None, None, 0, None, 0, None, 0]
 
 
-def fault(reading_filter):
+def fault(filter):
     """The fault reason (a short string), or None while readings are accepted."""
-    return reading_filter[_FAULT]
+    return filter[_FAULT]
 
 
-def feed(reading_filter, slot, raw):
+def feed(filter, slot, raw):
     """Take a raw reading with the slot's config; return the accepted fraction or None.
 
     Calibration is linear between sensor["empty"] and sensor["full"] (either may be
     larger: a distance sensor reads less when fuller); a little outside 0..1 is clamped.
     A constant reading at or under the slot's floor is an empty container, not stuck.
     """
-    f = reading_filter
+    f = filter
     sensor = slot["sensor"]
     if raw is None:
         why = "none"

@@ -45,7 +45,7 @@ _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
 # The states in which an order may be out (a damaged one is repaired to possibly_placed,
 # boot.repair_slot), and every state there is.
-ORDER_STATES = ("ordering", "ordered", "inflight", "possibly_placed")
+_ORDER_STATES = const(("ordering", "ordered", "inflight", "possibly_placed"))
 # The keys above that hold numbers, and those that hold a string or null (checked
 # after a boot: boot.repair_slot)
 NUMBER_KEYS = (
@@ -58,17 +58,7 @@ NUMBER_KEYS = (
     _K_UNKNOWN_SINCE,
 )
 TEXT_KEYS = (_K_EVENT_ID, _K_ORDER_STATUS)
-# Failures of a replenish attempt that ordered nothing: it never left the device, or
-# Amazon clearly refused it.
-_ORDERED_NOTHING = (
-    errors.NotSent,
-    errors.TimeNotSet,
-    errors.AuthError,
-    errors.InvalidToken,
-    errors.ServerError,
-    errors.Throttled,
-)
-STATES = ("idle", "delivered", "cooldown") + ORDER_STATES
+STATES = ("idle", "delivered", "cooldown") + _ORDER_STATES
 
 # When the device talks to Amazon (docs/contracts.md, "Request schedule"). Every pass
 # that calls DRS needs an LwA access token first, and a token lives one hour: a pass a
@@ -124,19 +114,19 @@ def emit_failure(emit, op, e, t, sid=None):
         emit(ev, t=t, slot=sid, op=op, kind=type(e).__name__)
 
 
-def _go(d, st, t, at=None):
-    d[_K_STATE] = st
+def _go(d, state, t, at=None):
+    d[_K_STATE] = state
     d[_K_SINCE] = t
     d[_K_ATTEMPTS] = 0
     if at is None:
         d.pop(_K_NEXT_AT, None)
     else:
         d[_K_NEXT_AT] = at
-    if st == "idle":
+    if state == "idle":
         d[_K_EVENT_ID] = None
         d.pop(_K_ORDER_STATUS, None)
         d.pop(_K_REFILLED, None)
-    if st != "ordering" and st != "possibly_placed":
+    if state != "ordering" and state != "possibly_placed":
         d.pop(_K_UNKNOWN_SINCE, None)
 
 
@@ -157,7 +147,7 @@ def open_since(d):
     first_unknown = d.get(_K_UNKNOWN_SINCE)
     if first_unknown is not None:
         return first_unknown
-    if d.get(_K_STATE) in ORDER_STATES or d.get(_K_EVENT_ID):
+    if d.get(_K_STATE) in _ORDER_STATES or d.get(_K_EVENT_ID):
         return d.get(_K_SINCE, 0)
     return None
 
@@ -219,7 +209,7 @@ class OrderMachine:
             st = "idle"
         unknown_since = d.get(_K_UNKNOWN_SINCE)
         if st == "ordering" and unknown_since is not None and t >= unknown_since + retry_window(c):
-            self._possibly_placed(sid, c, d, t, unknown_since)  # e.g. back from a long cut
+            self.possibly_placed(sid, c, d, t, unknown_since)  # e.g. back from a long cut
             self.save()
             return
         if st == "idle":
@@ -284,7 +274,8 @@ class OrderMachine:
         else:
             self.emit(ev, t=t, slot=sid, eid=eid)
 
-    def _possibly_placed(self, sid, c, d, t, since):
+    def possibly_placed(self, sid, c, d, t, since):
+        """possibly_placed (the module function) and its event."""
         possibly_placed(d, c, t, since)
         self.emit("possibly_placed", t=t, slot=sid, since=since, until=d[_K_NEXT_AT])
 
@@ -293,7 +284,19 @@ class OrderMachine:
         unknown outcome (None: there is none)."""
         if not isinstance(e, errors.DrsError):
             e = errors.NetworkError(str(e))
-        if isinstance(e, _ORDERED_NOTHING):
+        # Failures of an attempt that ordered nothing: it never left the device, or
+        # Amazon clearly refused it.
+        if isinstance(
+            e,
+            (
+                errors.NotSent,
+                errors.TimeNotSet,
+                errors.AuthError,
+                errors.InvalidToken,
+                errors.ServerError,
+                errors.Throttled,
+            ),
+        ):
             if earlier is None:
                 d.pop(_K_UNKNOWN_SINCE, None)
         unknown_since = d.get(_K_UNKNOWN_SINCE)
@@ -303,7 +306,7 @@ class OrderMachine:
             not e.transient or retry >= unknown_since + retry_window(c)
         ):
             # An order may be out; a retry after its earliest delivery could order twice.
-            self._possibly_placed(sid, c, d, t, unknown_since)
+            self.possibly_placed(sid, c, d, t, unknown_since)
         elif e.transient:
             d[_K_ATTEMPTS] = attempts
             d[_K_NEXT_AT] = retry

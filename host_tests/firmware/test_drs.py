@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from drsagent import drs, errors
+from drsagent import drs, drsadmin, errors
 from drsagent.drs import DrsClient
 from script_server import json_reply, needs_micropython, reply
 
@@ -227,17 +227,17 @@ def test_subscription_info(server, client):
         ),
         json_reply(200, {"slots": {}}),
     )
-    assert client.subscription_info() == {"toner-black": True, "toner-cyan": False}
+    assert drsadmin.subscription_info(client) == {"toner-black": True, "toner-cyan": False}
     req = server.requests[0]
     assert (req.method, req.path) == ("GET", "/subscriptionInfo")
     assert_versions(req, "DrsSubscriptionInfoInput@1.0", "DrsSubscriptionInfoResult@2.0")
     with pytest.raises(errors.BadResponse):
-        client.subscription_info()
+        drsadmin.subscription_info(client)
 
 
 def test_deregister(server, client):
     server.add(reply(200, b""))
-    assert client.deregister() is None
+    assert drsadmin.deregister(client) is None
     req = server.requests[0]
     assert (req.method, req.path) == ("DELETE", "/registration")
     assert_versions(req, "DrsDeregisterInput@2.0", "DrsDeregisterResult@1.0")
@@ -253,17 +253,17 @@ def test_cancel_test_orders(server, client):
         json_reply(200, {"slotOrderStatuses": statuses[:1]}),
         json_reply(200, {"nothing": 1}),
     )
-    assert client.cancel_test_orders() == [
+    assert drsadmin.cancel_test_orders(client) == [
         {"slotId": "a", "orderStatus": "CANCELLED"},
         {"slotId": "b", "orderStatus": "NO_ORDER_IN_PROGRESS"},
     ]
-    assert client.cancel_test_orders("a") == [{"slotId": "a", "orderStatus": "CANCELLED"}]
+    assert drsadmin.cancel_test_orders(client, "a") == [{"slotId": "a", "orderStatus": "CANCELLED"}]
     a, b, _ = server.requests if len(server.requests) == 3 else (*server.requests, None)
     assert (a.method, a.path) == ("DELETE", "/testOrders")
     assert (b.method, b.path) == ("DELETE", "/testOrders/slots/a")
     assert_versions(a, "DrsCancelTestOrdersInput@1.0", "DrsCancelTestOrdersResult@1.0")
     with pytest.raises(errors.BadResponse):
-        client.cancel_test_orders()
+        drsadmin.cancel_test_orders(client)
 
 
 # -- invalid token: one refresh, one retry ------------------------------------------------
@@ -346,7 +346,7 @@ def test_bad_request_message_is_kept_and_scrubbed(server, client):
 def test_network_errors_pass_through(silent_port, tokens):
     c = DrsClient(f"http://127.0.0.1:{silent_port}", tokens, timeout=0.3)
     with pytest.raises(errors.NetworkError):
-        c.subscription_info()
+        drsadmin.subscription_info(c)
 
 
 def test_https_client_uses_cadata(tls_server, tls_material, tokens):
@@ -469,8 +469,10 @@ def test_admin_calls_unload_their_module(server, client):
     import sys
 
     server.add(reply(200, b""), json_reply(200, {"slotOrderStatuses": []}))
-    client.deregister()
-    assert client.cancel_test_orders("a") == []
+    from drsagent.compat import run_once
+
+    run_once("drsadmin", "deregister", client)
+    assert run_once("drsadmin", "cancel_test_orders", client, "a") == []
     assert "drsagent.drsadmin" not in sys.modules
 
 
@@ -490,13 +492,15 @@ def test_micropython_admin_calls(server, mpy):
 import json, sys
 from drsagent.lwa import TokenManager
 from drsagent.drs import DrsClient
+from drsagent.compat import run_once
 class Clock:
     def now(self):
         return 1767225600
 secrets = {"lwa": {"client_id": "cid", "client_secret": "cs", "refresh_token": REFRESH + "r1"}}
 c = DrsClient(URL, TokenManager(URL + "/auth/o2/token", secrets, lambda s: None, Clock()))
-r = {"subs": c.subscription_info(), "cancel": c.cancel_test_orders("s1")}
-r["dereg"] = c.deregister()
+r = {"subs": run_once("drsadmin", "subscription_info", c)}
+r["cancel"] = run_once("drsadmin", "cancel_test_orders", c, "s1")
+r["dereg"] = run_once("drsadmin", "deregister", c)
 r["loaded"] = "drsagent.drsadmin" in sys.modules
 print(json.dumps(r))
 """

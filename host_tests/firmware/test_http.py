@@ -94,7 +94,7 @@ def test_duplicate_headers_are_joined(server):
 )
 def test_body_cap(server, raw):
     server.add(raw)
-    with pytest.raises(errors.NetworkError, match="body > 100"):
+    with pytest.raises(errors.NetworkError, match="body > 100 bytes"):
         http.request("GET", server.url + "/", max_body=100)
 
 
@@ -357,4 +357,6 @@ def test_micropython_tls_verify_ok_and_refused(tls_server, tls_material, mpy, tm
 @needs_micropython
 def test_micropython_bad_url_is_a_network_error(mpy):
     res = mp_calls(mpy, [f"call('GET', {u!r}, cadata=b'x')" for u in BAD_URLS])
-    assert res == [{"err": "NotSent", "msg": "bad URL"}] * len(BAD_URLS)
+    assert res == [{"err": "NotSent", "msg": "bad URL: not http(s)://host[:port]/path"}] * len(
+        BAD_URLS
+    )
