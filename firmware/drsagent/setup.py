@@ -279,11 +279,14 @@ def _hold_lost_answers(c):
     state = agent.state if agent is not None and agent.state else c.store.load_state()
     t = c.clock.now() if c.clock.is_set() else 0
     held = 0
+    slots = None  # the validated slot configs: read and validated once, if a slot needs them
     for sid, d in (state.get("slots") or {}).items():
         since = d.get("ua") if slot.order_state(d) == "ordering" else None
         if since is None:
             continue
-        configs = [s for s in _validated(_current_config(c))["slots"] if s["id"] == sid]
+        if slots is None:
+            slots = _validated(_current_config(c))["slots"]
+        configs = [s for s in slots if s["id"] == sid]
         if not configs:
             continue  # no longer configured: the agent drops it at the reload
         slot.possibly_placed(d, configs[0], max(t, since), since)
