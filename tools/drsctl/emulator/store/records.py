@@ -246,7 +246,7 @@ def _columns(cls: type) -> tuple[tuple[str, bool], ...]:
 
 def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
     """Build dataclass ``cls`` from a row, turning SQLite 0/1 into bool where declared."""
-    return cls(**{name: bool(row[name]) if flag else row[name] for name, flag in _columns(cls)})
+    return from_values(cls, [row[name] for name, _ in _columns(cls)])
 
 
 @functools.cache
