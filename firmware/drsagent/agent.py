@@ -7,7 +7,7 @@
 from drsagent import backoff, errors, estimator, log
 from drsagent.compat import collect, const, run_once
 from drsagent.policy import decide
-from drsagent.reading import fault, feed
+from drsagent.reading import accepted, fault, feed
 from drsagent.slot import emit_failure, order_state, report_due, since
 
 _DAY = const(86400)
@@ -92,6 +92,7 @@ class Agent:
                     raw = None
                 state_before = order_state(d)
                 fault_before = fault(reading_filter)
+                previous = accepted(reading_filter)
                 x = feed(reading_filter, c, raw)  # None: rejected
                 fault_now = fault(reading_filter)  # an accepted reading clears it
                 report = fault_now != fault_before
@@ -103,7 +104,7 @@ class Agent:
                 why = None  # no accepted reading: no order, no retry
                 level = estimator.level(d)
                 if x is not None:
-                    if estimator.update(d, c, x, t, state_before in _EXPECTING):
+                    if estimator.update(d, c, x, t, state_before in _EXPECTING, previous):
                         self.emit("refill", t=t, slot=sid, level=round(x, 4))
                         run_once("leadtime", "refill", d, t)
                         orders.on_refill(d, t)

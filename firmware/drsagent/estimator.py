@@ -80,9 +80,23 @@ def days_left(state):
     return lvl / rate
 
 
-def update(state, config, x, t, ordered=False):
+def _refill(lvl, x, config, ordered):
+    """Whether a reading x over the level lvl is a new cartridge (see the floats above)."""
+    rise = x - lvl
+    return (
+        rise > 0.3
+        or (lvl < config["rearm"] <= x and rise > 0.05)
+        or (ordered and x >= 0.9 and rise > 0.1)
+    )
+
+
+def update(state, config, x, t, ordered=False, previous=None):
     """Take an accepted reading x at time t; return True when it is a refill.
-    ordered: an order is out or delivered (a smaller rise counts as a refill then)."""
+    ordered: an order is out or delivered (a smaller rise counts as a refill then).
+    previous: the reading accepted before x (the level on flash after a boot; None:
+    not known). A rise from it over sensor.spike was confirmed by the reading filter;
+    a smaller one passed it alone, so a refill then needs the reading before to be one
+    too: one glitch never re-arms a slot whose order is out."""
     d = state  # the slot's record in state.json
     lvl = d.get(_K_LEVEL)
     # A reading on a new UTC day first closes the day before into the history, on the
@@ -97,11 +111,13 @@ def update(state, config, x, t, ordered=False):
         d[_K_TIME] = d[_K_WINDOW_TIME] = d[_K_LEARN_TIME] = t
         return False
     rise = x - lvl
-    if (
-        rise > 0.3
-        or (lvl < config["rearm"] <= x and rise > 0.05)
-        or (ordered and x >= 0.9 and rise > 0.1)
-    ):
+    if _refill(lvl, x, config, ordered):
+        if (
+            previous is not None
+            and x - previous <= config["sensor"]["spike"]
+            and not _refill(lvl, previous, config, ordered)
+        ):
+            return False  # held, level untouched: the next reading confirms or drops it
         # New cartridge: jump straight to it and restart the rate window so the
         # jump is not read as negative use. Keep the rate: the usage habit is the same.
         # A day that ended before the refill closes on the old level; today's use

@@ -15,12 +15,18 @@ _LAST_RAW = const(4)  # stuck detection: the last raw value ...
 _SAME_RAW = const(5)  # ... and how often in a row it came
 _PENDING = const(6)  # an unconfirmed big jump ...
 _CONFIRMS = const(7)  # ... and the readings that agreed with it since
-_CONFIRM = const(2)  # further consistent readings that confirm a big jump
+_CONFIRM = const(2)  # further consistent readings that confirm a big jump ...
+_CONFIRM_FIRST = const(1)  # ... or a first reading (nothing to jump from)
 
 
 def new_filter(level=None):
     """A filter seeded with the last known level (a glitch after a reboot is held)."""
     return [level, None, None, 0, None, 0, None, 0]
+
+
+def accepted(filter):
+    """The last accepted fraction (the seed level after a boot), or None."""
+    return filter[_LEVEL]
 
 
 def fault(filter):
@@ -60,15 +66,18 @@ def feed(filter, slot, raw):
             x = 0.0 if x < 0 else 1.0 if x > 1 else x
             spike = sensor["spike"]
             why = None
-            if f[_LEVEL] is not None and abs(x - f[_LEVEL]) > spike:
-                # A refill or a glitch: hold it until further readings agree.
+            last = f[_LEVEL]
+            if last is None or abs(x - last) > spike:
+                # A refill or a glitch: hold it until further readings agree. So is a
+                # first reading with nothing to compare (a fresh device, or its state
+                # lost): alone, a glitch at empty would place an order.
                 pending = f[_PENDING]
                 if pending is not None and abs(x - pending) <= spike / 2:
                     f[_CONFIRMS] += 1
                 else:
                     f[_PENDING] = x
                     f[_CONFIRMS] = 0
-                if f[_CONFIRMS] < _CONFIRM:
+                if f[_CONFIRMS] < (_CONFIRM if last is not None else _CONFIRM_FIRST):
                     why = "spike"
             if why is None:
                 f[_LEVEL] = x

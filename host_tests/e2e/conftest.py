@@ -22,11 +22,14 @@ def runtime(request: pytest.FixtureRequest) -> str:
 def make_sim(
     emulator: tuple[str, EmulatorControl], tmp_path: Path, runtime: str
 ) -> Iterator[Callable[..., Simulation]]:
-    """Build a started simulation: one device, fresh flash, chosen slot worlds."""
+    """Build a started simulation: one device, fresh flash, chosen slot worlds; the
+    device has taken one reading at the start (installed=False: it has not)."""
     url, control = emulator
     sims: list[Simulation] = []
 
-    def build(levels: list[float], daily_use: list[float], **opts: object) -> Simulation:
+    def build(
+        levels: list[float], daily_use: list[float], installed: bool = True, **opts: object
+    ) -> Simulation:
         worlds = [
             SlotWorld(slot_id=f"slot-{i + 1}", daily_use=use, noise=0.0)
             for i, use in enumerate(daily_use)
@@ -39,8 +42,11 @@ def make_sim(
             **opts,  # type: ignore[arg-type]
         )
         sim = Simulation(control, url, options, workdir=tmp_path / "devices")
-        sim.device.start()
         sims.append(sim)
+        if installed:
+            sim.install()
+        else:
+            sim.device.start()
         return sim
 
     yield build

@@ -199,7 +199,9 @@ def test_lifecycle_device_orders_seller_ships_device_sees_it_close(emulator, tmp
     opts = SimOptions(runtime="micropython", slots=1, worlds=worlds, initial_levels=[0.05])
     sim = Simulation(control, url, opts, workdir=tmp_path / "devices")
     with sim:
-        # 1. Below its floor, the firmware orders on its first pass.
+        # 1. Below its floor, the firmware orders on its second pass (the first reading
+        # waits for the next to agree).
+        sim.step()
         sim.step()
         [order] = sim.orders()
         order_id, eid = order["amazon_order_id"], order["event_instance_id"]

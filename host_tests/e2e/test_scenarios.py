@@ -59,9 +59,10 @@ def test_order_in_progress_is_adopted_not_repeated(make_sim, emulator):
 
 def test_access_token_expiring_mid_run_is_refreshed_once(make_sim, emulator):
     _, control = emulator
-    # Ten-minute ticks from 08:00: slot-1 orders on the first pass with a fresh token;
-    # slot-2, used fast, reaches its floor within the token's hour.
-    sim = make_sim(levels=[0.05, 0.13], daily_use=[0.02, 0.8], tick_s=600, start=START + 8 * 3600)
+    # Ten-minute ticks from 08:00 (the device took its first reading then, and sent
+    # deviceStatus with a fresh token): slot-1 orders on the first tick; slot-2, used
+    # fast, reaches its floor within the token's hour.
+    sim = make_sim(levels=[0.05, 0.12], daily_use=[0.02, 0.8], tick_s=600, start=START + 8 * 3600)
     sim.step()
     assert len(sim.orders()) == 1
     # Amazon drops the token early (revoked, rotated): the next call must recover.

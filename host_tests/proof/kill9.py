@@ -89,7 +89,7 @@ def kill_run(
         config_overrides={"jitter_seed": seed},
     )
     sim = Simulation(control, url, opts, workdir=workdir, serial=f"K9-{seed:05d}")
-    sim.device.start()
+    sim.install()
     try:
         for hour in range(1, HORIZON_H + 1):
             if hour != kill_hour:

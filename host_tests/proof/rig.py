@@ -43,6 +43,10 @@ class RigOptions:
     refill_delay_h: tuple[float, float] = (1.0, 8.0)
     lead_time_days: float = 1.0
     seed: int = 1
+    # The device is on an hour before the test starts and takes its first reading, which
+    # it holds until the next one agrees; False: the test starts with a device that has
+    # never read its sensor.
+    installed: bool = True
     slot_config: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -84,6 +88,8 @@ class DeviceRig:
         self.world.level = opts.level
         self.now = control.now()
         self.now += DAY - self.now % DAY + 8 * HOUR  # 08:00 of the next day
+        if opts.installed:
+            self.now -= HOUR  # on an hour before: see below
         self.day0 = self.now - self.now % DAY
         control.set_clock(self.now)
         control.settings(delivery_days=opts.delivery_days)
@@ -121,6 +127,10 @@ class DeviceRig:
         self.off_s = HOUR
         self.agent: Any = None
         self._seen_delivered: set[str] = set()
+        if opts.installed:
+            self.device_pass()
+            self.now += HOUR
+            control.set_clock(self.now)
 
     # -- the device --------------------------------------------------------------------
 
@@ -138,7 +148,7 @@ class DeviceRig:
         self.agent = Agent.from_flash(
             FlashStore(FLASH_ROOT),
             self.clock,
-            make_sensor=lambda c: self.raw,
+            make_sensor=lambda c: lambda: self.raw(),  # self.raw may be swapped any time
             emit=self._emit,
         )
 

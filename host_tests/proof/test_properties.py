@@ -62,6 +62,9 @@ class ModelDevice:
         self.flash.files["secrets.json"] = json.dumps(secrets).encode()
         self.agent = None
         self.seen: set[str] = set()
+        # On an hour before the test starts: its first reading, which the firmware holds
+        # until the next one agrees (drsagent/reading.py).
+        self.hour()
 
     def hour(self) -> None:
         from drsagent.agent import Agent

@@ -219,6 +219,16 @@ class Simulation:
         self._first_request_id = existing[-1]["id"] if existing else 0
         self.device = DeviceProcess(opts.runtime, self.flash, opts.heap)
 
+    def install(self) -> None:
+        """Switch the device on and let it take its first reading at the start time.
+
+        As an appliance installed before the run's first tick: the firmware holds a
+        first reading until the next one agrees, so a fresh device could not act on
+        the first tick otherwise.
+        """
+        self.device.start()
+        self.device_pass()
+
     def __enter__(self) -> Simulation:
         self.device.start()
         return self
