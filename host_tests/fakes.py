@@ -75,6 +75,10 @@ class FakeAmazon:
         self.crash_after_next = False
         self._n = 0
 
+    def token(self, op):
+        """DrsClient.token: the access token a call of op would carry."""
+        return "access-token"
+
     def _next(self, op):
         q = self.script.get(op)
         return q.pop(0) if q else None

@@ -99,6 +99,16 @@ class DrsClient:
     # cancelling test orders) are functions of drsadmin.py taking the client, called
     # through compat.run_once: their code and names stay out of the heap until used.
 
+    def token(self, op):
+        """An access token for a call of op. Without one the call never leaves the
+        device: errors.NotSent, or errors.AuthError for dead credentials."""
+        try:
+            return self.tokens.token()
+        except errors.DrsError as e:
+            if isinstance(e, errors.AuthError):
+                raise  # dead credentials: re-provision (nothing was sent either)
+            raise errors.NotSent("%s: %s" % (op, e)) from None
+
     def _call(self, op, method, path="", body=None, json=True):
         # One call of endpoint op ("/<op><path>") -> its JSON object, or None when
         # json is False.
@@ -110,12 +120,7 @@ class DrsClient:
         }
         url = self.url + "/" + op + path
         for attempt in (0, 1):
-            try:
-                headers["Authorization"] = "Bearer " + self.tokens.token()
-            except errors.DrsError as e:
-                if isinstance(e, errors.AuthError):
-                    raise  # dead credentials: re-provision (nothing was sent either)
-                raise errors.NotSent("%s: %s" % (op, e)) from None  # the DRS request never left
+            headers["Authorization"] = "Bearer " + self.token(op)
             status, response_headers, response_body = http.request(
                 method, url, headers, body, timeout=self.timeout, cadata=self.cadata
             )

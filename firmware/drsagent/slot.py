@@ -240,6 +240,13 @@ class OrderMachine:
 
     def replenish(self, sid, c, d, t):
         earlier = d.get(_K_UNKNOWN_SINCE)  # an earlier attempt with an unknown outcome
+        try:
+            # The access token before the latch: a power cut or a failure while it is
+            # fetched ordered nothing, and leaves no "possibly placed" behind.
+            self.drs.token("replenish")
+        except Exception as e:
+            self._attempt_failed(sid, c, d, t, e, earlier)
+            return
         if earlier is None:
             d[_K_UNKNOWN_SINCE] = t  # unknown until the answer says otherwise
         d[_K_STATE] = "ordering"

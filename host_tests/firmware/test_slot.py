@@ -608,6 +608,8 @@ def test_untracking_on_micropython(mpy):
         class Drs:
             n = 0
             polls = 0
+            def token(self, op):
+                return "access-token"
             def replenish(self, sid):
                 Drs.n += 1
                 return ("ORDER_INPROGRESS" if Drs.n > 1 else "STANDARD_ORDER_PLACED", "e1")

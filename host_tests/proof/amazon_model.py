@@ -94,6 +94,10 @@ class AmazonModel:
             raise kind(f"{op} HTTP {fault[:3]}")
         return result
 
+    def token(self, op: str) -> str:
+        """DrsClient.token: the model has no LwA (its calls carry no token)."""
+        return "access-token"
+
     def replenish(self, slot: str) -> tuple[str, str | None]:
         def act() -> tuple[str, str | None]:
             for o in self.orders:

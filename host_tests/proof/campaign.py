@@ -27,8 +27,9 @@ MINUTES = 600  # "off for minutes": back at the next hourly pass
 DURATIONS_S = (MINUTES, 6 * HOUR, 26 * HOUR, 40 * HOUR)  # past the delivery, past the refill
 # Long enough for the worst case: a cut that leaves the latch on flash without the answer,
 # off past the retry window, then the wait for a refill (3 days with a 1-day lead time),
-# the reorder's delivery and refill; with a cancel also the 2-day cool-down.
-HORIZON_H = {"cycle": 5 * DAY_H, "cancel": 7 * DAY_H}
+# the reorder's delivery and refill; with a cancel also the 2-day cool-down before the
+# reorder whose latch that cut leaves (2 + 40 h off + 3 + 1 days + the put-in: over 8).
+HORIZON_H = {"cycle": 5 * DAY_H, "cancel": 9 * DAY_H}
 
 
 @dataclass
@@ -95,7 +96,10 @@ def enumerate_cuts(
 ) -> list[Trial]:
     """Cut the power at every ``stride``-th I/O point of the episode (or only at points
     whose label starts with one of ``labels``), for each off-duration (or, with
-    ``one_duration_each``, for one of them in turn: a quicker sample)."""
+    ``one_duration_each``, for one of them in turn: a quicker sample). Each device
+    starts fresh, so a cut may land in its very first pass; the points are counted
+    from the start."""
+    opts = {"installed": False, **opts}
     dry = make_rig(**opts)
     _cycle(dry, scenario)
     assert not check(dry, scenario), check(dry, scenario)

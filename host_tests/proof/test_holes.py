@@ -293,3 +293,22 @@ def test_control_api_accepts_a_loopback_origin(emulator, origin):
     url, _ = emulator
     r = httpx.get(url + "/_emulator/clock", headers={"Origin": origin})
     assert r.status_code == 200, r.text
+
+
+def test_power_off_while_the_token_for_a_replenish_is_fetched_orders_at_once(make_rig):
+    """The replenish never left the device: the answer to its access-token request died
+    with the power. Nothing can be out, so back an hour later the slot orders at once
+    instead of waiting days as "possibly placed" (a stockout for nothing)."""
+    rig = make_rig(level=0.3)  # its token (from the first deviceStatus) expires unused
+    rig.run(2)
+    rig.world.level = 0.05
+    rig.cut(HOUR, label="answer auth")
+    for _ in range(DAY_H):
+        rig.run(1)
+        if rig.cuts:
+            break
+    assert rig.cuts and rig.orders() == []
+    assert rig.slot_state()["st"] == "idle", "no latch: nothing was sent"
+    rig.run(3)
+    assert len(rig.orders()) == 1
+    assert not rig.events_named("possibly_placed")
