@@ -264,6 +264,14 @@ def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
     return from_values(cls, row if positions is None else [row[i] for i in positions])
 
 
+def from_rows(cls: type[_T], cursor: sqlite3.Cursor) -> list[_T]:
+    """Build dataclass ``cls`` from each row of ``cursor`` (columns matched to fields once)."""
+    positions = _positions(cls, tuple(column[0] for column in cursor.description))
+    if positions is None:
+        return [from_values(cls, row) for row in cursor]
+    return [from_values(cls, [row[i] for i in positions]) for row in cursor]
+
+
 @functools.cache
 def column_list(cls: type, alias: str) -> str:
     """``alias.field, …`` for every field of ``cls``, in field order (for :func:`from_values`)."""
