@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from drsctl.emulator.server import EmulatorThread
+from drsctl.emulator.store import Fault, Store
 
 
 def arm(http: httpx.Client, **fault) -> int:
@@ -220,3 +221,19 @@ def test_stop_answers_a_held_request_in_the_service_shape(tmp_path) -> None:
                 "error": "temporarily_unavailable",
                 "error_description": "Service Unavailable",
             }
+
+
+def test_fault_lookup_skipped_only_while_none_can_be_armed(tmp_path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    with store.tx() as tx:
+        assert tx.take_fault("replenish") is None  # none armed: later lookups are skipped
+        tx.insert_fault(Fault("replenish", "status", 503, 1, False, tx.now()))
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        assert tx.take_fault("replenish") is not None
+        assert tx.take_fault("replenish") is None  # its last use taken
+        raise RuntimeError("rolled back: the use is given back")
+    with store.tx() as tx:
+        assert tx.take_fault("getOrderInfo") is None
+        assert tx.take_fault("replenish") is not None
+        assert tx.take_fault("replenish") is None
+    store.close()

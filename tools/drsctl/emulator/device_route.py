@@ -88,12 +88,20 @@ class DeviceRoute:
     def _run(self, call: Call) -> Response:
         """Run the handler; answer its error in the service's shape, never with a traceback."""
         try:
+            return self._handle(call)
+        except _HandlerFailed as failed:
+            return failed.response
+
+    def _handle(self, call: Call) -> Response:
+        """Run the handler; raise its error's answer as :class:`_HandlerFailed`."""
+        try:
             return self.handler(call)
         except ServiceError as err:
-            return err.response(ids.request_id_of(call.scope))
+            response = err.response(ids.request_id_of(call.scope))
         except Exception:
             log.exception("unexpected error in route %s", self.name)
-            return faults.amazon_error(self.name, 500).response(ids.request_id_of(call.scope))
+            response = faults.amazon_error(self.name, 500).response(ids.request_id_of(call.scope))
+        raise _HandlerFailed(response)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the route as a Starlette endpoint (the pipeline normally calls :meth:`serve`)."""
@@ -108,23 +116,34 @@ class DeviceRoute:
     async def serve(
         self, scope: Scope, receive: Receive, send: Send, body: bytes, params: dict[str, str]
     ) -> None:
-        """Serve one request: without a fault, in one transaction with its log entry."""
+        """Serve one request: without a fault, in one transaction with its log entry.
+
+        The handler joins that transaction without a savepoint: its error rolls back the
+        whole transaction (token lookup and fault check only read), and its answer is then
+        logged in a transaction of its own.
+        """
         call = Call(scope, request_headers(scope), body, self.store, params)
         digest = bearer_digest(call.headers.get("authorization"))
         method, path = scope["method"], scope["path"]
-        with self.store.tx() as tx:
-            if digest is not None:
-                found = tx.caller(digest)
-                if found is not None:
-                    call.token, call.device = found
-                    call.device_id = call.token.device_id
-            fault = tx.take_fault(self.name)
-            if fault is None:  # the handler's transaction joins this one
-                response = self._run(call)
+        try:
+            with self.store.tx(savepoints=False) as tx:
+                if digest is not None:
+                    found = tx.caller(digest)
+                    if found is not None:
+                        call.token, call.device = found
+                        call.device_id = call.token.device_id
+                fault = tx.take_fault(self.name)
+                if fault is None:
+                    response = self._handle(call)
+                    tx.log_request(tx.now(), method, path, self.name, response.status_code,
+                                   call.device_id)  # fmt: skip
+                else:
+                    entry = tx.log_request(tx.now(), method, path, self.name)
+        except _HandlerFailed as failed:
+            response = failed.response
+            with self.store.tx() as tx:
                 tx.log_request(tx.now(), method, path, self.name, response.status_code,
                                call.device_id)  # fmt: skip
-            else:
-                entry = tx.log_request(tx.now(), method, path, self.name)
         if fault is None:
             await send({"type": "http.response.start", "status": response.status_code,
                         "headers": response.raw_headers})  # fmt: skip
@@ -141,6 +160,14 @@ class DeviceRoute:
         finally:
             with self.store.tx() as tx:
                 tx.finish_request(entry, status, call.device_id, fault.kind)
+
+
+class _HandlerFailed(Exception):
+    """A handler's error, already answered in the service's shape (rolls its transaction back)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 class DeviceRoutes:

@@ -9,7 +9,7 @@ import dataclasses
 
 from . import buyer, orders
 from .marketplaces import sales_channel
-from .store import Customer, Order, Tx
+from .store import Order, Tx
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,20 +31,20 @@ class OrderView:
     def of(cls, tx: Tx, order: Order) -> "OrderView":
         """Compute the view of ``order``."""
         customer = tx.customer(order.customer_id) if orders.buyer_visible(order) else None
-        return cls._build(tx, order, customer)
+        return cls._build(tx, order, None if customer is None else buyer.for_customer(customer))
 
     @classmethod
     def many(cls, tx: Tx, found: list[Order]) -> list["OrderView"]:
-        """The views of several orders (one query for all their buyers)."""
+        """The views of several orders (one query for all their buyers, each derived once)."""
         wanted = {o.customer_id for o in found if orders.buyer_visible(o)}
-        customers = tx.customers(sorted(wanted))
+        buyers = {cid: buyer.for_customer(c) for cid, c in tx.customers(sorted(wanted)).items()}
         return [
-            cls._build(tx, o, customers.get(o.customer_id) if orders.buyer_visible(o) else None)
+            cls._build(tx, o, buyers.get(o.customer_id) if orders.buyer_visible(o) else None)
             for o in found
         ]
 
     @classmethod
-    def _build(cls, tx: Tx, order: Order, customer: Customer | None) -> "OrderView":
+    def _build(cls, tx: Tx, order: Order, profile: buyer.Buyer | None) -> "OrderView":
         shipped = orders.quantity_shipped(tx, order)
         open_statuses = (orders.UNSHIPPED, orders.PARTIALLY_SHIPPED)
         return cls(
@@ -55,5 +55,5 @@ class OrderView:
             items_shipped=shipped,
             items_unshipped=order.quantity - shipped if order.status in open_statuses else 0,
             order_total=None if order.status == orders.PENDING else orders.line_total(order),
-            buyer=buyer.for_customer(customer) if customer is not None else None,
+            buyer=profile,
         )

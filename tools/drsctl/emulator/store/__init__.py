@@ -24,7 +24,7 @@ from pathlib import Path
 from .auth import AuthTx
 from .backoffice import BackOfficeTx
 from .devices import DevicesTx
-from .faults import FaultsTx
+from .faults import FaultFlag, FaultsTx
 from .orders import OrdersTx
 from .records import (
     SETTING_LIMITS,
@@ -67,6 +67,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._thread = threading.local()  # .tx: the thread's open transaction, if any
+        self._fault_flag = FaultFlag()
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode = WAL")
@@ -100,14 +101,19 @@ class Store:
                 raise
 
     @contextmanager
-    def tx(self) -> Iterator[Tx]:
+    def tx(self, savepoints: bool = True) -> Iterator[Tx]:
         """Run one transaction under the lock; commit on success, roll back on error.
 
         Inside a transaction of the same thread this joins it: a savepoint that an error
-        rolls back alone, committed with the outer transaction.
+        rolls back alone, committed with the outer transaction. With ``savepoints=False``
+        the transactions that join this one add no savepoint: an error in any of them
+        rolls back the whole transaction (two statements a join fewer).
         """
         outer: Tx | None = getattr(self._thread, "tx", None)
         if outer is not None:
+            if not self._thread.savepoints:
+                yield outer
+                return
             self._conn.execute("SAVEPOINT joined")
             try:
                 yield outer
@@ -115,17 +121,20 @@ class Store:
                 self._conn.execute("ROLLBACK TO joined")
                 self._conn.execute("RELEASE joined")
                 outer.forget_now()  # the rolled-back part may have moved the clock
+                self._fault_flag.maybe_armed = True
                 raise
             self._conn.execute("RELEASE joined")
             return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(self._conn)
+            tx = Tx(self._conn, self._fault_flag)
             self._thread.tx = tx
+            self._thread.savepoints = savepoints
             try:
                 yield tx
             except BaseException:
                 self._conn.execute("ROLLBACK")
+                self._fault_flag.maybe_armed = True  # the rollback may have re-armed one
                 raise
             finally:
                 self._thread.tx = None

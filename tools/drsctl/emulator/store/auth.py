@@ -6,8 +6,10 @@ from .base import TxBase
 from .records import AuthCode, Device, Token, column_list, from_values
 
 _TOKEN_COLUMNS = len(dataclasses.fields(Token))
+_DEVICE_COLUMNS = len(dataclasses.fields(Device))
 _CALLER = (
-    f"SELECT {column_list(Token, 't')}, {column_list(Device, 'd')} FROM tokens t "
+    f"SELECT {column_list(Token, 't')}, {column_list(Device, 'd')}, "
+    "(SELECT now FROM clock WHERE id = 1) FROM tokens t "
     "LEFT JOIN devices d ON d.device_id = t.device_id WHERE t.token_hash = ?"
 )
 
@@ -39,12 +41,15 @@ class AuthTx(TxBase):
         """Return a token by digest and the device it is bound to, in one query.
 
         The device is returned whatever its state (deregistered included); None if the
-        token is bound to none (a seller's or a grantless token).
+        token is bound to none (a seller's or a grantless token). The same query reads
+        the clock, if this transaction has not yet (see :meth:`.SettingsTx.now`).
         """
         row = self._conn.execute(_CALLER, (token_hash,)).fetchone()
         if row is None:
             return None
-        device = row[_TOKEN_COLUMNS:]
+        if self._now is None:
+            self._now = int(row[-1])
+        device = row[_TOKEN_COLUMNS : _TOKEN_COLUMNS + _DEVICE_COLUMNS]
         return (
             from_values(Token, row[:_TOKEN_COLUMNS]),
             None if device[0] is None else from_values(Device, device),

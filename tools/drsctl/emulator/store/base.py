@@ -3,7 +3,7 @@
 import sqlite3
 from typing import Any, TypeVar
 
-from .records import as_values, from_row
+from .records import as_values, from_row, from_rows
 
 _T = TypeVar("_T")
 
@@ -20,7 +20,7 @@ class TxBase:
         return None if row is None else from_row(cls, row)
 
     def _all(self, cls: type[_T], sql: str, *args: Any) -> list[_T]:
-        return [from_row(cls, row) for row in self._conn.execute(sql, args)]
+        return from_rows(cls, self._conn.execute(sql, args))
 
     def _insert(self, table: str, record: Any) -> int:
         values = {k: v for k, v in as_values(record).items() if v is not None}

@@ -244,9 +244,32 @@ def _columns(cls: type) -> tuple[tuple[str, bool], ...]:
     return tuple((field.name, field.type is bool) for field in dataclasses.fields(cls))
 
 
+@functools.cache
+def _names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A record class's field names, and those of its bool fields."""
+    columns = _columns(cls)
+    return tuple(name for name, _ in columns), tuple(name for name, is_bool in columns if is_bool)
+
+
+@functools.cache
+def _positions(cls: type, columns: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Where each field of ``cls`` is among a row's ``columns``; None if in field order."""
+    names = _names(cls)[0]
+    return None if columns == names else tuple(columns.index(name) for name in names)
+
+
 def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
     """Build dataclass ``cls`` from a row, turning SQLite 0/1 into bool where declared."""
-    return from_values(cls, [row[name] for name, _ in _columns(cls)])
+    positions = _positions(cls, tuple(row.keys()))
+    return from_values(cls, row if positions is None else [row[i] for i in positions])
+
+
+def from_rows(cls: type[_T], cursor: sqlite3.Cursor) -> list[_T]:
+    """Build dataclass ``cls`` from each row of ``cursor`` (columns matched to fields once)."""
+    positions = _positions(cls, tuple(column[0] for column in cursor.description))
+    if positions is None:
+        return [from_values(cls, row) for row in cursor]
+    return [from_values(cls, [row[i] for i in positions]) for row in cursor]
 
 
 @functools.cache
@@ -256,9 +279,18 @@ def column_list(cls: type, alias: str) -> str:
 
 
 def from_values(cls: type[_T], values: Any) -> _T:
-    """Build dataclass ``cls`` from values in field order (a :func:`column_list` row)."""
-    columns = _columns(cls)
-    return cls(*[bool(v) if c[1] else v for v, c in zip(values, columns, strict=True)])
+    """Build dataclass ``cls`` from values in field order (a :func:`column_list` row).
+
+    The fields are set directly, as the record's generated ``__init__`` would (records
+    have no ``__post_init__``), without a frozen class's ``object.__setattr__`` per field.
+    """
+    names, bools = _names(cls)
+    fields = dict(zip(names, values, strict=True))
+    for name in bools:
+        fields[name] = bool(fields[name])
+    record = object.__new__(cls)
+    record.__dict__.update(fields)
+    return record
 
 
 def as_values(record: Any) -> dict[str, Any]:
