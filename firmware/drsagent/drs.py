@@ -6,7 +6,9 @@ from drsagent import errors, http, log
 from drsagent.timefmt import iso
 
 # Each endpoint's exact (x-amzn-type-version, x-amzn-accept-type) pair (DRS docs,
-# contracts.md section 2): fixed strings, looked up per request, never built.
+# contracts.md section 2): fixed strings, looked up per request, never built. The
+# back-office endpoints' pairs live in drsadmin.py: each pair kept here costs the
+# loop's heap about 380 bytes.
 VERSION_HEADERS = {
     "replenish": (
         "com.amazon.dash.replenishment.DrsReplenishInput@1.0",
@@ -23,18 +25,6 @@ VERSION_HEADERS = {
     "deviceStatus": (
         "com.amazon.dash.replenishment.DrsDeviceStatusInput@1.0",
         "com.amazon.dash.replenishment.DrsDeviceStatusResult@1.0",
-    ),
-    "subscriptionInfo": (
-        "com.amazon.dash.replenishment.DrsSubscriptionInfoInput@1.0",
-        "com.amazon.dash.replenishment.DrsSubscriptionInfoResult@2.0",
-    ),
-    "registration": (
-        "com.amazon.dash.replenishment.DrsDeregisterInput@2.0",
-        "com.amazon.dash.replenishment.DrsDeregisterResult@1.0",
-    ),
-    "testOrders": (
-        "com.amazon.dash.replenishment.DrsCancelTestOrdersInput@1.0",
-        "com.amazon.dash.replenishment.DrsCancelTestOrdersResult@1.0",
     ),
 }
 

@@ -180,3 +180,22 @@ def test_compiled_modules_carry_their_dotted_name_as_source(mpy):
     )
     assert 'File "drsagent.backoff", line' in out
     assert "drsagent/backoff.py" not in out
+
+
+def test_boot_compact_copies_and_shares_equal_keys(mpy):
+    """boot.compact: an equal copy in which the slots' repeated key names are one string
+    each (MicroPython's json.loads makes a string per key of each dict)."""
+    out = mpy(
+        """
+        import json
+        from drsagent.boot import compact
+        text = '{"slots": [{"refill_grace_days": 1, "sensor": {"stuck_readings": 48}},'
+        text += ' {"refill_grace_days": 2.5, "sensor": {"stuck_readings": 9}}], "x": null}'
+        parsed = json.loads(text)
+        copy = compact(parsed)
+        a, b = copy["slots"]
+        shared = [k for k in a if k in b and [j for j in b if j == k][0] is k]
+        print(json.dumps([copy == parsed, copy is not parsed, sorted(shared)]))
+        """
+    )
+    assert json.loads(out) == [True, True, ["refill_grace_days", "sensor"]]
