@@ -101,10 +101,12 @@ class Agent:
                         self.emit("sensor_fault", t=t, slot=sid, reason=fault_now)
                     else:
                         self.emit("sensor_ok", t=t, slot=sid)
-                why = None  # no accepted reading: no order, no retry
+                why = None  # no accepted reading (or one held): no order, no retry
                 level = estimator.level(d)
-                if x is not None:
-                    if estimator.update(d, c, x, t, state_before in _EXPECTING, previous):
+                expecting = state_before in _EXPECTING
+                refill = None if x is None else estimator.update(d, c, x, t, expecting, previous)
+                if refill is not None:
+                    if refill:
                         self.emit("refill", t=t, slot=sid, level=round(x, 4))
                         run_once("leadtime", "refill", d, t)
                         orders.on_refill(d, t)

@@ -196,6 +196,8 @@ def reload(a):
 
     # Keep in the heap only what the loop reads: the network settings live on in drs,
     # the board options are read by board.py on their own.
+    # Each deep-sleep wake is a boot: no reading filter outlives a pass (reading.py).
+    kept = not config["board"]["deep_sleep"]
     for k in ("endpoints", "ca_file", "http_timeout_s", "board"):
         config.pop(k, None)
     config["device"] = {"serial": config["device"]["serial"]}
@@ -221,7 +223,7 @@ def reload(a):
         _check_learned(d)
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
-        lanes.append((sid, c, sensors[i], d, new_filter(level(d))))
+        lanes.append((sid, c, sensors[i], d, new_filter(level(d), kept)))
     a.lanes = lanes
     for sid in list(slots):
         if sid not in [lane[0] for lane in lanes]:  # slot removed from config.json

@@ -91,7 +91,8 @@ def _refill(lvl, x, config, ordered):
 
 
 def update(state, config, x, t, ordered=False, previous=None):
-    """Take an accepted reading x at time t; return True when it is a refill.
+    """Take an accepted reading x at time t; return True when it is a refill, None when
+    it is held (a refill not confirmed yet: not a reading to act on), else False.
     ordered: an order is out or delivered (a smaller rise counts as a refill then).
     previous: the reading accepted before x (the level on flash after a boot; None:
     not known). A rise from it over sensor.spike was confirmed by the reading filter;
@@ -117,7 +118,7 @@ def update(state, config, x, t, ordered=False, previous=None):
             and x - previous <= config["sensor"]["spike"]
             and not _refill(lvl, previous, config, ordered)
         ):
-            return False  # held, level untouched: the next reading confirms or drops it
+            return None  # held, level untouched: the next reading confirms or drops it
         # New cartridge: jump straight to it and restart the rate window so the
         # jump is not read as negative use. Keep the rate: the usage habit is the same.
         # A day that ended before the refill closes on the old level; today's use

@@ -17,16 +17,21 @@ _PENDING = const(6)  # an unconfirmed big jump ...
 _CONFIRMS = const(7)  # ... and the readings that agreed with it since
 _CONFIRM = const(2)  # further consistent readings that confirm a big jump ...
 _CONFIRM_FIRST = const(1)  # ... or a first reading (nothing to jump from)
+# Whether the filter lives from one loop pass to the next: not in deep sleep, where
+# each wake is a boot. A hold that waits for the next pass would then wait forever,
+# so such a filter takes a first reading at once and knows no reading before it.
+_KEPT = const(8)
 
 
-def new_filter(level=None):
+def new_filter(level=None, kept=True):
     """A filter seeded with the last known level (a glitch after a reboot is held)."""
-    return [level, None, None, 0, None, 0, None, 0]
+    return [level, None, None, 0, None, 0, None, 0, kept]
 
 
 def accepted(filter):
-    """The last accepted fraction (the seed level after a boot), or None."""
-    return filter[_LEVEL]
+    """The last accepted fraction (the seed level after a boot); None when not known
+    or when the filter does not outlive a pass (deep sleep)."""
+    return filter[_LEVEL] if filter[_KEPT] else None
 
 
 def fault(filter):
@@ -77,7 +82,11 @@ def feed(filter, slot, raw):
                 else:
                     f[_PENDING] = x
                     f[_CONFIRMS] = 0
-                if f[_CONFIRMS] < (_CONFIRM if last is not None else _CONFIRM_FIRST):
+                if last is not None:
+                    need = _CONFIRM
+                else:
+                    need = _CONFIRM_FIRST if f[_KEPT] else 0
+                if f[_CONFIRMS] < need:
                     why = "spike"
             if why is None:
                 f[_LEVEL] = x

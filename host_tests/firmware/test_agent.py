@@ -451,3 +451,66 @@ def test_a_slot_that_cannot_be_kept_stocked_is_reported_once():
     assert "bigger container" in reports[0]["fix"]
     assert store.state["slots"]["toner"]["cs"] == 1
     assert a.t_amazon.placed == 1  # and it orders again at once: the best it can do
+
+
+def _deep_sleep_passes(store, clock, amazon, events, level, hours, change_at=None):
+    """Deep sleep: each wake is a boot, so each pass is a new agent from the flash."""
+    for h in range(hours):
+        if change_at and h in change_at:
+            level[0] = change_at[h]
+        agent = Agent.from_flash(
+            store, clock, lambda c: lambda: level[0] * 1000 + clock.t % 3, lambda *a: amazon, events
+        )
+        agent.step()
+        clock.advance(HOUR)
+
+
+def test_deep_sleep_a_fresh_device_takes_its_first_reading_and_orders():
+    """No reading filter outlives a deep-sleep wake: a hold that waits for the next pass
+    would wait forever, so a fresh device in deep sleep takes its first reading at once."""
+    clock = FakeClock()
+    amazon = FakeAmazon(clock)
+    store = FakeStore(config(board={"deep_sleep": True}))
+    _deep_sleep_passes(store, clock, amazon, Events(), [0.05], 3)
+    assert amazon.placed == 1
+
+
+def test_deep_sleep_a_refill_under_the_spike_size_is_seen():
+    """After a deep-sleep wake no reading before is known: a refill is taken as before
+    (one reading), instead of being held at every wake while the slot orders again."""
+    clock = FakeClock()
+    amazon = FakeAmazon(clock, deliver_after=2 * DAY)
+    events = Events()
+    slot = slot_cfg(floor=0.75, order_ceiling=0.8, rearm=0.85)  # a top-up slot
+    store = FakeStore(config(slot, board={"deep_sleep": True}))
+    _deep_sleep_passes(store, clock, amazon, events, [0.70], 14 * 24, change_at={96: 0.98})
+    assert amazon.placed == 1 and events.of("refill")
+
+
+def test_a_refill_held_for_confirmation_is_not_a_reading_to_order_on():
+    """The refill is put in at the very pass where the delivered order's wait runs out:
+    the held reading (not confirmed yet) must not let the slot decide on the old low
+    level and order again; the next reading confirms the refill."""
+    slot = slot_cfg(floor=0.75, order_ceiling=0.8, rearm=0.85)
+    for refill_h in range(240, 257):  # the wait runs out at hour 256
+        clock = FakeClock()
+        amazon = FakeAmazon(clock, deliver_after=2 * DAY)
+        level = [0.70]
+        a = boot(FakeStore(config(slot)), clock, {"toner": _Level(level, clock)}, amazon, False)
+        for h in range(14 * 24):
+            if h == refill_h:
+                level[0] = 0.98
+            a.step()
+            clock.advance(HOUR)
+        assert amazon.placed == 1, refill_h
+
+
+class _Level:
+    """A sensor at level[0], with a little noise (a constant value reads as stuck)."""
+
+    def __init__(self, level, clock):
+        self.level = level
+        self.clock = clock
+
+    def read(self):
+        return self.level[0] * 1000 + self.clock.t // HOUR % 3

@@ -274,16 +274,16 @@ def test_one_glitch_high_while_an_order_is_out_is_not_a_refill():
     c = {"rearm": 0.6, "sensor": {"spike": 0.3}}
     d = {}
     estimator.update(d, c, 0.72, T0)
-    assert estimator.update(d, c, 0.95, T0 + HOUR, True, 0.72) is False
+    assert estimator.update(d, c, 0.95, T0 + HOUR, True, 0.72) is None  # held
     assert estimator.level(d) == 0.72, "held: the glitch does not move the level either"
     assert estimator.update(d, c, 0.71, T0 + 2 * HOUR, True, 0.95) is False
     # the real parcel: the next reading agrees
-    assert estimator.update(d, c, 0.96, T0 + 3 * HOUR, True, 0.71) is False
+    assert estimator.update(d, c, 0.96, T0 + 3 * HOUR, True, 0.71) is None
     assert estimator.update(d, c, 0.97, T0 + 4 * HOUR, True, 0.96) is True
     # the same holds for a glitch across rearm
     low = {}
     estimator.update(low, c, 0.45, T0)
-    assert estimator.update(low, c, 0.65, T0 + HOUR, False, 0.45) is False
+    assert estimator.update(low, c, 0.65, T0 + HOUR, False, 0.45) is None
     assert estimator.update(low, c, 0.66, T0 + 2 * HOUR, False, 0.65) is True
     # a jump over sensor.spike was confirmed by the reading filter already
     jump = {}
