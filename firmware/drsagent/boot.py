@@ -65,6 +65,7 @@ def make_sensor(config):
 
 _HOUR = const(3600)
 _REPORT_WINDOW = const(14400)  # daily reports spread over 4 h from report_hour_utc
+_K_FILTER = const("fl")  # state.json, deep sleep only: the slot's reading filter (a list)
 
 
 def report_offset(serial):
@@ -187,7 +188,7 @@ def reload(a):
         return False
     from drsagent import backoff
     from drsagent.estimator import level
-    from drsagent.reading import new_filter
+    from drsagent.reading import new_filter, restore
     from drsagent.slot import OrderMachine, new_state, order_state
 
     if config["endpoints"]["drs"][:5] == "http:" or config["endpoints"]["lwa"][:5] == "http:":
@@ -196,8 +197,11 @@ def reload(a):
 
     # Keep in the heap only what the loop reads: the network settings live on in drs,
     # the board options are read by board.py on their own.
-    # Each deep-sleep wake is a boot: no reading filter outlives a pass (reading.py).
-    kept = not config["board"]["deep_sleep"]
+    # Each deep-sleep wake is a boot with one pass: the reading filters live in
+    # state.json then, and the state is saved at the end of that pass.
+    deep_sleep = config["board"]["deep_sleep"]
+    if deep_sleep:
+        a.save_soon()
     for k in ("endpoints", "ca_file", "http_timeout_s", "board"):
         config.pop(k, None)
     config["device"] = {"serial": config["device"]["serial"]}
@@ -223,7 +227,12 @@ def reload(a):
         _check_learned(d)
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
-        lanes.append((sid, c, sensors[i], d, new_filter(level(d), kept)))
+        if deep_sleep:
+            reading_filter = d[_K_FILTER] = restore(d.get(_K_FILTER), level(d))
+        else:
+            d.pop(_K_FILTER, None)
+            reading_filter = new_filter(level(d))
+        lanes.append((sid, c, sensors[i], d, reading_filter))
     a.lanes = lanes
     for sid in list(slots):
         if sid not in [lane[0] for lane in lanes]:  # slot removed from config.json

@@ -17,21 +17,35 @@ _PENDING = const(6)  # an unconfirmed big jump ...
 _CONFIRMS = const(7)  # ... and the readings that agreed with it since
 _CONFIRM = const(2)  # further consistent readings that confirm a big jump ...
 _CONFIRM_FIRST = const(1)  # ... or a first reading (nothing to jump from)
-# Whether the filter lives from one loop pass to the next: not in deep sleep, where
-# each wake is a boot. A hold that waits for the next pass would then wait forever,
-# so such a filter takes a first reading at once and knows no reading before it.
-_KEPT = const(8)
+_FIELDS = const(8)
 
 
-def new_filter(level=None, kept=True):
+def new_filter(level=None):
     """A filter seeded with the last known level (a glitch after a reboot is held)."""
-    return [level, None, None, 0, None, 0, None, 0, kept]
+    return [level, None, None, 0, None, 0, None, 0]
+
+
+def restore(saved, level):
+    """The filter a deep-sleep device kept in state.json (each wake is a boot, and a
+    held reading waits for the next wake), when it is sound; else a new one."""
+    if isinstance(saved, list) and len(saved) == _FIELDS:
+        for i in (_LEVEL, _LAST_RAW, _PENDING):
+            v = saved[i]
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                return new_filter(level)
+        for i in (_REJECTS, _SAME_RAW, _CONFIRMS):
+            if type(saved[i]) is not int:
+                return new_filter(level)
+        for i in (_FAULT, _REJECT_REASON):
+            if saved[i] is not None and not isinstance(saved[i], str):
+                return new_filter(level)
+        return saved
+    return new_filter(level)
 
 
 def accepted(filter):
-    """The last accepted fraction (the seed level after a boot); None when not known
-    or when the filter does not outlive a pass (deep sleep)."""
-    return filter[_LEVEL] if filter[_KEPT] else None
+    """The last accepted fraction (the seed level after a boot), or None."""
+    return filter[_LEVEL]
 
 
 def fault(filter):
@@ -82,11 +96,7 @@ def feed(filter, slot, raw):
                 else:
                     f[_PENDING] = x
                     f[_CONFIRMS] = 0
-                if last is not None:
-                    need = _CONFIRM
-                else:
-                    need = _CONFIRM_FIRST if f[_KEPT] else 0
-                if f[_CONFIRMS] < need:
+                if f[_CONFIRMS] < (_CONFIRM if last is not None else _CONFIRM_FIRST):
                     why = "spike"
             if why is None:
                 f[_LEVEL] = x

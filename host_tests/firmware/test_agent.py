@@ -466,8 +466,8 @@ def _deep_sleep_passes(store, clock, amazon, events, level, hours, change_at=Non
 
 
 def test_deep_sleep_a_fresh_device_takes_its_first_reading_and_orders():
-    """No reading filter outlives a deep-sleep wake: a hold that waits for the next pass
-    would wait forever, so a fresh device in deep sleep takes its first reading at once."""
+    """Each deep-sleep wake is a boot: the reading filter lives in state.json, so the
+    first reading held at one wake is confirmed at the next (else it waits forever)."""
     clock = FakeClock()
     amazon = FakeAmazon(clock)
     store = FakeStore(config(board={"deep_sleep": True}))
@@ -476,8 +476,9 @@ def test_deep_sleep_a_fresh_device_takes_its_first_reading_and_orders():
 
 
 def test_deep_sleep_a_refill_under_the_spike_size_is_seen():
-    """After a deep-sleep wake no reading before is known: a refill is taken as before
-    (one reading), instead of being held at every wake while the slot orders again."""
+    """A refill under sensor.spike waits for the next reading to be one too: in deep
+    sleep that is the next wake's (else it is held at every wake, and the slot orders
+    again once the delivered order's wait runs out)."""
     clock = FakeClock()
     amazon = FakeAmazon(clock, deliver_after=2 * DAY)
     events = Events()
@@ -514,3 +515,16 @@ class _Level:
 
     def read(self):
         return self.level[0] * 1000 + self.clock.t // HOUR % 3
+
+
+def test_deep_sleep_an_empty_to_full_refill_is_seen_and_the_slot_orders_again_later():
+    """A refill is a jump bigger than sensor.spike, confirmed over three readings: in
+    deep sleep those come in three wakes, so what the filter holds must outlive them."""
+    clock = FakeClock()
+    amazon = FakeAmazon(clock, deliver_after=2 * DAY)
+    events = Events()
+    store = FakeStore(config(slot_cfg(daily_use=0.2), board={"deep_sleep": True}))
+    level = [0.05]
+    _deep_sleep_passes(store, clock, amazon, events, level, 3 * 24, change_at={60: 0.98})
+    assert amazon.placed == 1 and events.of("refill"), events.kinds()
+    assert store.state["slots"]["toner"]["l"] > 0.9

@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -169,3 +170,17 @@ def test_sensor_config_options():
     assert f.first(700) == 0.7
     assert all(f.feed(700) == 0.7 for _ in range(45)) and f.feed(700) is None  # the 48th
     assert f.feed(300) is None and f.reason == "spike"
+
+
+def test_a_deep_sleep_filter_is_restored_from_state_only_when_sound():
+    """Deep sleep keeps the filter in state.json (each wake is a boot): a sound one is
+    taken as it is, a damaged one is replaced by a new filter at the saved level."""
+    kept = filt()
+    assert kept.feed(500) is None  # held: waits for the next wake
+    saved = json.loads(json.dumps(kept.f))
+    assert reading.restore(saved, 0.4) is saved
+    assert feed(saved, kept.c, 505) == pytest.approx(0.505)
+    fresh = new_filter(0.4)
+    for damaged in (None, "x", [], saved[:-1], [True] + saved[1:], saved[:3] + ["1"] + saved[4:]):
+        assert reading.restore(damaged, 0.4) == fresh, damaged
+    assert reading.restore([0.5, 7] + saved[2:], 0.4) == fresh  # a fault that is not text
