@@ -65,6 +65,11 @@ HEAP_HISTORY = (
     ("the learning policy (issue 10): lead times, 28-day use history, 3 lazy modules", "74 KiB"),
     ("back to 300 interned names (was 334): no fifth qstr pool", "70 KiB"),
     ("294 names; header lines sent without a formatted copy", "70 KiB (69.0 to 256 bytes)"),
+    (
+        "back-office version pairs loaded with drsadmin; one string per config key name",
+        "68 KiB (68.0 to 256 bytes)",
+    ),
+    ("sensor-glitch holds, the deep-sleep filter restore, the token before the latch", "70 KiB"),
 )
 
 
