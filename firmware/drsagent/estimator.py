@@ -105,7 +105,9 @@ def update(state, config, x, t, ordered=False, previous=None):
     # day, so that code (usage.py) is loaded for the call and dropped.
     today = d.get(_K_TODAY)
     if today is None or t // _DAY != today[_TODAY_DAY]:
-        gap = lvl is None or t - d.get(_K_TIME, t) >= _WINDOW
+        # After a gap, a rise is a refill put in while the device was off, not
+        # negative use: those days close on the level before it.
+        gap = lvl is None or (t - d.get(_K_TIME, t) >= _WINDOW and x < lvl)
         run_once("usage", "update", d, x if gap else lvl, t)
     if lvl is None:
         d[_K_LEVEL] = d[_K_WINDOW_LEVEL] = d[_K_LEARN_LEVEL] = x

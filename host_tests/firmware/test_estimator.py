@@ -289,3 +289,20 @@ def test_one_glitch_high_while_an_order_is_out_is_not_a_refill():
     jump = {}
     estimator.update(jump, c, 0.2, T0)
     assert estimator.update(jump, c, 0.95, T0 + HOUR, False, 0.2) is True
+
+
+def test_a_refill_put_in_while_the_device_was_off_is_no_use_at_all():
+    """Off for two days, back to a full container: the days it missed close on the level
+    before the refill. Closed on the new reading, they counted as negative use and the
+    refill day as the same amount of use, a made-up 'bad stretch' the policy planned
+    with (it ordered at 88 % left)."""
+    c = {"rearm": 0.6, "sensor": {"spike": 0.3}}
+    d = {}
+    e = Estimator(d)
+    e.c = c
+    t = feed(e, [0.5 - 0.03 * h / 24 for h in range(5 * 24)])  # 3 % a day
+    t += 40 * HOUR  # the device is off; the household puts a full container in
+    assert estimator.update(d, c, 0.97, t, True, e.level) is True
+    feed(e, [0.97 - 0.03 * h / 24 for h in range(1, 5 * 24)], t0=t + HOUR)
+    assert min(d["uh"]) > -0.01 * 10000, d["uh"]
+    assert estimator.planning_rate(d, 2) < 0.05, d["uh"]
