@@ -84,6 +84,30 @@ def report_time(config):
     return config.get("report_hour_utc", 3) * _HOUR + report_offset(serial)
 
 
+def restore_filter(saved, level):
+    """The reading filter a deep-sleep device kept in state.json (each wake is a boot,
+    and a held reading waits for the next wake) when each field has its kind
+    (reading.FIELD_KINDS); else a new filter at the saved level."""
+    from drsagent.reading import FIELD_KINDS, new_filter
+
+    if not isinstance(saved, list) or len(saved) != len(FIELD_KINDS):
+        return new_filter(level)
+    for i in range(len(FIELD_KINDS)):
+        v = saved[i]
+        kind = FIELD_KINDS[i]
+        if kind == "i":
+            sound = type(v) is int
+        elif v is None:
+            sound = True
+        elif kind == "s":
+            sound = isinstance(v, str)
+        else:
+            sound = not isinstance(v, bool) and isinstance(v, (int, float)) and v == v
+        if not sound:
+            return new_filter(level)
+    return saved
+
+
 def repair_slot(d, c, t):
     """Check one slot's persisted state (d, changed in place) after a boot; return why
     it was repaired, or None when it was sound. A damaged slot that may have an order
@@ -188,20 +212,20 @@ def reload(a):
         return False
     from drsagent import backoff
     from drsagent.estimator import level
-    from drsagent.reading import new_filter, restore
+    from drsagent.reading import new_filter
     from drsagent.slot import OrderMachine, new_state, order_state
 
     if config["endpoints"]["drs"][:5] == "http:" or config["endpoints"]["lwa"][:5] == "http:":
         log.warn("config: plain HTTP to a loopback development emulator (no TLS)")
     backoff.seed(config.get("jitter_seed"))  # tests: a replayable jitter
 
-    # Keep in the heap only what the loop reads: the network settings live on in drs,
-    # the board options are read by board.py on their own.
     # Each deep-sleep wake is a boot with one pass: the reading filters live in
     # state.json then, and the state is saved at the end of that pass.
     deep_sleep = config["board"]["deep_sleep"]
     if deep_sleep:
         a.save_soon()
+    # Keep in the heap only what the loop reads: the network settings live on in drs,
+    # the board options are read by board.py on their own.
     for k in ("endpoints", "ca_file", "http_timeout_s", "board"):
         config.pop(k, None)
     config["device"] = {"serial": config["device"]["serial"]}
@@ -228,7 +252,7 @@ def reload(a):
         # Seed the filter with the persisted level: a glitch right after a reboot
         # is then held like any other spike instead of being believed.
         if deep_sleep:
-            reading_filter = d[_K_FILTER] = restore(d.get(_K_FILTER), level(d))
+            reading_filter = d[_K_FILTER] = restore_filter(d.get(_K_FILTER), level(d))
         else:
             d.pop(_K_FILTER, None)
             reading_filter = new_filter(level(d))

@@ -3,8 +3,9 @@
 # jump is held until further readings agree with it; after `fault_after` rejections
 # in a row the filter reports a fault, cleared by the next accepted reading.
 #
-# One small list per slot, RAM only (a list costs less heap than an object with
-# named attributes); its fields are the named indices below.
+# One small list per slot (a list costs less heap than an object with named
+# attributes); its fields are the named indices below. RAM only, except in deep sleep:
+# each wake is a boot, so the list is kept in state.json (boot.restore_filter).
 from drsagent.compat import const
 
 _LEVEL = const(0)  # the last accepted fraction
@@ -17,30 +18,14 @@ _PENDING = const(6)  # an unconfirmed big jump ...
 _CONFIRMS = const(7)  # ... and the readings that agreed with it since
 _CONFIRM = const(2)  # further consistent readings that confirm a big jump ...
 _CONFIRM_FIRST = const(1)  # ... or a first reading (nothing to jump from)
-_FIELDS = const(8)
+# Each field's kind, in order (boot.restore_filter checks a saved filter with it):
+# n a number or None, s text or None, i an int.
+FIELD_KINDS = const("nssinini")
 
 
 def new_filter(level=None):
     """A filter seeded with the last known level (a glitch after a reboot is held)."""
     return [level, None, None, 0, None, 0, None, 0]
-
-
-def restore(saved, level):
-    """The filter a deep-sleep device kept in state.json (each wake is a boot, and a
-    held reading waits for the next wake), when it is sound; else a new one."""
-    if isinstance(saved, list) and len(saved) == _FIELDS:
-        for i in (_LEVEL, _LAST_RAW, _PENDING):
-            v = saved[i]
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                return new_filter(level)
-        for i in (_REJECTS, _SAME_RAW, _CONFIRMS):
-            if type(saved[i]) is not int:
-                return new_filter(level)
-        for i in (_FAULT, _REJECT_REASON):
-            if saved[i] is not None and not isinstance(saved[i], str):
-                return new_filter(level)
-        return saved
-    return new_filter(level)
 
 
 def accepted(filter):

@@ -3,6 +3,7 @@ import math
 
 import pytest
 from drsagent import reading
+from drsagent.boot import restore_filter
 from drsagent.reading import feed, new_filter
 
 from host_tests.fakes import slot_cfg
@@ -178,9 +179,11 @@ def test_a_deep_sleep_filter_is_restored_from_state_only_when_sound():
     kept = filt()
     assert kept.feed(500) is None  # held: waits for the next wake
     saved = json.loads(json.dumps(kept.f))
-    assert reading.restore(saved, 0.4) is saved
+    assert restore_filter(saved, 0.4) is saved
     assert feed(saved, kept.c, 505) == pytest.approx(0.505)
     fresh = new_filter(0.4)
-    for damaged in (None, "x", [], saved[:-1], [True] + saved[1:], saved[:3] + ["1"] + saved[4:]):
-        assert reading.restore(damaged, 0.4) == fresh, damaged
-    assert reading.restore([0.5, 7] + saved[2:], 0.4) == fresh  # a fault that is not text
+    text_count = saved[:3] + ["1"] + saved[4:]
+    nan = [math.nan] + saved[1:]
+    for damaged in (None, "x", [], saved[:-1], [True] + saved[1:], text_count, nan):
+        assert restore_filter(damaged, 0.4) == fresh, damaged
+    assert restore_filter([0.5, 7] + saved[2:], 0.4) == fresh  # a fault that is not text
