@@ -276,8 +276,8 @@ def speed_markdown(figures: dict[str, Any]) -> list[str]:
     for storm in emulator["storm"]:
         p99 = "-" if storm["p99_s"] is None else f"{storm['p99_s']} s"  # None: none answered
         lines.append(
-            f"| {storm['devices']} deviceStatus at the same moment: p99, timeouts | "
-            f"{p99}, {storm['timeouts']} | |"
+            f"| {storm['devices']} deviceStatus at the same moment (no spread: what the "
+            f"firmware's report window avoids): p99, timeouts | {p99}, {storm['timeouts']} | |"
         )
     latency = fleet.get("latency", {})
     lines.append(
