@@ -103,16 +103,22 @@ class DrsClient:
         # One call of endpoint op ("/<op><path>") -> its JSON object, or None when
         # json is False.
         type_version, accept_type = VERSION_HEADERS[op]
-        headers = {
-            "Authorization": "",
-            "x-amzn-type-version": type_version,
-            "x-amzn-accept-type": accept_type,
-        }
-        url = self.url + "/" + op + path
         for attempt in (0, 1):
-            headers["Authorization"] = "Bearer " + self.token(op)
+            # The token first: a refresh parses LwA's answer with nothing of this call
+            # in RAM yet (headers, URL).
+            bearer = "Bearer " + self.token(op)
+            headers = {
+                "Authorization": bearer,
+                "x-amzn-type-version": type_version,
+                "x-amzn-accept-type": accept_type,
+            }
             status, response_headers, response_body = http.request(
-                method, url, headers, body, timeout=self.timeout, cadata=self.cadata
+                method,
+                self.url + "/" + op + path,
+                headers,
+                body,
+                timeout=self.timeout,
+                cadata=self.cadata,
             )
             if 199 < status < 300:
                 if not json:

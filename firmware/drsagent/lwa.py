@@ -2,7 +2,7 @@
 # tokens, lazily. The access token lives in RAM only; the refresh token is
 # written back to flash only when LwA hands out a different one.
 from drsagent import errors, http, log
-from drsagent.compat import const
+from drsagent.compat import collect, const
 
 _SKEW_MARGIN_S = const(300)  # refresh this early: clock skew and the call's own time
 _FORM_TYPE = const("application/x-www-form-urlencoded;charset=UTF-8")
@@ -64,6 +64,7 @@ class TokenManager:
         form = _ = None  # the form and the answer's headers: not kept while parsing
         if status != 200:
             raise self._error(status, body)
+        collect()  # their room is free again before the tokens are parsed
         answer = http.parse_json(body)
         body = None
         token = answer.get("access_token") if isinstance(answer, dict) else None
