@@ -27,22 +27,26 @@ from ..marketplaces import ORDER_ID
 from ..store import Customer, Order, Seller, Tx
 
 
-class _PayloadJSON(JSONResponse):
-    """Starlette's compact JSON, without the circular-reference walk.
+def encode(content: Any) -> bytes:
+    """Encode ``content`` as Starlette's compact UTF-8 JSON, without the circular-reference walk.
 
-    Payloads are trees built fresh by the handlers, so the check only costs time
-    (a getOrders page is ~100 nested dicts).
+    Payloads are trees built fresh by the handlers, so the check only costs time.
     """
+    return json.dumps(
+        content,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+        check_circular=False,
+    ).encode()
+
+
+class _PayloadJSON(JSONResponse):
+    """Starlette's JSON response, encoded by :func:`encode`."""
 
     def render(self, content: Any) -> bytes:
         """Encode ``content`` as compact UTF-8 JSON."""
-        return json.dumps(
-            content,
-            ensure_ascii=False,
-            allow_nan=False,
-            separators=(",", ":"),
-            check_circular=False,
-        ).encode()
+        return encode(content)
 
 
 JSON_TYPE = "application/json"
@@ -148,7 +152,8 @@ class Ctx:
         return customer
 
 
-Result = tuple[int, dict[str, Any] | None]
+Result = tuple[int, dict[str, Any] | bytes | None]
+"""Status and body: a JSON tree, the body already encoded as :func:`encode` would, or none."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,6 +220,8 @@ def endpoint(
         headers = {"x-amzn-RateLimit-Limit": op.plan.header}
         if payload is None:
             return Response(b"", status, headers)
+        if isinstance(payload, bytes):
+            return Response(payload, status, headers, JSON_TYPE)
         return _PayloadJSON(payload, status, headers)
 
     handle.__name__ = op.name

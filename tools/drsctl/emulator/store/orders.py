@@ -107,6 +107,30 @@ class OrdersTx(TxBase):
         sql = f"SELECT * FROM orders WHERE {where} ORDER BY {order_by} LIMIT ?"
         return self._all(Order, sql, *args, limit)
 
+    def order_json_where(
+        self, where: str, args: list[Any], order_by: str, variant: int, limit: int = -1
+    ) -> list[tuple[int, int, bytes | None]]:
+        """The orders meeting ``where``, at most ``limit``: (row id, created_at, JSON).
+
+        The JSON is the order's encoded SP-API rendering in ``variant`` if stored (see
+        :meth:`store_order_json`), else None.
+        """
+        sql = (
+            "SELECT order_id, created_at, "
+            "(SELECT body FROM order_json WHERE key = orders.order_id * 4 + ?) "
+            f"FROM orders WHERE {where} ORDER BY {order_by} LIMIT ?"
+        )
+        cursor = self._conn.cursor()
+        cursor.row_factory = None  # plain tuples
+        return cursor.execute(sql, [variant, *args, limit]).fetchall()
+
+    def store_order_json(self, variant: int, bodies: dict[int, bytes]) -> None:
+        """Keep orders' encoded renderings (by row id) until the orders change."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO order_json (key, body) VALUES (?, ?)",
+            [(order_id * 4 + variant, body) for order_id, body in bodies.items()],
+        )
+
     def last_order_id(self) -> int:
         """Return the newest order's row id (0 without orders)."""
         return int(
