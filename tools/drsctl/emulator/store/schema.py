@@ -128,8 +128,10 @@ CREATE INDEX page_tokens_created ON page_tokens(created_at);
 # elements an RDT unlocked, see :func:`..spapi.views.variant`), under the key
 # ``order_id * 4 + variant`` (one rowid lookup, the body kept in the row's page). The
 # triggers drop an order's entries in the transaction that changes anything rendered
-# from it (the order, its packages, its customer), whatever writes it.
+# from it (the order, its packages, its customer), whatever writes it. The index covers a
+# getOrders page of one marketplace (in page order, no row of orders read).
 SCHEMA_V4 = """
+CREATE INDEX orders_seller_market ON orders(seller_id, marketplace_id, created_at);
 CREATE TABLE order_json (key INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TRIGGER order_json_order_updated AFTER UPDATE ON orders BEGIN
     DELETE FROM order_json WHERE key BETWEEN OLD.order_id * 4 AND OLD.order_id * 4 + 3
