@@ -116,9 +116,8 @@ class OrdersTx(TxBase):
         :meth:`store_order_json`), else None.
         """
         sql = (
-            "SELECT order_id, created_at, "
-            "(SELECT body FROM order_json WHERE key = orders.order_id * 4 + ?) "
-            f"FROM orders WHERE {where} ORDER BY {order_by} LIMIT ?"
+            "SELECT order_id, created_at, body FROM orders LEFT JOIN order_json "
+            f"ON key = order_id * 4 + ? WHERE {where} ORDER BY {order_by} LIMIT ?"
         )
         cursor = self._conn.cursor()
         cursor.row_factory = None  # plain tuples
