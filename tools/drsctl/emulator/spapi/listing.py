@@ -41,14 +41,22 @@ DATA_DELAY_S = 120
 
 
 def single_params(request: Request, names: tuple[str, ...]) -> dict[str, str]:
-    """Return the known query parameters; one given more than once is an error."""
+    """Return the known query parameters; one given more than once is an error.
+
+    The query is walked once (``names`` has about twenty entries); the first of
+    ``names`` given twice is the one reported.
+    """
+    given: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        given.setdefault(name, []).append(value)
     params: dict[str, str] = {}
     for name in names:
-        values = request.query_params.getlist(name)
+        values = given.get(name)
+        if values is None:
+            continue
         if len(values) > 1:
             raise invalid(f"Parameter {name} was given more than once.")
-        if values:
-            params[name] = values[0]
+        params[name] = values[0]
     return params
 
 
