@@ -100,12 +100,9 @@ class OrdersTx(TxBase):
         sql = f"SELECT order_id FROM orders WHERE {where} ORDER BY {order_by}"
         return [row[0] for row in self._conn.execute(sql, args)]
 
-    def orders_where(
-        self, where: str, args: list[Any], order_by: str, limit: int = -1
-    ) -> list[Order]:
-        """Return the orders meeting ``where`` (SQL terms, ``?`` for args), at most ``limit``."""
-        sql = f"SELECT * FROM orders WHERE {where} ORDER BY {order_by} LIMIT ?"
-        return self._all(Order, sql, *args, limit)
+    def orders_where(self, where: str, args: list[Any], order_by: str) -> list[Order]:
+        """Return the orders meeting ``where`` (SQL terms, ``?`` for args)."""
+        return self._all(Order, f"SELECT * FROM orders WHERE {where} ORDER BY {order_by}", *args)
 
     def order_json_where(
         self, where: str, args: list[Any], order_by: str, variant: int, limit: int = -1
@@ -113,7 +110,8 @@ class OrdersTx(TxBase):
         """The orders meeting ``where``, at most ``limit``: (row id, created_at, JSON).
 
         The JSON is the order's encoded SP-API rendering in ``variant`` if stored (see
-        :meth:`store_order_json`), else None.
+        :meth:`store_order_json`), else None. The terms of ``where`` name columns of
+        ``orders`` (``order_json`` has ``key`` and ``body`` only).
         """
         sql = (
             "SELECT order_id, created_at, body FROM orders LEFT JOIN order_json "
