@@ -596,3 +596,19 @@ def test_payloads_encode_byte_for_byte_like_starlette() -> None:
     assert _PayloadJSON(payload).body == JSONResponse(payload).body
     with pytest.raises(ValueError):
         _PayloadJSON({"Amount": float("nan")})
+
+
+def test_a_request_the_handler_refuses_still_counts(shop) -> None:
+    """The handler runs in a savepoint of the call's transaction: its 400 keeps the take."""
+    world, device, seller, eid, order = shop
+
+    def level() -> float:
+        buckets = world.http.get("/_emulator/rate-limits").json()["buckets"]
+        return next(b["tokens"] for b in buckets
+                    if b["key"].startswith(f"spapi:{seller.seller_id}:")
+                    and b["key"].endswith(":getOrders"))  # fmt: skip
+
+    assert world.get_orders(seller, CreatedAfter="2020-01-01").status_code == 200
+    before = level()
+    check_error("getOrders", world.get_orders(seller), 400, "InvalidInput")  # no CreatedAfter
+    assert level() == before - 1

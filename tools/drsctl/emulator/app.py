@@ -76,10 +76,12 @@ def build_app(
         ("POST", lwa.PATH, DeviceRoute("token", lwa.token_endpoint, store, gate)),
         *((e.method, e.path, DeviceRoute(e.name, e, store, gate)) for e in drs.ENDPOINTS),
     ]
+    # Starlette tries the routes in turn; the pipeline serves the device routes itself, so
+    # the SP-API's come first (no path is shared: the order decides nothing else).
     routes = [
+        *spapi.ROUTES,
         *(Route(path, route, methods=[method]) for method, path, route in device_routes),
         *control.ROUTES,
-        *spapi.ROUTES,
         *mws.ROUTES,
     ]
     app = Starlette(

@@ -53,12 +53,13 @@ def take(tx: Tx, key: str, plan: Plan, now: int) -> Outcome:
     if stored is not None and now > stored[1]:
         tokens = min(float(plan.burst), tokens + plan.rate * (now - stored[1]))
     if not enabled(tx):
-        tx.set_bucket(key, tokens, now)
-        return Outcome(True, tokens, 0.0)
+        outcome = Outcome(True, tokens, 0.0)
     # A float epsilon: 60 s at 0.0167/s is one request, not 0.99999.
-    if tokens + 1e-9 < 1.0:
+    elif tokens + 1e-9 < 1.0:
+        outcome = Outcome(False, tokens, (1.0 - tokens) / plan.rate)
+    else:
+        tokens = max(tokens - 1.0, 0.0)
+        outcome = Outcome(True, tokens, 0.0)
+    if stored != (tokens, now):  # a level unchanged (throttling off, same time) stays as is
         tx.set_bucket(key, tokens, now)
-        return Outcome(False, tokens, (1.0 - tokens) / plan.rate)
-    tokens -= 1.0
-    tx.set_bucket(key, max(tokens, 0.0), now)
-    return Outcome(True, max(tokens, 0.0), 0.0)
+    return outcome

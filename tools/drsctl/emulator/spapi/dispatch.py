@@ -7,7 +7,10 @@ An operation (:class:`Operation`) runs through :func:`endpoint`:
    "Access to requested resource is denied." and the reason in ``details``;
 2. the operation's usage plan (:mod:`..ratelimit`) takes one request (429 ``QuotaExceeded``);
 3. an RDT must cover the request: its coverage is the operation's ``rdt_elements`` field;
-4. the handler runs in one transaction on a :class:`Ctx`.
+4. the handler runs on a :class:`Ctx`.
+
+All in one transaction, the handler in a savepoint of it: a refusal (429, 403) or a
+handler's error undoes the handler's writes only, the request stays counted.
 
 Errors are :class:`..errors.SpApiError`, answered by the request pipeline; 200/204/400/404
 answers carry ``x-amzn-RateLimit-Limit``.
@@ -27,22 +30,26 @@ from ..marketplaces import ORDER_ID
 from ..store import Customer, Order, Seller, Tx
 
 
-class _PayloadJSON(JSONResponse):
-    """Starlette's compact JSON, without the circular-reference walk.
+def encode(content: Any) -> bytes:
+    """Encode ``content`` as Starlette's compact UTF-8 JSON, without the circular-reference walk.
 
-    Payloads are trees built fresh by the handlers, so the check only costs time
-    (a getOrders page is ~100 nested dicts).
+    Payloads are trees built fresh by the handlers, so the check only costs time.
     """
+    return json.dumps(
+        content,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+        check_circular=False,
+    ).encode()
+
+
+class _PayloadJSON(JSONResponse):
+    """Starlette's JSON response, encoded by :func:`encode`."""
 
     def render(self, content: Any) -> bytes:
         """Encode ``content`` as compact UTF-8 JSON."""
-        return json.dumps(
-            content,
-            ensure_ascii=False,
-            allow_nan=False,
-            separators=(",", ":"),
-            check_circular=False,
-        ).encode()
+        return encode(content)
 
 
 JSON_TYPE = "application/json"
@@ -148,7 +155,8 @@ class Ctx:
         return customer
 
 
-Result = tuple[int, dict[str, Any] | None]
+Result = tuple[int, dict[str, Any] | bytes | None]
+"""Status and body: a JSON tree, the body already encoded as :func:`encode` would, or none."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +185,27 @@ def _bucket_key(caller: Caller, operation: str) -> str:
     return f"spapi:{caller.seller.seller_id}:{caller.client_id}:{operation}"
 
 
+def _unlocked(
+    op: Operation, caller: Caller, outcome: ratelimit.Outcome, request: Request
+) -> set[str]:
+    """The data elements the call may see; 429 over the quota, 403 for an RDT not covering it."""
+    if not outcome.allowed:
+        raise SpApiError(
+            429, "QuotaExceeded", "You exceeded your quota for the requested resource."
+        )
+    if caller.rdt_resources is None:
+        return set()
+    covering = op.rdt_operation
+    unlocked = (
+        rdt.covered(caller.rdt_resources, covering, request.url.path)
+        if covering is not None
+        else None
+    )
+    if unlocked is None:
+        raise _denied("The restricted data token does not cover this operation.")
+    return unlocked
+
+
 def endpoint(
     op: Operation, restricted: tuple[rdt.RestrictedOperation, ...]
 ) -> Callable[[Request], Any]:
@@ -185,29 +214,21 @@ def endpoint(
     async def handle(request: Request) -> Response:
         store = request.app.state.store
         body = await request.body()
+        refusal: SpApiError | None = None
         try:
             with store.tx() as tx:
                 now = tx.now()
                 caller = authenticate(tx, request.headers.get("x-amz-access-token"), now)
                 outcome = ratelimit.take(tx, _bucket_key(caller, op.name), op.plan, now)
-            if not outcome.allowed:
-                raise SpApiError(
-                    429, "QuotaExceeded", "You exceeded your quota for the requested resource."
-                )
-            elements: set[str] = set()
-            if caller.rdt_resources is not None:
-                covering = op.rdt_operation
-                unlocked = (
-                    rdt.covered(caller.rdt_resources, covering, request.url.path)
-                    if covering is not None
-                    else None
-                )
-                if unlocked is None:
-                    raise _denied("The restricted data token does not cover this operation.")
-                elements = unlocked
-            with store.tx() as tx:
-                ctx = Ctx(request, body, caller, tx, tx.now(), elements, restricted)
-                status, payload = op.handler(ctx)
+                try:
+                    elements = _unlocked(op, caller, outcome, request)
+                    with store.tx() as joined:  # a savepoint: an error undoes the handler only
+                        ctx = Ctx(request, body, caller, joined, now, elements, restricted)
+                        status, payload = op.handler(ctx)
+                except SpApiError as err:
+                    refusal = err  # the request still counts: the bucket is committed
+            if refusal is not None:
+                raise refusal
         except SpApiError as err:
             if err.status in _LIMIT_HEADER_STATUSES:
                 err.headers["x-amzn-RateLimit-Limit"] = op.plan.header
@@ -215,6 +236,8 @@ def endpoint(
         headers = {"x-amzn-RateLimit-Limit": op.plan.header}
         if payload is None:
             return Response(b"", status, headers)
+        if isinstance(payload, bytes):
+            return Response(payload, status, headers, JSON_TYPE)
         return _PayloadJSON(payload, status, headers)
 
     handle.__name__ = op.name

@@ -10,8 +10,8 @@ from .. import buyer, clock, ids, inputs, orders
 from ..marketplaces import MARKETPLACES, ORDER_ID
 from ..order_view import OrderView
 from ..store import Order
-from .dispatch import Ctx, Result, invalid
-from .views import order_json
+from .dispatch import Ctx, Result, encode, invalid
+from .views import order_json, variant
 
 ORDER_STATUSES = (
     "PendingAvailability", "Pending", "Unshipped", "PartiallyShipped", "Shipped",
@@ -41,14 +41,22 @@ DATA_DELAY_S = 120
 
 
 def single_params(request: Request, names: tuple[str, ...]) -> dict[str, str]:
-    """Return the known query parameters; one given more than once is an error."""
+    """Return the known query parameters; one given more than once is an error.
+
+    The query is walked once (``names`` has about twenty entries); the first of
+    ``names`` given twice is the one reported.
+    """
+    given: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        given.setdefault(name, []).append(value)
     params: dict[str, str] = {}
     for name in names:
-        values = request.query_params.getlist(name)
+        values = given.get(name)
+        if values is None:
+            continue
         if len(values) > 1:
             raise invalid(f"Parameter {name} was given more than once.")
-        if values:
-            params[name] = values[0]
+        params[name] = values[0]
     return params
 
 
@@ -229,15 +237,61 @@ def _matching_ids(ctx: Ctx, f: _Filter, where: list[str], args: list[Any]) -> li
     return [int(o.order_id or 0) for o in candidates if _matches_derived(ctx, f, o)]
 
 
-def _keyset_page(ctx: Ctx, state: dict[str, Any], size: int) -> tuple[list[Order], bool]:
+_Row = tuple[int, int, bytes | None]
+"""An order of a page: row id, creation time, encoded rendering if stored."""
+
+
+def _keyset_page(ctx: Ctx, state: dict[str, Any], size: int) -> tuple[list[_Row], bool]:
     """The page after ``state["after"]`` of a fixed-criteria listing; whether more follow."""
     where, args = list(state["where"]), list(state["args"])
     after = state.get("after")
     if after is not None:
         where.append("(created_at > ? OR (created_at = ? AND order_id > ?))")
         args += [after[0], after[0], after[1]]
-    found = ctx.tx.orders_where(" AND ".join(where), args, "created_at, order_id", size + 1)
+    found = ctx.tx.order_json_where(
+        " AND ".join(where), args, "created_at, order_id", variant(ctx), size + 1
+    )
     return found[:size], len(found) > size
+
+
+def _ids_page(ctx: Ctx, order_ids: list[int]) -> list[_Row]:
+    """The orders with these row ids, in the order given (missing ids are skipped)."""
+    if not order_ids:
+        return []
+    found = {
+        row[0]: row
+        for row in ctx.tx.order_json_where(
+            f"order_id IN ({_marks(order_ids)})", order_ids, "order_id", variant(ctx)
+        )
+    }
+    return [found[i] for i in order_ids if i in found]
+
+
+def _encoded(ctx: Ctx, page: list[_Row]) -> list[bytes]:
+    """The page's orders encoded; those not stored yet are rendered and stored."""
+    missing = [row[0] for row in page if row[2] is None]
+    rendered: dict[int, bytes] = {}
+    if missing:
+        views = OrderView.many(ctx.tx, ctx.tx.orders_by_ids(missing))
+        rendered = {int(v.order.order_id or 0): encode(order_json(ctx, v)) for v in views}
+        ctx.tx.store_order_json(variant(ctx), rendered)
+    return [row[2] if row[2] is not None else rendered[row[0]] for row in page]
+
+
+def _page_json(orders: list[bytes], rest: dict[str, Any]) -> bytes:
+    """``{"payload": {"Orders": [...], **rest}}`` as :func:`.dispatch.encode` writes it.
+
+    The page (~100 KB) is copied once: the small head and tail join the first and last
+    orders before everything is joined.
+    """
+    head = b'{"payload":{"Orders":['
+    tail = b"]" + b"".join(b"," + encode(k) + b":" + encode(v) for k, v in rest.items()) + b"}}"
+    if not orders:
+        return head + tail
+    parts = orders.copy()
+    parts[0] = head + parts[0]
+    parts[-1] += tail
+    return b",".join(parts)
 
 
 def _marks(values: list[str]) -> str:
@@ -313,17 +367,15 @@ def get_orders(ctx: Ctx) -> Result:
             state["LastUpdatedBefore"] = clock.iso(f.updated[1])
     if "ids" in state:
         page_ids, rest = state["ids"][:size], state["ids"][size:]
-        page, more = ctx.tx.orders_by_ids(page_ids), bool(rest)
+        page, more = _ids_page(ctx, page_ids), bool(rest)
         following = {**state, "ids": rest}
     else:
         page, more = _keyset_page(ctx, state, size)
-        following = {**state, "after": [page[-1].created_at, page[-1].order_id] if page else None}
-    payload: dict[str, Any] = {
-        "Orders": [order_json(ctx, view) for view in OrderView.many(ctx.tx, page)],
-    }
+        following = {**state, "after": [page[-1][1], page[-1][0]] if page else None}
+    others: dict[str, Any] = {}
     if more:
-        payload["NextToken"] = next_page(ctx, "getOrders", following)
+        others["NextToken"] = next_page(ctx, "getOrders", following)
     for name in ("CreatedBefore", "LastUpdatedBefore"):
         if name in state:
-            payload[name] = state[name]
-    return 200, {"payload": payload}
+            others[name] = state[name]
+    return 200, _page_json(_encoded(ctx, page), others)

@@ -7,8 +7,17 @@ from ..order_view import OrderView
 from .dispatch import Ctx
 
 
+def variant(ctx: Ctx) -> int:
+    """Which rendering of an ``Order`` the call gets: the data elements it depends on.
+
+    :func:`order_json` depends on nothing else of the call, nor on the clock: an
+    order's encoded rendering in a variant is kept until the order changes.
+    """
+    return ("shippingAddress" in ctx.elements) + 2 * ("buyerInfo" in ctx.elements)
+
+
 def order_json(ctx: Ctx, view: OrderView) -> dict[str, Any]:
-    """Return the SP-API ``Order`` (PII per the RDT's data elements)."""
+    """Return the SP-API ``Order`` (PII per the RDT's data elements, see :func:`variant`)."""
     order = view.order
     rendered: dict[str, Any] = {
         "AmazonOrderId": order.amazon_order_id,

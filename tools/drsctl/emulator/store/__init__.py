@@ -45,7 +45,7 @@ from .records import (
     setting_ok,
 )
 from .retention import RetentionTx
-from .schema import SCHEMA, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION
+from .schema import SCHEMA, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_VERSION
 from .settings import SettingsTx
 
 __all__ = [
@@ -75,6 +75,8 @@ class Store:
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA busy_timeout = 5000")
         self._migrate()
+        # Encoded orders are only valid for the code that rendered them.
+        self._conn.execute("DELETE FROM order_json")
 
     def _migrate(self) -> None:
         """Create the schema on a new database, upgrade an older one, refuse a newer one."""
@@ -87,7 +89,7 @@ class Store:
                     f"{self.path}: emulator schema version {version}, expected {SCHEMA_VERSION}"
                 )
             first = SCHEMA + f"INSERT INTO clock (id, now) VALUES (1, {round(time.time())});"
-            scripts = (first, SCHEMA_V2, SCHEMA_V3)[version:]
+            scripts = (first, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)[version:]
             try:
                 self._conn.executescript(
                     "BEGIN IMMEDIATE;"

@@ -100,12 +100,33 @@ class OrdersTx(TxBase):
         sql = f"SELECT order_id FROM orders WHERE {where} ORDER BY {order_by}"
         return [row[0] for row in self._conn.execute(sql, args)]
 
-    def orders_where(
-        self, where: str, args: list[Any], order_by: str, limit: int = -1
-    ) -> list[Order]:
-        """Return the orders meeting ``where`` (SQL terms, ``?`` for args), at most ``limit``."""
-        sql = f"SELECT * FROM orders WHERE {where} ORDER BY {order_by} LIMIT ?"
-        return self._all(Order, sql, *args, limit)
+    def orders_where(self, where: str, args: list[Any], order_by: str) -> list[Order]:
+        """Return the orders meeting ``where`` (SQL terms, ``?`` for args)."""
+        return self._all(Order, f"SELECT * FROM orders WHERE {where} ORDER BY {order_by}", *args)
+
+    def order_json_where(
+        self, where: str, args: list[Any], order_by: str, variant: int, limit: int = -1
+    ) -> list[tuple[int, int, bytes | None]]:
+        """The orders meeting ``where``, at most ``limit``: (row id, created_at, JSON).
+
+        The JSON is the order's encoded SP-API rendering in ``variant`` if stored (see
+        :meth:`store_order_json`), else None. The terms of ``where`` name columns of
+        ``orders`` (``order_json`` has ``key`` and ``body`` only).
+        """
+        sql = (
+            "SELECT order_id, created_at, body FROM orders LEFT JOIN order_json "
+            f"ON key = order_id * 4 + ? WHERE {where} ORDER BY {order_by} LIMIT ?"
+        )
+        cursor = self._conn.cursor()
+        cursor.row_factory = None  # plain tuples
+        return cursor.execute(sql, [variant, *args, limit]).fetchall()
+
+    def store_order_json(self, variant: int, bodies: dict[int, bytes]) -> None:
+        """Keep orders' encoded renderings (by row id) until the orders change."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO order_json (key, body) VALUES (?, ?)",
+            [(order_id * 4 + variant, body) for order_id, body in bodies.items()],
+        )
 
     def last_order_id(self) -> int:
         """Return the newest order's row id (0 without orders)."""
