@@ -70,6 +70,10 @@ HEAP_HISTORY = (
         "68 KiB (68.0 to 256 bytes)",
     ),
     ("sensor-glitch holds, the deep-sleep filter restore, the token before the latch", "70 KiB"),
+    (
+        "a collect before LwA's answer is parsed; a DRS call builds nothing before its token",
+        "68 KiB (68.0 to 256 bytes)",
+    ),
 )
 
 
