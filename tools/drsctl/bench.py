@@ -51,6 +51,9 @@ LOOP_MODULES = (
 HEAP_BOUND_KIB = 58
 
 # Earlier figures of the lowest heap, by hand (the bench measures only today's code).
+NOTES = Path("bench/NOTES.md")
+"""Hand-measured notes (figures a run does not measure), copied into RESULTS.md as they are."""
+
 HEAP_HISTORY = (
     ("before the readability refactor, ~100-character tokens", "52 KiB"),
     ("before the readability refactor, realistic (389-character) tokens", "54 KiB"),
@@ -195,6 +198,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"- {when}: {figure}" for when, figure in HEAP_HISTORY]
     if results.get("policy"):
         lines += ["", bench_policy.section(results["policy"])]
+    if NOTES.exists():
+        lines += ["", NOTES.read_text().strip()]
     lines += ["", f"Machine: {results['machine']}", ""]
     return "\n".join(lines)
 
