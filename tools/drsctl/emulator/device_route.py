@@ -16,6 +16,7 @@ router still lists them, to answer a wrong method with the service's 405.
 """
 
 import dataclasses
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,6 +29,31 @@ from .errors import MessageError, ServiceError
 from .store import Device, Store, Token
 
 log = logging.getLogger(__name__)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""Encodes as Starlette's :class:`JSONResponse` does, with one encoder for every answer."""
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+class RawResponse(Response):
+    """An answer built from its encoded body and raw headers (nothing encoded again)."""
+
+    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        """Answer ``status`` with ``body`` and exactly ``raw_headers``."""
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
+
+
+def json_response(status: int, content: Any, head: list[tuple[bytes, bytes]]) -> RawResponse:
+    """What ``JSONResponse(content, status, headers)`` answers, ``head`` being those headers.
+
+    Same body and headers in the same order: ``head``, ``content-length``, ``content-type``.
+    """
+    body = _JSON.encode(content).encode()
+    return RawResponse(status, body, [*head, (b"content-length", b"%d" % len(body)), _JSON_TYPE])
 
 
 def parse_json(body: bytes) -> Any:

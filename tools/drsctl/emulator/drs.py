@@ -15,10 +15,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from . import clock, inputs, lwa, orders
-from .device_route import Call, parse_json
+from .device_route import Call, RawResponse, json_response, parse_json
 from .errors import MessageError, ServiceError
 from .order_view import OrderView
 from .store import Device, Report, Slot, Tx
@@ -49,6 +49,11 @@ class Version:
     result_type: str
     handler: Handler
 
+    @functools.cached_property
+    def result_header(self) -> tuple[bytes, bytes]:
+        """The ``x-amzn-type-version`` header of its answers, encoded."""
+        return (b"x-amzn-type-version", (PREFIX + self.result_type).encode("latin-1"))
+
 
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
@@ -73,10 +78,9 @@ class Endpoint:
             version = _version(call, self)
             device = _authorize(call, tx)
             body = version.handler(call, tx, device)
-        headers = {"x-amzn-type-version": PREFIX + version.result_type}
         if body is None:
-            return Response(b"", 200, headers)
-        return JSONResponse(body, 200, headers)
+            return RawResponse(200, b"", [version.result_header, (b"content-length", b"0")])
+        return json_response(200, body, [version.result_header])
 
 
 def _version(call: Call, endpoint: Endpoint) -> Version:
