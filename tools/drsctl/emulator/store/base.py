@@ -3,7 +3,7 @@
 import sqlite3
 from typing import Any, TypeVar
 
-from .records import as_values, from_row, from_rows
+from .records import as_values, from_row, from_rows, from_values
 
 _T = TypeVar("_T")
 
@@ -21,6 +21,15 @@ class TxBase:
 
     def _all(self, cls: type[_T], sql: str, *args: Any) -> list[_T]:
         return from_rows(cls, self._conn.execute(sql, args))
+
+    def _record(self, cls: type[_T], sql: str, *args: Any) -> _T | None:
+        """The first record ``sql`` finds, selecting :func:`.column_list` of ``cls``."""
+        row = self._conn.execute(sql, args).fetchone()
+        return None if row is None else from_values(cls, row)
+
+    def _records(self, cls: type[_T], sql: str, *args: Any) -> list[_T]:
+        """Every record ``sql`` finds, selecting :func:`.column_list` of ``cls``."""
+        return [from_values(cls, row) for row in self._conn.execute(sql, args)]
 
     def _insert(self, table: str, record: Any) -> int:
         values = {k: v for k, v in as_values(record).items() if v is not None}
