@@ -150,12 +150,16 @@ def _report(tx: Tx, device: Device, kind: str, slot_id: str | None, body: dict[s
 
 def replenish(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     """Place an order for the slot, or point at the one already in progress."""
-    slot = _slot(tx, device, call.params["slotId"])
-    if not slot.subscribed:
-        raise _validation(f"Unable to place order - slot : {slot.slot_id} is unsubscribed.")
-    order, placed = orders.replenish(tx, device, slot)
-    if not placed:
-        return {"eventInstanceId": order.event_instance_id, "detailCode": "ORDER_INPROGRESS"}
+    slot_id = call.params["slotId"]
+    state = tx.slot_state(device.device_id, slot_id)  # as _slot and orders.replenish
+    if state is None:
+        raise _not_found(f"Slot {slot_id} not found")
+    subscribed, in_progress = state
+    if not subscribed:
+        raise _validation(f"Unable to place order - slot : {slot_id} is unsubscribed.")
+    if in_progress is not None:
+        return {"eventInstanceId": in_progress, "detailCode": "ORDER_INPROGRESS"}
+    order = orders.place(tx, device, _slot(tx, device, slot_id), tx.now())
     code = "TEST_ORDER_PLACED" if order.is_test else "STANDARD_ORDER_PLACED"
     return {"eventInstanceId": order.event_instance_id, "detailCode": code}
 

@@ -9,6 +9,11 @@ from .records import Order, column_list
 
 _SELECT = f"SELECT {column_list(Order, 'orders')} FROM orders"
 _BY_EVENT = _SELECT + " WHERE event_instance_id = ?"
+_SLOT_STATE = (
+    "SELECT s.subscribed, (SELECT o.event_instance_id FROM orders o WHERE o.device_id = "
+    "s.device_id AND o.slot_id = s.slot_id AND o.delivered_at IS NULL AND o.canceled_at IS NULL "
+    "ORDER BY o.order_id LIMIT 1) FROM slots s WHERE s.device_id = ? AND s.slot_id = ?"
+)
 
 
 class OrdersTx(TxBase):
@@ -50,6 +55,15 @@ class OrdersTx(TxBase):
         where, args = _filter(device_id, slot_id)
         where += ["delivered_at IS NULL", "canceled_at IS NULL"]
         return self._records(Order, _select(tuple(where), " ORDER BY order_id"), *args)
+
+    def slot_state(self, device_id: str, slot_id: str) -> tuple[bool, str | None] | None:
+        """Whether a device's slot is subscribed, and its oldest open order's event id.
+
+        One query of two columns (a replenish that finds an order in progress needs no
+        more); None if the device has no such slot.
+        """
+        row = self._conn.execute(_SLOT_STATE, (device_id, slot_id)).fetchone()
+        return None if row is None else (bool(row[0]), row[1])
 
     def run_due_transitions(self, now: int) -> int:
         """Authorize, ship and deliver the orders due by ``now``, each at its due time.
