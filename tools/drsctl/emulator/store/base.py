@@ -1,5 +1,6 @@
 """What every group of transaction accessors stands on: the connection and row helpers."""
 
+import functools
 import sqlite3
 from typing import Any, TypeVar
 
@@ -33,9 +34,15 @@ class TxBase:
 
     def _insert(self, table: str, record: Any) -> int:
         values = {k: v for k, v in as_values(record).items() if v is not None}
-        cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        cur = self._conn.execute(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values())
-        )
+        cur = self._conn.execute(_insert_sql(table, tuple(values)), tuple(values.values()))
         return int(cur.lastrowid or 0)
+
+
+@functools.cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """The INSERT of ``columns`` into ``table``, one string per shape.
+
+    The statement cache then finds it without hashing a new string.
+    """
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
