@@ -16,6 +16,7 @@ router still lists them, to answer a wrong method with the service's 405.
 """
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -98,7 +99,18 @@ def bearer_digest(authorization: str | None) -> str | None:
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
         return None
-    return ids.digest(value)
+    return _token_digest(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _token_digest(token: str) -> str:
+    """:func:`.ids.digest` of a bearer token, remembered for the tokens last seen.
+
+    A device sends the same access token with every request of its hour; hashing its
+    ~390 characters costs more than looking it up. Only this process's memory holds
+    the tokens, as it does while it serves each request.
+    """
+    return ids.digest(token)
 
 
 class DeviceRoute:
