@@ -20,8 +20,7 @@ from starlette.responses import Response
 from . import clock, inputs, lwa, orders
 from .device_route import Call, RawResponse, json_response, parse_json
 from .errors import MessageError, ServiceError
-from .order_view import OrderView
-from .store import Device, Report, Slot, Tx
+from .store import Device, OrderItem, Report, Slot, Tx
 
 PREFIX = "com.amazon.dash.replenishment."
 
@@ -164,15 +163,14 @@ def replenish(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     return {"eventInstanceId": order.event_instance_id, "detailCode": code}
 
 
-def order_info_json(view: OrderView) -> dict[str, Any]:
+def order_info_json(order: OrderItem) -> dict[str, Any]:
     """Render an order as DRS ``getOrderInfo`` shows it."""
-    order = view.order
     item = {
         "asin": order.asin,
         "expectedDeliveryDate": clock.iso_ms(order.expected_delivery),
         "quantity": order.quantity,
         "slotId": order.slot_id,
-        "status": view.drs_status,
+        "status": orders.drs_status(order),
     }
     return {"orderInfoData": {"instanceId": order.event_instance_id, "orderItems": [item]}}
 
@@ -184,10 +182,10 @@ def get_order_info(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     and 500 for this endpoint.
     """
     event_instance_id = call.params["eventInstanceId"]
-    order = tx.order_by_event(event_instance_id)
+    order = tx.order_item_by_event(event_instance_id)
     if order is None or order.device_id != device.device_id:
         raise _validation("No order found for this eventInstanceId")
-    return order_info_json(OrderView.of(tx, order))
+    return order_info_json(order)
 
 
 _SLOT_STATUS_FIELDS = {

@@ -33,6 +33,7 @@ from .records import (
     Fault,
     MwsKey,
     Order,
+    OrderItem,
     Package,
     Rdt,
     Report,
@@ -48,7 +49,7 @@ from .settings import SettingsTx
 
 __all__ = [
     "SETTING_LIMITS", "AuthCode", "Client", "Customer", "Device", "Fault", "MwsKey", "Order",
-    "Package", "Rdt", "Report", "Seller", "Settings", "Slot", "Store", "Token", "Tx",
+    "OrderItem", "Package", "Rdt", "Report", "Seller", "Settings", "Slot", "Store", "Token", "Tx",
     "setting_ok",
 ]  # fmt: skip
 

@@ -5,10 +5,13 @@ import functools
 from typing import Any
 
 from .base import TxBase
-from .records import Order, column_list
+from .records import Order, OrderItem, column_list
 
 _SELECT = f"SELECT {column_list(Order, 'orders')} FROM orders"
 _BY_EVENT = _SELECT + " WHERE event_instance_id = ?"
+_ITEM_BY_EVENT = (
+    f"SELECT {column_list(OrderItem, 'orders')} FROM orders WHERE event_instance_id = ?"
+)
 _SLOT_STATE = (
     "SELECT s.subscribed, (SELECT o.event_instance_id FROM orders o WHERE o.device_id = "
     "s.device_id AND o.slot_id = s.slot_id AND o.delivered_at IS NULL AND o.canceled_at IS NULL "
@@ -26,6 +29,10 @@ class OrdersTx(TxBase):
     def order_by_event(self, event_instance_id: str) -> Order | None:
         """Return an order by its DRS event instance id."""
         return self._record(Order, _BY_EVENT, event_instance_id)
+
+    def order_item_by_event(self, event_instance_id: str) -> OrderItem | None:
+        """Return what DRS shows of an order (9 of its 34 columns) by its event instance id."""
+        return self._record(OrderItem, _ITEM_BY_EVENT, event_instance_id)
 
     def order_by_amazon_id(self, amazon_order_id: str) -> Order | None:
         """Return an order by its 3-7-7 Amazon order id."""
