@@ -124,7 +124,7 @@ class Transaction:
     A class rather than a generator: it runs twice for every device request.
     """
 
-    __slots__ = ("_kind", "_outer", "_savepoints", "_store")
+    __slots__ = ("_kind", "_savepoints", "_store", "_tx")
 
     def __init__(self, store: Store, savepoints: bool) -> None:
         self._store = store
@@ -135,7 +135,7 @@ class Transaction:
         local = store._thread
         outer: Tx | None = getattr(local, "tx", None)
         if outer is not None:
-            self._outer = outer
+            self._tx = outer
             if not local.savepoints:
                 self._kind = _JOINED
                 return outer
@@ -144,14 +144,15 @@ class Transaction:
             return outer
         store._lock.acquire()
         try:
-            store._conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(store._conn, store._fault_flag)
+            tx._cur.execute("BEGIN IMMEDIATE")
         except BaseException:
             store._lock.release()
             raise
-        tx = Tx(store._conn, store._fault_flag)
         local.tx = tx
         local.savepoints = self._savepoints
         self._kind = _OUTER
+        self._tx = tx
         return tx
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
@@ -163,7 +164,7 @@ class Transaction:
             if exc_type is not None:
                 conn.execute("ROLLBACK TO joined")
                 conn.execute("RELEASE joined")
-                self._outer.forget_now()  # the rolled-back part may have moved the clock
+                self._tx.forget_now()  # the rolled-back part may have moved the clock
                 store._fault_flag.maybe_armed = True
                 return
             conn.execute("RELEASE joined")
@@ -174,6 +175,6 @@ class Transaction:
                 conn.execute("ROLLBACK")
                 store._fault_flag.maybe_armed = True  # the rollback may have re-armed one
                 return
-            conn.execute("COMMIT")
+            self._tx._cur.execute("COMMIT")
         finally:
             store._lock.release()

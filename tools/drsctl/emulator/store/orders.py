@@ -69,7 +69,7 @@ class OrdersTx(TxBase):
         One query of two columns (a replenish that finds an order in progress needs no
         more); None if the device has no such slot.
         """
-        row = self._conn.execute(_SLOT_STATE, (device_id, slot_id)).fetchone()
+        row = self._cur.execute(_SLOT_STATE, (device_id, slot_id)).fetchone()
         return None if row is None else (bool(row[0]), row[1])
 
     def run_due_transitions(self, now: int) -> int:
