@@ -212,20 +212,37 @@ class DeviceRoutes:
     """The device-facing routes by method and path template (``/replenish/{slotId}``).
 
     A ``{name}`` segment matches one non-empty path segment, as in Starlette; ``HEAD``
-    is served like ``GET``, as Starlette does.
+    is served like ``GET``, as Starlette does. Templates without a parameter, or with
+    one only in the last segment (every route but one), are found with one dictionary
+    lookup; no two templates of this table match the same path.
     """
 
     def __init__(self, routes: Iterable[tuple[str, str, DeviceRoute]]) -> None:
         """Index ``(method, path template, route)`` entries."""
+        self._static: dict[tuple[str, str], DeviceRoute] = {}
+        self._last: dict[tuple[str, str], tuple[DeviceRoute, str]] = {}
         self._table: dict[tuple[str, int, str], list[tuple[list[str], DeviceRoute]]] = {}
         for method, template, route in routes:
             parts = template.split("/")
+            head, _, last = template.rpartition("/")
             for verb in (method, "HEAD") if method == "GET" else (method,):
-                key = (verb, len(parts), parts[1])
-                self._table.setdefault(key, []).append((parts, route))
+                if "{" not in template:
+                    self._static[verb, template] = route
+                elif "{" not in head and last.startswith("{"):
+                    self._last[verb, head] = (route, last[1:-1])
+                else:
+                    key = (verb, len(parts), parts[1])
+                    self._table.setdefault(key, []).append((parts, route))
 
     def match(self, method: str, path: str) -> tuple[DeviceRoute, dict[str, str]] | None:
         """Return the route serving ``method path`` and its path parameters, or None."""
+        route = self._static.get((method, path))
+        if route is not None:
+            return route, {}
+        head, _, last = path.rpartition("/")
+        found = self._last.get((method, head))
+        if found is not None and last:
+            return found[0], {found[1]: last}
         parts = path.split("/")
         if len(parts) < 2:
             return None

@@ -161,9 +161,13 @@ class Pipeline:
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """Return the whole body, or None when it is oversized (drained) or the client left."""
-        declared = dict(scope["headers"]).get(b"content-length", b"0").decode("latin-1")
+        declared = None
+        for name, value in scope["headers"]:  # the last one, as a dict of them would keep
+            if name == b"content-length":
+                declared = value.decode("latin-1")
         oversized = (
-            declared.isascii()
+            declared is not None
+            and declared.isascii()
             and declared.isdigit()
             and inputs.ascii_uint(declared, self.limit) is None
         )
