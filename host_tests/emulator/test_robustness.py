@@ -6,6 +6,7 @@ and ASCII-only digit parameters. The fuzz test over every route is ``test_fuzz.p
 """
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -325,3 +326,22 @@ def test_mws_order_id_indexes_take_ascii_digits_only(world: World) -> None:
         world.refill()
     same = world.mws(seller, [oid], extra={"AmazonOrderId.Id.01": oid})
     assert "more than once" in mws_error(same, 400, "InvalidParameterValue")
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [b'{"a": [1, 2.5, "x", null]}', '{"a": 1}', "\ufeff{}", b"\xef\xbb\xbf{}",
+     '{"a": 1}'.encode("utf-16"), '["\u00e9"]'.encode("utf-32"), b"", b"[1,", "nul", b"\xff"],
+)  # fmt: skip
+def test_the_parser_reads_text_as_json_loads_does(doc: bytes | str) -> None:
+    """One shared decoder: what json.loads decodes is the same, what it refuses is refused."""
+    try:
+        expected = json.loads(doc)
+    except json.JSONDecodeError as exc:
+        with pytest.raises(inputs.InputError, match=re.escape(f"{exc.msg} at position {exc.pos}")):
+            inputs.load_json(doc)
+    except UnicodeDecodeError:
+        with pytest.raises(inputs.InputError, match="not UTF-8"):
+            inputs.load_json(doc)
+    else:
+        assert inputs.load_json(doc) == expected

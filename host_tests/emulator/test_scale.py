@@ -75,6 +75,10 @@ def _plan(emulator: EmulatorThread, sql: str, *args: Any) -> str:
         # replenish: the slot's open order
         "SELECT * FROM orders WHERE device_id = ? AND slot_id = ? AND delivered_at IS NULL "
         "AND canceled_at IS NULL ORDER BY order_id",
+        # DRS replenish: the slot and its open order's id, in one query
+        "SELECT s.subscribed, (SELECT o.event_instance_id FROM orders o WHERE o.device_id = "
+        "s.device_id AND o.slot_id = s.slot_id AND o.delivered_at IS NULL AND o.canceled_at IS "
+        "NULL ORDER BY o.order_id LIMIT 1) FROM slots s WHERE s.device_id = ? AND s.slot_id = ?",
         # a clock move: the orders due
         "UPDATE orders SET status = 'Unshipped' WHERE status = 'Pending' AND canceled_at IS NULL "
         "AND authorize_due_at <= ?",

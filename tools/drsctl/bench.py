@@ -8,8 +8,9 @@
 - the firmware's size compiled with ``mpy-cross`` (what goes onto the board);
 - HTTP requests per order cycle and per device-day in steady state, LwA's share;
 - simulated device-days per wall second on each runtime;
-- the emulator side by side with a bare uvicorn endpoint, its SQL per request and its
-  cost at 1 000 vs 20 000 orders (:mod:`drsctl.bench_emulator`);
+- the emulator side by side with a bare uvicorn endpoint (requests per second and, when
+  valgrind is installed, instructions per request), its SQL per request and its cost at
+  1 000 vs 20 000 orders (:mod:`drsctl.bench_emulator`);
 - where a year-long simulation spends its time (:mod:`drsctl.bench_sim`);
 - a fleet on one emulator: load, report spread, latency (:mod:`drsctl.sim.fleet`);
 - the replenishment policy on seeded year-long traces beside two baselines
@@ -277,6 +278,7 @@ def speed_markdown(figures: dict[str, Any]) -> list[str]:
         f"| emulator getOrders page of 100 vs bare uvicorn (same body size) | "
         f"{throughput['getOrders_page100']['ratio_to_bare']}x | >= 0.25x |"
     )
+    lines += instructions_markdown(emulator.get("instructions"))
     small, large = scale["orders"]
     for name in ("replenish_inprogress", "getOrderInfo", "clock_move", "getOrders_page100"):
         lines.append(
@@ -301,6 +303,22 @@ def speed_markdown(figures: dict[str, Any]) -> list[str]:
         for name, c in emulator["sql_per_request"].items()
     ]
     return lines
+
+
+def instructions_markdown(counts: dict[str, Any] | None) -> list[str]:
+    """Rows of instructions per request under cachegrind (None: valgrind was missing)."""
+    if counts is None:
+        return ["| emulator instructions per request vs bare uvicorn | not measured "
+                "(valgrind not on PATH) | |"]  # fmt: skip
+    rows = []
+    for name, figures in counts.items():
+        target = "" if name == "getOrders_page100" else ">= 0.5x"
+        rows.append(
+            f"| emulator {name} instructions per request vs bare uvicorn (cachegrind, same "
+            f"body size) | {figures['instructions'] / 1000:.0f}k vs "
+            f"{figures['bare_instructions'] / 1000:.0f}k: {figures['ratio_to_bare']}x | {target} |"
+        )
+    return rows
 
 
 FLEET_RUNS = "bench"

@@ -11,10 +11,14 @@ same machine with the same client, so the numbers travel between machines:
 - the cost of replenish, getOrderInfo, a clock move and a getOrders page with 1 000 vs
   20 000 orders in the database (the ratio should stay near 1);
 - the fleet's daily-report storm: N devices send deviceStatus at the same moment, each
-  on its own connection with the firmware's 10 s timeout (p50/p99 latency, timeouts).
+  on its own connection with the firmware's 10 s timeout (p50/p99 latency, timeouts);
+- with ``--instructions`` (and in ``make bench`` when valgrind is installed): user-space
+  instructions per request of the whole server process under cachegrind, each route vs
+  the bare endpoint with a body of the same size (:func:`instructions`). Unlike
+  requests per second on a shared machine, these repeat to about 1 %.
 
-Loopback only, bounded request counts. ``python -m drsctl.bench_emulator --json`` prints
-the results; ``make bench`` runs it and commits them.
+Loopback only, bounded request counts. ``python -m drsctl.bench_emulator`` prints the
+results as JSON; ``make bench`` runs it and commits them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -90,10 +95,12 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def _server(cmd: list[str], port: int) -> Iterator[ServerProcess]:
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _server(
+    cmd: list[str], port: int, startup_s: float = _STARTUP_S, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        deadline = time.monotonic() + _STARTUP_S
+        deadline = time.monotonic() + startup_s
         while True:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
                 break
@@ -104,23 +111,31 @@ def _server(cmd: list[str], port: int) -> Iterator[ServerProcess]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=startup_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
 
 
+def _emulator_cmd(db: Path, port: int) -> list[str]:
+    drsctl = str(Path(sys.executable).with_name("drsctl"))
+    return [sys.executable, drsctl, "emulator", "--port", str(port), "--db", str(db)]
+
+
+def _bare_cmd(port: int) -> list[str]:
+    return [sys.executable, "-m", "drsctl.bench_emulator", "--serve-bare", str(port)]
+
+
 def emulator_process(db: Path) -> contextlib.AbstractContextManager[ServerProcess]:
     """``drsctl emulator`` on ``db`` (plain HTTP) in a child process."""
     port = _free_port()
-    drsctl = str(Path(sys.executable).with_name("drsctl"))
-    return _server([drsctl, "emulator", "--port", str(port), "--db", str(db)], port)
+    return _server(_emulator_cmd(db, port), port)
 
 
 def bare_process() -> contextlib.AbstractContextManager[ServerProcess]:
     """The baseline: uvicorn serving :func:`bare_app` with the emulator's settings."""
     port = _free_port()
-    return _server([sys.executable, "-m", "drsctl.bench_emulator", "--serve-bare", str(port)], port)
+    return _server(_bare_cmd(port), port)
 
 
 async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -553,6 +568,92 @@ def storm(db: Path, devices: int) -> dict[str, Any]:
     }
 
 
+# -- instructions per request under cachegrind ---------------------------------------------
+
+INSTRUCTION_COUNTS = {
+    "replenish_inprogress": (100, 400),
+    "getOrderInfo": (100, 400),
+    "deviceStatus": (100, 400),
+    "getOrders_page100": (5, 20),
+}
+"""Each measured route's request counts (low, high) in :func:`instructions`."""
+
+_CACHEGRIND_S = 600.0  # start-up and shut-down under valgrind are some 50 times slower
+
+
+def cachegrind_available() -> bool:
+    """Whether valgrind (for :func:`instructions`) is on ``PATH``."""
+    return shutil.which("valgrind") is not None
+
+
+def _cachegrind_total(
+    cmd: list[str], port: int, out: Path, requests: list[tuple[bytes, int]], connections: int
+) -> int:
+    """Instructions a server runs from start to exit, serving each (request, count) in turn."""
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}"]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
+    with _server(valgrind + cmd, port, _CACHEGRIND_S, env) as server:
+        for request, count in requests:
+            load(server, request, count, connections)
+    for line in out.read_text().splitlines() if out.exists() else ():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no cachegrind summary from {' '.join(cmd[:3])}")
+
+
+def instructions(root: Path, connections: int = 4) -> dict[str, Any]:
+    """User-space instructions per request of each route and of the bare endpoint.
+
+    Each server runs under ``valgrind --tool=cachegrind`` once with every route at its
+    low count (:data:`INSTRUCTION_COUNTS`) and once per route with that route at its high
+    count; a route's instructions per request are the two runs' difference over the
+    difference in requests, so start-up, warm-up and shut-down cancel out. The bare
+    endpoint answers a body of the route's size to a request of the same method and
+    body. Every emulator run starts from a copy of one prepared database.
+    """
+    template = root / "instructions.sqlite3"
+    with emulator_process(template) as emulator:
+        fixture = prepare(emulator.url)
+        seed_orders(template, 400)  # a getOrders page of 100 needs orders
+        measured = route_requests(fixture)
+        bare = {}
+        for name in INSTRUCTION_COUNTS:
+            method, rest = measured[name].split(b" ", 1)
+            size = load(emulator, measured[name], 1, 1).body_bytes
+            bare[name] = _bare_request(size, method.decode(), rest.split(b"\r\n\r\n", 1)[1])
+    per_request: dict[str, dict[str, float]] = {"emulator": {}, "bare": {}}
+    for server, requests in (("emulator", measured), ("bare", bare)):
+        totals = {}
+        for high in (None, *INSTRUCTION_COUNTS):
+            port = _free_port()
+            if server == "emulator":
+                db = root / f"instructions-{high}.sqlite3"
+                with contextlib.closing(sqlite3.connect(template)) as src:
+                    with contextlib.closing(sqlite3.connect(db)) as dst:
+                        src.backup(dst)
+                cmd = _emulator_cmd(db, port)
+            else:
+                cmd = _bare_cmd(port)
+            plan = [(requests[n], counts[n == high]) for n, counts in INSTRUCTION_COUNTS.items()]
+            out = root / f"cachegrind-{server}-{high}.out"
+            totals[high] = _cachegrind_total(cmd, port, out, plan, connections)
+            print(f"  {server}: {high or 'every route'} at its {'high' if high else 'low'} count",
+                  file=sys.stderr)  # fmt: skip
+        for name, (low, high_count) in INSTRUCTION_COUNTS.items():
+            per_request[server][name] = (totals[name] - totals[None]) / (high_count - low)
+    results: dict[str, Any] = {}
+    for name in INSTRUCTION_COUNTS:
+        route, base = per_request["emulator"][name], per_request["bare"][name]
+        results[name] = {
+            "instructions": round(route),
+            "bare_instructions": round(base),
+            "ratio_to_bare": round(base / route, 3),
+        }
+        print(f"  {name}: {round(route / 1000)}k instructions, {results[name]['ratio_to_bare']}x "
+              f"bare ({round(base / 1000)}k)", file=sys.stderr)  # fmt: skip
+    return results
+
+
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement, each on a fresh database."""
     results: dict[str, Any] = {}
@@ -562,6 +663,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         results["throughput"] = throughput(root / "throughput.sqlite3", args.requests, 4)
         print("SQL per request", file=sys.stderr)
         results["sql_per_request"] = sql_per_request(root / "sql.sqlite3")
+        if cachegrind_available():
+            print("instructions per request (cachegrind)", file=sys.stderr)
+            results["instructions"] = instructions(root)
+        else:
+            print("valgrind is not on PATH: no instructions per request", file=sys.stderr)
         print(f"cost at {args.small} vs {args.large} orders", file=sys.stderr)
         results["scale"] = scale(
             root / "scale.sqlite3", args.small, args.large, args.scale_requests
@@ -581,6 +687,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--large", type=int, default=20000, help="orders in the large database")
     p.add_argument("--scale-requests", type=int, default=100, help="requests per scale figure")
     p.add_argument("--storm", type=int, nargs="*", default=[1000], help="devices per storm")
+    p.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only instructions per request under cachegrind, each route vs bare uvicorn",
+    )
     p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return p
 
@@ -590,6 +701,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.serve_bare:
         _serve_bare(args.serve_bare)
+        return 0
+    if args.instructions:
+        if not cachegrind_available():
+            print("valgrind is not on PATH: no instruction counts", file=sys.stderr)
+            return 1
+        with tempfile.TemporaryDirectory(prefix="drsctl-bench-") as tmp:
+            print(json.dumps(instructions(Path(tmp)), indent=2))
         return 0
     print(json.dumps(run_all(args), indent=2))
     return 0

@@ -16,6 +16,8 @@ router still lists them, to answer a wrong method with the service's 405.
 """
 
 import dataclasses
+import functools
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,6 +30,31 @@ from .errors import MessageError, ServiceError
 from .store import Device, Store, Token
 
 log = logging.getLogger(__name__)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""Encodes as Starlette's :class:`JSONResponse` does, with one encoder for every answer."""
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+class RawResponse(Response):
+    """An answer built from its encoded body and raw headers (nothing encoded again)."""
+
+    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        """Answer ``status`` with ``body`` and exactly ``raw_headers``."""
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
+
+
+def json_response(status: int, content: Any, head: list[tuple[bytes, bytes]]) -> RawResponse:
+    """What ``JSONResponse(content, status, headers)`` answers, ``head`` being those headers.
+
+    Same body and headers in the same order: ``head``, ``content-length``, ``content-type``.
+    """
+    body = _JSON.encode(content).encode()
+    return RawResponse(status, body, [*head, (b"content-length", b"%d" % len(body)), _JSON_TYPE])
 
 
 def parse_json(body: bytes) -> Any:
@@ -72,7 +99,18 @@ def bearer_digest(authorization: str | None) -> str | None:
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
         return None
-    return ids.digest(value)
+    return _token_digest(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _token_digest(token: str) -> str:
+    """:func:`.ids.digest` of a bearer token, remembered for the tokens last seen.
+
+    A device sends the same access token with every request of its hour; hashing its
+    ~390 characters costs more than looking it up. Only this process's memory holds
+    the tokens, as it does while it serves each request.
+    """
+    return ids.digest(token)
 
 
 class DeviceRoute:
@@ -174,20 +212,37 @@ class DeviceRoutes:
     """The device-facing routes by method and path template (``/replenish/{slotId}``).
 
     A ``{name}`` segment matches one non-empty path segment, as in Starlette; ``HEAD``
-    is served like ``GET``, as Starlette does.
+    is served like ``GET``, as Starlette does. Templates without a parameter, or with
+    one only in the last segment (every route but one), are found with one dictionary
+    lookup; no two templates of this table match the same path.
     """
 
     def __init__(self, routes: Iterable[tuple[str, str, DeviceRoute]]) -> None:
         """Index ``(method, path template, route)`` entries."""
+        self._static: dict[tuple[str, str], DeviceRoute] = {}
+        self._last: dict[tuple[str, str], tuple[DeviceRoute, str]] = {}
         self._table: dict[tuple[str, int, str], list[tuple[list[str], DeviceRoute]]] = {}
         for method, template, route in routes:
             parts = template.split("/")
+            head, _, last = template.rpartition("/")
             for verb in (method, "HEAD") if method == "GET" else (method,):
-                key = (verb, len(parts), parts[1])
-                self._table.setdefault(key, []).append((parts, route))
+                if "{" not in template:
+                    self._static[verb, template] = route
+                elif "{" not in head and last.startswith("{"):
+                    self._last[verb, head] = (route, last[1:-1])
+                else:
+                    key = (verb, len(parts), parts[1])
+                    self._table.setdefault(key, []).append((parts, route))
 
     def match(self, method: str, path: str) -> tuple[DeviceRoute, dict[str, str]] | None:
         """Return the route serving ``method path`` and its path parameters, or None."""
+        route = self._static.get((method, path))
+        if route is not None:
+            return route, {}
+        head, _, last = path.rpartition("/")
+        found = self._last.get((method, head))
+        if found is not None and last:
+            return found[0], {found[1]: last}
         parts = path.split("/")
         if len(parts) < 2:
             return None

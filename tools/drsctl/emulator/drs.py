@@ -15,13 +15,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from . import clock, inputs, lwa, orders
-from .device_route import Call, parse_json
+from .device_route import Call, RawResponse, json_response, parse_json
 from .errors import MessageError, ServiceError
-from .order_view import OrderView
-from .store import Device, Report, Slot, Tx
+from .store import Device, OrderItem, Report, Slot, Tx
 
 PREFIX = "com.amazon.dash.replenishment."
 
@@ -49,6 +48,11 @@ class Version:
     result_type: str
     handler: Handler
 
+    @functools.cached_property
+    def result_header(self) -> tuple[bytes, bytes]:
+        """The ``x-amzn-type-version`` header of its answers, encoded."""
+        return (b"x-amzn-type-version", (PREFIX + self.result_type).encode("latin-1"))
+
 
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
@@ -73,10 +77,9 @@ class Endpoint:
             version = _version(call, self)
             device = _authorize(call, tx)
             body = version.handler(call, tx, device)
-        headers = {"x-amzn-type-version": PREFIX + version.result_type}
         if body is None:
-            return Response(b"", 200, headers)
-        return JSONResponse(body, 200, headers)
+            return RawResponse(200, b"", [version.result_header, (b"content-length", b"0")])
+        return json_response(200, body, [version.result_header])
 
 
 def _version(call: Call, endpoint: Endpoint) -> Version:
@@ -146,25 +149,28 @@ def _report(tx: Tx, device: Device, kind: str, slot_id: str | None, body: dict[s
 
 def replenish(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     """Place an order for the slot, or point at the one already in progress."""
-    slot = _slot(tx, device, call.params["slotId"])
-    if not slot.subscribed:
-        raise _validation(f"Unable to place order - slot : {slot.slot_id} is unsubscribed.")
-    order, placed = orders.replenish(tx, device, slot)
-    if not placed:
-        return {"eventInstanceId": order.event_instance_id, "detailCode": "ORDER_INPROGRESS"}
+    slot_id = call.params["slotId"]
+    state = tx.slot_state(device.device_id, slot_id)  # as _slot and orders.replenish
+    if state is None:
+        raise _not_found(f"Slot {slot_id} not found")
+    subscribed, in_progress = state
+    if not subscribed:
+        raise _validation(f"Unable to place order - slot : {slot_id} is unsubscribed.")
+    if in_progress is not None:
+        return {"eventInstanceId": in_progress, "detailCode": "ORDER_INPROGRESS"}
+    order = orders.place(tx, device, _slot(tx, device, slot_id), tx.now())
     code = "TEST_ORDER_PLACED" if order.is_test else "STANDARD_ORDER_PLACED"
     return {"eventInstanceId": order.event_instance_id, "detailCode": code}
 
 
-def order_info_json(view: OrderView) -> dict[str, Any]:
+def order_info_json(order: OrderItem) -> dict[str, Any]:
     """Render an order as DRS ``getOrderInfo`` shows it."""
-    order = view.order
     item = {
         "asin": order.asin,
         "expectedDeliveryDate": clock.iso_ms(order.expected_delivery),
         "quantity": order.quantity,
         "slotId": order.slot_id,
-        "status": view.drs_status,
+        "status": orders.drs_status(order),
     }
     return {"orderInfoData": {"instanceId": order.event_instance_id, "orderItems": [item]}}
 
@@ -176,10 +182,10 @@ def get_order_info(call: Call, tx: Tx, device: Device) -> dict[str, Any]:
     and 500 for this endpoint.
     """
     event_instance_id = call.params["eventInstanceId"]
-    order = tx.order_by_event(event_instance_id)
+    order = tx.order_item_by_event(event_instance_id)
     if order is None or order.device_id != device.device_id:
         raise _validation("No order found for this eventInstanceId")
-    return order_info_json(OrderView.of(tx, order))
+    return order_info_json(order)
 
 
 _SLOT_STATUS_FIELDS = {

@@ -5,6 +5,7 @@ neither the database nor the request log ever holds one in clear text.
 """
 
 import hashlib
+import os
 import secrets
 import string
 import uuid
@@ -12,6 +13,8 @@ from typing import Any
 
 _UPPER_ALNUM = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
+_UUID_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in string.hexdigits.lower()}
+"""A random hex digit's two low bits under the RFC 4122 variant bits (``10xx``)."""
 
 
 def _pick(alphabet: str, n: int) -> str:
@@ -118,8 +121,13 @@ def mws_auth_token() -> str:
 
 
 def request_id() -> str:
-    """Return a request id for ``x-amzn-RequestId`` / MWS ``RequestId``."""
-    return str(uuid.uuid4())
+    """Return a request id for ``x-amzn-RequestId`` / MWS ``RequestId``: a random UUID.
+
+    As ``str(uuid.uuid4())``, formatted straight from the random bytes (every request
+    draws one).
+    """
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def request_id_of(scope: Any) -> str:

@@ -58,10 +58,26 @@ def _check_tree(value: Any) -> None:
             stack.extend((item, depth + 1) for item in items)
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+"""The strict decoder, one for every document (``json.loads`` with options builds one a call)."""
+
+
+def _loads(raw: bytes | str) -> Any:
+    """``json.loads(raw, parse_constant=…, parse_float=…)``: the same text checks, one decoder."""
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+    elif isinstance(raw, bytes | bytearray):
+        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    else:
+        raise TypeError(f"the JSON object must be str, bytes or bytearray, not {type(raw)}")
+    return _DECODER.decode(raw)
+
+
 def load_json(raw: bytes | str) -> Any:
     """Decode a JSON document strictly; raise :class:`InputError` for anything refused."""
     try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+        value = _loads(raw)
     except InputError:
         raise
     except RecursionError:

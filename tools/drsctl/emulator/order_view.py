@@ -1,8 +1,10 @@
 """One protocol-neutral view of an order: every derived field computed once.
 
-DRS (:func:`.drs.order_info_json`), the SP-API (:mod:`.spapi.views`) and MWS
-(:func:`.mws.order_xml`) only render an :class:`OrderView`; none of them derives a
-status, a count, a total or the buyer on its own.
+The SP-API (:mod:`.spapi.views`) and MWS (:func:`.mws.order_xml`) only render an
+:class:`OrderView`; none of them derives a status, a count, a total or the buyer on its
+own. DRS getOrderInfo (:func:`.drs.order_info_json`) shows only an item and its status:
+it reads those few columns (a :class:`.store.OrderItem`) and takes the status from
+:func:`.orders.drs_status`, as this view does.
 """
 
 import dataclasses

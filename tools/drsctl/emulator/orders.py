@@ -13,7 +13,7 @@ from typing import Any
 
 from . import ids, inputs
 from .marketplaces import DEFAULT_MARKETPLACE_ID
-from .store import Device, Order, Slot, Tx
+from .store import Device, Order, OrderItem, Slot, Tx
 
 PENDING = "Pending"
 UNSHIPPED = "Unshipped"
@@ -26,7 +26,7 @@ class OrderConflict(Exception):
     """The order is not in a state that allows the requested change."""
 
 
-def drs_status(order: Order) -> str:
+def drs_status(order: Order | OrderItem) -> str:
     """Return the DRS getOrderInfo status of an order."""
     if order.canceled_at is not None:
         return "Canceled"

@@ -94,7 +94,7 @@ class Pipeline:
             return
         rid = ids.request_id()
         scope.setdefault("state", {})["request_id"] = rid
-        started = time.perf_counter()
+        started = time.perf_counter() if self.access_log else 0.0
         status: int | None = None
 
         async def send_with_id(message: Message) -> None:
@@ -102,7 +102,10 @@ class Pipeline:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = message.get("headers", [])
-                if not any(k.lower() == b"x-amzn-requestid" for k, _ in headers):
+                for name, _ in headers:
+                    if name.lower() == b"x-amzn-requestid":
+                        break
+                else:
                     headers = [*headers, (b"x-amzn-RequestId", rid.encode())]
                     message = {**message, "headers": headers}
             await send(message)
@@ -136,22 +139,13 @@ class Pipeline:
             if refused is not None:
                 await self.edge_error(scope["path"], *refused).response(rid)(scope, receive, send)
                 return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         found = None if self.direct is None else self.direct.match(scope["method"], scope["path"])
         try:
             if found is not None:
                 route, params = found
                 await route.serve(scope, receive, send, body, params)
             else:
-                await self.app(scope, replay, send)
+                await self.app(scope, _replay(body, receive), send)
         except ConnectionDropped:  # a drop fault: the head is already sent
             raise
         except ServiceError as err:
@@ -167,9 +161,13 @@ class Pipeline:
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """Return the whole body, or None when it is oversized (drained) or the client left."""
-        declared = dict(scope["headers"]).get(b"content-length", b"0").decode("latin-1")
+        declared = None
+        for name, value in scope["headers"]:  # the last one, as a dict of them would keep
+            if name == b"content-length":
+                declared = value.decode("latin-1")
         oversized = (
-            declared.isascii()
+            declared is not None
+            and declared.isascii()
             and declared.isdigit()
             and inputs.ascii_uint(declared, self.limit) is None
         )
@@ -188,3 +186,17 @@ class Pipeline:
             if not message.get("more_body", False) or size > MAX_DRAIN:
                 break
         return None if oversized else b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the application: the body read up front, then the client's messages."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

@@ -17,8 +17,6 @@ transaction however many layers ask for one. Secrets are stored as digests only 
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from .auth import AuthTx
@@ -35,6 +33,7 @@ from .records import (
     Fault,
     MwsKey,
     Order,
+    OrderItem,
     Package,
     Rdt,
     Report,
@@ -50,7 +49,7 @@ from .settings import SettingsTx
 
 __all__ = [
     "SETTING_LIMITS", "AuthCode", "Client", "Customer", "Device", "Fault", "MwsKey", "Order",
-    "Package", "Rdt", "Report", "Seller", "Settings", "Slot", "Store", "Token", "Tx",
+    "OrderItem", "Package", "Rdt", "Report", "Seller", "Settings", "Slot", "Store", "Token", "Tx",
     "setting_ok",
 ]  # fmt: skip
 
@@ -102,8 +101,7 @@ class Store:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    @contextmanager
-    def tx(self, savepoints: bool = True) -> Iterator[Tx]:
+    def tx(self, savepoints: bool = True) -> "Transaction":
         """Run one transaction under the lock; commit on success, roll back on error.
 
         Inside a transaction of the same thread this joins it: a savepoint that an error
@@ -111,38 +109,74 @@ class Store:
         the transactions that join this one add no savepoint: an error in any of them
         rolls back the whole transaction (two statements a join fewer).
         """
-        outer: Tx | None = getattr(self._thread, "tx", None)
-        if outer is not None:
-            if not self._thread.savepoints:
-                yield outer
-                return
-            self._conn.execute("SAVEPOINT joined")
-            try:
-                yield outer
-            except BaseException:
-                self._conn.execute("ROLLBACK TO joined")
-                self._conn.execute("RELEASE joined")
-                outer.forget_now()  # the rolled-back part may have moved the clock
-                self._fault_flag.maybe_armed = True
-                raise
-            self._conn.execute("RELEASE joined")
-            return
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(self._conn, self._fault_flag)
-            self._thread.tx = tx
-            self._thread.savepoints = savepoints
-            try:
-                yield tx
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._fault_flag.maybe_armed = True  # the rollback may have re-armed one
-                raise
-            finally:
-                self._thread.tx = None
-            self._conn.execute("COMMIT")
+        return Transaction(self, savepoints)
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+
+_OUTER, _SAVEPOINT, _JOINED = range(3)
+
+
+class Transaction:
+    """What :meth:`Store.tx` returns: a context manager giving the :class:`Tx`.
+
+    A class rather than a generator: it runs twice for every device request.
+    """
+
+    __slots__ = ("_kind", "_savepoints", "_store", "_tx")
+
+    def __init__(self, store: Store, savepoints: bool) -> None:
+        self._store = store
+        self._savepoints = savepoints
+
+    def __enter__(self) -> Tx:
+        store = self._store
+        local = store._thread
+        outer: Tx | None = getattr(local, "tx", None)
+        if outer is not None:
+            self._tx = outer
+            if not local.savepoints:
+                self._kind = _JOINED
+                return outer
+            store._conn.execute("SAVEPOINT joined")
+            self._kind = _SAVEPOINT
+            return outer
+        store._lock.acquire()
+        try:
+            tx = Tx(store._conn, store._fault_flag)
+            tx._cur.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            store._lock.release()
+            raise
+        local.tx = tx
+        local.savepoints = self._savepoints
+        self._kind = _OUTER
+        self._tx = tx
+        return tx
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        store = self._store
+        if self._kind == _JOINED:
+            return
+        conn = store._conn
+        if self._kind == _SAVEPOINT:
+            if exc_type is not None:
+                conn.execute("ROLLBACK TO joined")
+                conn.execute("RELEASE joined")
+                self._tx.forget_now()  # the rolled-back part may have moved the clock
+                store._fault_flag.maybe_armed = True
+                return
+            conn.execute("RELEASE joined")
+            return
+        try:
+            store._thread.tx = None
+            if exc_type is not None:
+                conn.execute("ROLLBACK")
+                store._fault_flag.maybe_armed = True  # the rollback may have re-armed one
+                return
+            self._tx._cur.execute("COMMIT")
+        finally:
+            store._lock.release()

@@ -44,7 +44,7 @@ class AuthTx(TxBase):
         token is bound to none (a seller's or a grantless token). The same query reads
         the clock, if this transaction has not yet (see :meth:`.SettingsTx.now`).
         """
-        row = self._conn.execute(_CALLER, (token_hash,)).fetchone()
+        row = self._cur.execute(_CALLER, (token_hash,)).fetchone()
         if row is None:
             return None
         if self._now is None:

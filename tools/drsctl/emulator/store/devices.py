@@ -1,7 +1,9 @@
 """Transaction accessors for customers, LwA clients, devices, slots and device reports."""
 
 from .base import TxBase
-from .records import Client, Customer, Device, Report, Slot
+from .records import Client, Customer, Device, Report, Slot, column_list
+
+_SLOT = f"SELECT {column_list(Slot, 'slots')} FROM slots WHERE device_id = ? AND slot_id = ?"
 
 
 class DevicesTx(TxBase):
@@ -58,9 +60,7 @@ class DevicesTx(TxBase):
 
     def slot(self, device_id: str, slot_id: str) -> Slot | None:
         """Return one slot of a device."""
-        return self._one(
-            Slot, "SELECT * FROM slots WHERE device_id = ? AND slot_id = ?", device_id, slot_id
-        )
+        return self._record(Slot, _SLOT, device_id, slot_id)
 
     def slots(self, device_id: str) -> list[Slot]:
         """Return a device's slots in id order."""

@@ -71,7 +71,7 @@ class FaultsTx(TxBase):
         device_id: str | None = None,
     ) -> int:
         """Add a request log entry (complete it later with :meth:`finish_request`); its id."""
-        cur = self._conn.execute(
+        cur = self._cur.execute(
             "INSERT INTO requests (t, method, path, route, status, device_id) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (t, method, path, route, status, device_id),

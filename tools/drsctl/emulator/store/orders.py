@@ -1,10 +1,22 @@
 """Transaction accessors for orders."""
 
 import dataclasses
+import functools
 from typing import Any
 
 from .base import TxBase
-from .records import Order
+from .records import Order, OrderItem, column_list
+
+_SELECT = f"SELECT {column_list(Order, 'orders')} FROM orders"
+_BY_EVENT = _SELECT + " WHERE event_instance_id = ?"
+_ITEM_BY_EVENT = (
+    f"SELECT {column_list(OrderItem, 'orders')} FROM orders WHERE event_instance_id = ?"
+)
+_SLOT_STATE = (
+    "SELECT s.subscribed, (SELECT o.event_instance_id FROM orders o WHERE o.device_id = "
+    "s.device_id AND o.slot_id = s.slot_id AND o.delivered_at IS NULL AND o.canceled_at IS NULL "
+    "ORDER BY o.order_id LIMIT 1) FROM slots s WHERE s.device_id = ? AND s.slot_id = ?"
+)
 
 
 class OrdersTx(TxBase):
@@ -16,9 +28,11 @@ class OrdersTx(TxBase):
 
     def order_by_event(self, event_instance_id: str) -> Order | None:
         """Return an order by its DRS event instance id."""
-        return self._one(
-            Order, "SELECT * FROM orders WHERE event_instance_id = ?", event_instance_id
-        )
+        return self._record(Order, _BY_EVENT, event_instance_id)
+
+    def order_item_by_event(self, event_instance_id: str) -> OrderItem | None:
+        """Return what DRS shows of an order (9 of its 34 columns) by its event instance id."""
+        return self._record(OrderItem, _ITEM_BY_EVENT, event_instance_id)
 
     def order_by_amazon_id(self, amazon_order_id: str) -> Order | None:
         """Return an order by its 3-7-7 Amazon order id."""
@@ -41,13 +55,22 @@ class OrdersTx(TxBase):
             where.append("updated_at >= ?")
             args.append(updated_since)
             order_by = " ORDER BY updated_at, order_id"  # also what lets it use the index
-        return self._all(Order, _select(where) + order_by, *args)
+        return self._records(Order, _select(tuple(where), order_by), *args)
 
     def open_orders(self, device_id: str, slot_id: str | None = None) -> list[Order]:
         """Return a device's orders neither delivered nor canceled, oldest first."""
         where, args = _filter(device_id, slot_id)
         where += ["delivered_at IS NULL", "canceled_at IS NULL"]
-        return self._all(Order, _select(where) + " ORDER BY order_id", *args)
+        return self._records(Order, _select(tuple(where), " ORDER BY order_id"), *args)
+
+    def slot_state(self, device_id: str, slot_id: str) -> tuple[bool, str | None] | None:
+        """Whether a device's slot is subscribed, and its oldest open order's event id.
+
+        One query of two columns (a replenish that finds an order in progress needs no
+        more); None if the device has no such slot.
+        """
+        row = self._cur.execute(_SLOT_STATE, (device_id, slot_id)).fetchone()
+        return None if row is None else (bool(row[0]), row[1])
 
     def run_due_transitions(self, now: int) -> int:
         """Authorize, ship and deliver the orders due by ``now``, each at its due time.
@@ -152,12 +175,16 @@ def _filter(device_id: str | None, slot_id: str | None) -> tuple[list[str], list
     """WHERE terms for the given keys only (a term per absent key would defeat the index)."""
     where: list[str] = []
     args: list[object] = []
-    for column, value in (("device_id", device_id), ("slot_id", slot_id)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
+    if device_id is not None:
+        where.append("device_id = ?")
+        args.append(device_id)
+    if slot_id is not None:
+        where.append("slot_id = ?")
+        args.append(slot_id)
     return where, args
 
 
-def _select(where: list[str]) -> str:
-    return "SELECT * FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
+@functools.cache
+def _select(where: tuple[str, ...], order_by: str) -> str:
+    """The query of orders meeting every term of ``where`` (one string per query shape)."""
+    return _SELECT + (" WHERE " + " AND ".join(where) if where else "") + order_by

@@ -161,6 +161,21 @@ class Order:
 
 
 @dataclasses.dataclass(frozen=True)
+class OrderItem:
+    """What DRS getOrderInfo shows of an order: a few columns of its row."""
+
+    event_instance_id: str
+    device_id: str
+    slot_id: str
+    asin: str
+    quantity: int
+    expected_delivery: int
+    status: str
+    delivered_at: int | None
+    canceled_at: int | None
+
+
+@dataclasses.dataclass(frozen=True)
 class Fault:
     """An armed fault: the next ``remaining`` calls to ``route`` misbehave."""
 
