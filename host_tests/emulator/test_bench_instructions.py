@@ -52,5 +52,5 @@ def test_instructions_per_request_are_the_difference_of_two_runs(
         assert figures["ratio_to_bare"] == round(_BARE[name] / _EMULATOR[name], 3)
     rows = bench.instructions_markdown(results)
     assert rows[0].endswith("| 1000k vs 500k: 0.5x | >= 0.5x |")
-    assert rows[3].endswith("| 20000k vs 700k: 0.035x |  |")
+    assert rows[3].endswith("| 20000k vs 700k: 0.035x | >= 0.25x |")
     assert bench.instructions_markdown(None)[0].count("not measured") == 1

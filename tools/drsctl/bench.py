@@ -297,7 +297,7 @@ def speed_markdown(figures: dict[str, Any]) -> list[str]:
         f"{sum(latency.get('failures', {}).values())}, "
         f"{fleet['report_spread']['busiest_minute_reports']} | p99 <= 1 s, 0 |"
     )
-    lines += ["", "SQL statements (transactions) per request:", ""]
+    lines += ["", "SQL statements (transactions) per request, the second of two alike:", ""]
     lines += [
         f"- {name}: {c['statements']} ({c['transactions']})"
         for name, c in emulator["sql_per_request"].items()
@@ -312,7 +312,7 @@ def instructions_markdown(counts: dict[str, Any] | None) -> list[str]:
                 "(valgrind not on PATH) | |"]  # fmt: skip
     rows = []
     for name, figures in counts.items():
-        target = "" if name == "getOrders_page100" else ">= 0.5x"
+        target = ">= 0.25x" if name == "getOrders_page100" else ">= 0.5x"
         rows.append(
             f"| emulator {name} instructions per request vs bare uvicorn (cachegrind, same "
             f"body size) | {figures['instructions'] / 1000:.0f}k vs "
