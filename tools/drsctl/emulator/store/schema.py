@@ -124,29 +124,34 @@ CREATE INDEX tokens_access_expiry ON tokens(expires_at) WHERE kind = 'access';
 CREATE INDEX page_tokens_created ON page_tokens(created_at);
 """
 
+
+def _drop_order_json(table: str, event: str, rows: tuple[str, ...]) -> str:
+    """A trigger deleting every stored variant of the order of each row in ``rows``."""
+    deletes = " ".join(
+        f"DELETE FROM order_json WHERE key BETWEEN {row}.order_id * 4 AND {row}.order_id * 4 + 3;"
+        for row in rows
+    )
+    name = f"order_json_{table}_{event.lower()}"
+    return f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {deletes} END;"
+
+
 # Version 4: each order's SP-API ``Order`` JSON, encoded once per variant (the data
 # elements an RDT unlocked, see :func:`..spapi.views.variant`), under the key
 # ``order_id * 4 + variant`` (one rowid lookup, the body kept in the row's page). The
 # triggers drop an order's entries in the transaction that changes anything rendered
 # from it (the order, its packages, its customer), whatever writes it. The index covers a
 # getOrders page of one marketplace (in page order, no row of orders read).
-SCHEMA_V4 = """
-CREATE INDEX orders_seller_market ON orders(seller_id, marketplace_id, created_at);
-CREATE TABLE order_json (key INTEGER PRIMARY KEY, body BLOB NOT NULL);
-CREATE TRIGGER order_json_order_updated AFTER UPDATE ON orders BEGIN
-    DELETE FROM order_json WHERE key BETWEEN OLD.order_id * 4 AND OLD.order_id * 4 + 3
-        OR key BETWEEN NEW.order_id * 4 AND NEW.order_id * 4 + 3; END;
-CREATE TRIGGER order_json_order_deleted AFTER DELETE ON orders BEGIN
-    DELETE FROM order_json WHERE key BETWEEN OLD.order_id * 4 AND OLD.order_id * 4 + 3; END;
-CREATE TRIGGER order_json_package_inserted AFTER INSERT ON packages BEGIN
-    DELETE FROM order_json WHERE key BETWEEN NEW.order_id * 4 AND NEW.order_id * 4 + 3; END;
-CREATE TRIGGER order_json_package_updated AFTER UPDATE ON packages BEGIN
-    DELETE FROM order_json WHERE key BETWEEN OLD.order_id * 4 AND OLD.order_id * 4 + 3
-        OR key BETWEEN NEW.order_id * 4 AND NEW.order_id * 4 + 3; END;
-CREATE TRIGGER order_json_package_deleted AFTER DELETE ON packages BEGIN
-    DELETE FROM order_json WHERE key BETWEEN OLD.order_id * 4 AND OLD.order_id * 4 + 3; END;
-CREATE TRIGGER order_json_customer_updated AFTER UPDATE ON customers BEGIN
-    DELETE FROM order_json WHERE key / 4 IN
-        (SELECT order_id FROM orders WHERE customer_id IN (OLD.customer_id, NEW.customer_id));
-END;
-"""
+SCHEMA_V4 = "\n".join(
+    [
+        "CREATE INDEX orders_seller_market ON orders(seller_id, marketplace_id, created_at);",
+        "CREATE TABLE order_json (key INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+        _drop_order_json("orders", "UPDATE", ("OLD", "NEW")),
+        _drop_order_json("orders", "DELETE", ("OLD",)),
+        _drop_order_json("packages", "INSERT", ("NEW",)),
+        _drop_order_json("packages", "UPDATE", ("OLD", "NEW")),
+        _drop_order_json("packages", "DELETE", ("OLD",)),
+        "CREATE TRIGGER order_json_customers_update AFTER UPDATE ON customers BEGIN "
+        "DELETE FROM order_json WHERE key / 4 IN (SELECT order_id FROM orders "
+        "WHERE customer_id IN (OLD.customer_id, NEW.customer_id)); END;",
+    ]
+)
