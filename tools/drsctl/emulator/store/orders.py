@@ -12,9 +12,12 @@ _BY_EVENT = _SELECT + " WHERE event_instance_id = ?"
 _ITEM_BY_EVENT = (
     f"SELECT {column_list(OrderItem, 'orders')} FROM orders WHERE event_instance_id = ?"
 )
+_OPEN = "delivered_at IS NULL AND canceled_at IS NULL"
+"""An order still out: neither delivered nor canceled."""
+
 _SLOT_STATE = (
     "SELECT s.subscribed, (SELECT o.event_instance_id FROM orders o WHERE o.device_id = "
-    "s.device_id AND o.slot_id = s.slot_id AND o.delivered_at IS NULL AND o.canceled_at IS NULL "
+    f"s.device_id AND o.slot_id = s.slot_id AND {_OPEN} "
     "ORDER BY o.order_id LIMIT 1) FROM slots s WHERE s.device_id = ? AND s.slot_id = ?"
 )
 
@@ -60,7 +63,7 @@ class OrdersTx(TxBase):
     def open_orders(self, device_id: str, slot_id: str | None = None) -> list[Order]:
         """Return a device's orders neither delivered nor canceled, oldest first."""
         where, args = _filter(device_id, slot_id)
-        where += ["delivered_at IS NULL", "canceled_at IS NULL"]
+        where.append(_OPEN)
         return self._records(Order, _select(tuple(where), " ORDER BY order_id"), *args)
 
     def slot_state(self, device_id: str, slot_id: str) -> tuple[bool, str | None] | None:
