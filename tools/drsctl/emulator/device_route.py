@@ -17,7 +17,6 @@ router still lists them, to answer a wrong method with the service's 405.
 
 import dataclasses
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,8 +31,6 @@ from .store import Device, Store, Token
 log = logging.getLogger(__name__)
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-"""Encodes as Starlette's :class:`JSONResponse` does, with one encoder for every answer."""
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
@@ -53,7 +50,7 @@ def json_response(status: int, content: Any, head: list[tuple[bytes, bytes]]) ->
 
     Same body and headers in the same order: ``head``, ``content-length``, ``content-type``.
     """
-    body = _JSON.encode(content).encode()
+    body = inputs.dump_json(content)
     return RawResponse(status, body, [*head, (b"content-length", b"%d" % len(body)), _JSON_TYPE])
 
 

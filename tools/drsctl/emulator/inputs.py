@@ -10,6 +10,8 @@ SP-API ``InvalidInput``, control ``{"message"}``); the parsing itself exists onc
   nesting deeper than :data:`MAX_DEPTH` (including the ``RecursionError`` of very deep
   input), so nothing a client sends can make the decoder, SQLite or the JSON encoder of
   an answer blow up later.
+* :func:`dump_json` is its counterpart for answers: the one JSON encoder of the DRS and
+  SP-API routes, byte for byte what Starlette's ``JSONResponse`` writes.
 * :func:`finite_number` and :func:`ascii_uint` check numbers: a JSON number that is
   finite and not a bool; a string of ASCII digits only (``str.isdigit`` also takes
   ``"١"`` or ``"²"``).
@@ -56,6 +58,20 @@ def _check_tree(value: Any) -> None:
                 raise InputError(f"nesting deeper than {MAX_DEPTH} levels")
             items = [*node.keys(), *node.values()] if isinstance(node, dict) else node
             stack.extend((item, depth + 1) for item in items)
+
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
+)
+
+
+def dump_json(content: Any) -> bytes:
+    """Encode an answer's JSON as Starlette's ``JSONResponse`` does (compact UTF-8).
+
+    One encoder for every answer (``json.dumps`` with options builds one a call), and no
+    circular-reference walk: answers are trees built fresh by the handlers.
+    """
+    return _ENCODER.encode(content).encode()
 
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)

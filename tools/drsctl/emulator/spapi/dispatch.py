@@ -17,7 +17,6 @@ answers carry ``x-amzn-RateLimit-Limit``.
 """
 
 import dataclasses
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -30,26 +29,12 @@ from ..marketplaces import ORDER_ID
 from ..store import Customer, Order, Seller, Tx
 
 
-def encode(content: Any) -> bytes:
-    """Encode ``content`` as Starlette's compact UTF-8 JSON, without the circular-reference walk.
-
-    Payloads are trees built fresh by the handlers, so the check only costs time.
-    """
-    return json.dumps(
-        content,
-        ensure_ascii=False,
-        allow_nan=False,
-        separators=(",", ":"),
-        check_circular=False,
-    ).encode()
-
-
 class _PayloadJSON(JSONResponse):
-    """Starlette's JSON response, encoded by :func:`encode`."""
+    """Starlette's JSON response, encoded by :func:`.inputs.dump_json`."""
 
     def render(self, content: Any) -> bytes:
         """Encode ``content`` as compact UTF-8 JSON."""
-        return encode(content)
+        return inputs.dump_json(content)
 
 
 JSON_TYPE = "application/json"
@@ -156,7 +141,8 @@ class Ctx:
 
 
 Result = tuple[int, dict[str, Any] | bytes | None]
-"""Status and body: a JSON tree, the body already encoded as :func:`encode` would, or none."""
+"""Status and body: a JSON tree, the body already encoded by :func:`.inputs.dump_json`, or
+none."""
 
 
 @dataclasses.dataclass(frozen=True)

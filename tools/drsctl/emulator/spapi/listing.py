@@ -10,7 +10,7 @@ from .. import buyer, clock, ids, inputs, orders
 from ..marketplaces import MARKETPLACES, ORDER_ID
 from ..order_view import OrderView
 from ..store import Order
-from .dispatch import Ctx, Result, encode, invalid
+from .dispatch import Ctx, Result, invalid
 from .views import order_json, variant
 
 ORDER_STATUSES = (
@@ -273,19 +273,20 @@ def _encoded(ctx: Ctx, page: list[_Row]) -> list[bytes]:
     rendered: dict[int, bytes] = {}
     if missing:
         views = OrderView.many(ctx.tx, ctx.tx.orders_by_ids(missing))
-        rendered = {int(v.order.order_id or 0): encode(order_json(ctx, v)) for v in views}
+        rendered = {int(v.order.order_id or 0): inputs.dump_json(order_json(ctx, v)) for v in views}
         ctx.tx.store_order_json(variant(ctx), rendered)
     return [row[2] if row[2] is not None else rendered[row[0]] for row in page]
 
 
 def _page_json(orders: list[bytes], rest: dict[str, Any]) -> bytes:
-    """``{"payload": {"Orders": [...], **rest}}`` as :func:`.dispatch.encode` writes it.
+    """``{"payload": {"Orders": [...], **rest}}`` as :func:`.inputs.dump_json` writes it.
 
     The page (~100 KB) is copied once: the small head and tail join the first and last
     orders before everything is joined.
     """
     head = b'{"payload":{"Orders":['
-    tail = b"]" + b"".join(b"," + encode(k) + b":" + encode(v) for k, v in rest.items()) + b"}}"
+    dump = inputs.dump_json
+    tail = b"]" + b"".join(b"," + dump(k) + b":" + dump(v) for k, v in rest.items()) + b"}}"
     if not orders:
         return head + tail
     parts = orders.copy()
