@@ -161,9 +161,7 @@ class FakeAmazon:
             ],
         )
 
-    def slot_status(
-        self, slot_id, remaining, original, expected_replenish=None, last_use=None, on_hand=None
-    ):
+    def slot_status(self, slot_id, remaining, original, expected_replenish, last_use):
         self._pre("slot_status", slot_id, remaining, original, expected_replenish, last_use)
 
     def device_status(self, last_active, serial=None):
