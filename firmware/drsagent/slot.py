@@ -350,14 +350,11 @@ class OrderMachine:
         except Exception as e:
             if isinstance(e, errors.DrsError) and not e.transient:
                 self._hold(d, t)  # tracking: poll again much later
-                emit_failure(self.emit, "getOrderInfo", e, t, sid)
-                self.save()
-                return
-            n = d.get(_K_ATTEMPTS, 0) + 1  # transient (or unmapped): back off, hourly to daily
-            d[_K_ATTEMPTS] = n
-            d[_K_NEXT_AT] = t + backoff.delay(n, _HOUR, _DAY)
+            else:  # transient (or unmapped): back off, hourly to daily
+                n = d[_K_ATTEMPTS] = d.get(_K_ATTEMPTS, 0) + 1
+                d[_K_NEXT_AT] = t + backoff.delay(n, _HOUR, _DAY)
             emit_failure(self.emit, "getOrderInfo", e, t, sid)
-            self.save()  # hourly to daily: the backoff survives a reboot (no poll at once)
+            self.save()  # the next poll time survives a reboot (no poll at once)
             return
         status = "Unknown"
         expected = None
