@@ -265,31 +265,33 @@ def load_ca(store, config):
 def load_state(store):
     """state.json, else state.bak, else a fresh default; never raises for corruption."""
     for name in ("state.json", "state.bak"):
+        why = None  # what went wrong, as a message about the file
         try:
             s = store.read_json(name)
         except OSError:
-            if name == "state.json":
-                try:
-                    os.stat(store.path("state.bak"))
-                    log.warn("store: state.json missing")
-                except OSError:
-                    pass
-            continue
+            if name == "state.bak":
+                continue
+            try:  # told only when the backup is there to take over
+                os.stat(store.path("state.bak"))
+            except OSError:
+                continue
+            why = "store: %s missing"
         except MemoryError:
             raise
         except ValueError:
-            log.warn("store: %s is corrupt" % name)
-            continue
+            why = "store: %s is corrupt"
         except Exception:  # anything odd on flash must not brick boot
-            log.warn("store: %s unreadable" % name)
-            continue
-        if not (
-            isinstance(s, dict)
-            and s.get("v") == 1
-            and isinstance(s.get("slots", {}), dict)
-            and isinstance(s.get("boots", 0), int)
-        ):
-            log.warn("store: %s has an unexpected shape" % name)
+            why = "store: %s unreadable"
+        else:
+            if not (
+                isinstance(s, dict)
+                and s.get("v") == 1
+                and isinstance(s.get("slots", {}), dict)
+                and isinstance(s.get("boots", 0), int)
+            ):
+                why = "store: %s has an unexpected shape"
+        if why:
+            log.warn(why % name)
             continue
         s.setdefault("boots", 0)
         s.setdefault("last_device_status", 0)
