@@ -64,8 +64,10 @@ def _bad(f, path, text, v=None):
 
 
 def _check(f, d, text, path=""):
-    """Check d, found at path in file f, against text ("key.path kind, ..."); fill in
-    the defaults the text gives."""
+    """Check d, a JSON object found at path in file f, against text ("key.path kind,
+    ..."); fill in the defaults the text gives."""
+    if not isinstance(d, dict):
+        _bad(f, path[:-1] or "(top level)", "a JSON object", d)
     if not text:
         return
     for item in text.split(", "):
@@ -122,8 +124,6 @@ an integer >= 0""".split("\n")[i]  # by kind, in the order of _KINDS
 def validate_config(d):
     """Return d (config.json) when valid; ConfigError naming key and expectation."""
     f = "config.json"
-    if not isinstance(d, dict):
-        _bad(f, "(top level)", "a JSON object", d)
     _check(f, d, _CONFIG_KEYS)
     _check(f, d, _BOARD_KEYS)
     ep = d["endpoints"]
@@ -141,8 +141,6 @@ def validate_config(d):
     seen = []
     for i, s in enumerate(d["slots"]):
         p = "slots[%d]." % i
-        if not isinstance(s, dict):
-            _bad(f, p[:-1], "a JSON object", s)
         _check(f, s, _SLOT_KEYS, p)
         if s.get("max_lead_time_days") is None:  # its default: 2.5 x lead_time_days
             s["max_lead_time_days"] = s["lead_time_days"] * 2.5
@@ -193,8 +191,6 @@ def board_options(store):
 def validate_secrets(d):
     """Return d (secrets.json) when valid; ConfigError naming the key (never the value)."""
     f = "secrets.json"
-    if not isinstance(d, dict):
-        _bad(f, "(top level)", "a JSON object", d)
     spec = "lwa o, lwa.client_id s, lwa.client_secret s, lwa.refresh_token s, wifi o?"
     if d.get("wifi") is not None:
         spec += ", wifi.ssid s, wifi.password S?"
