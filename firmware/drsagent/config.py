@@ -136,8 +136,8 @@ def validate_config(d):
                 _bad(f, "endpoints.%s" % k, "an https:// URL (http:// needs allow_plain_http)", v)
             if v.split("/")[2].split(":")[0] not in ("127.0.0.1", "localhost"):
                 _bad(f, "endpoints.%s" % k, "a loopback host for plain http", v)
-    if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get("ca_file"):
-        _bad(f, "ca_file", "a non-empty string")
+        elif not d.get("ca_file"):  # https: verified against the CA bundle it names
+            _bad(f, "ca_file", "a non-empty string")
     seen = []
     for i, s in enumerate(d["slots"]):
         p = "slots[%d]." % i
