@@ -197,11 +197,7 @@ class OrderMachine:
                 status=d.get(_K_ORDER_STATUS),
             )
         waiting = st == "inflight" or st == "possibly_placed" or st == "delivered"
-        if (
-            lost
-            or (st == "cooldown" and t >= d.get(_K_NEXT_AT, 0))
-            or (waiting and t >= d.get(_K_NEXT_AT, 0))
-        ):
+        if lost or ((waiting or st == "cooldown") and t >= d.get(_K_NEXT_AT, 0)):
             if waiting:  # no refill came: order again if still low
                 self.emit("refill_overdue", t=t, slot=sid)
             _go(d, "idle", t)
