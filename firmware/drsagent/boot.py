@@ -108,30 +108,50 @@ def restore_filter(saved, level):
     return saved
 
 
+# What the order machine (slot.py) keeps in a slot's dict (contracts.md): the keys that
+# hold numbers (with the agent's "rp"), those that hold a string or null, the states in
+# which an order may be out and the other states.
+_NUMBER_KEYS = const(("since", "at", "n", "h", "pe", "rf", "ua", "rp"))
+_TEXT_KEYS = const(("eid", "os"))
+_ORDER_STATES = const(("ordering", "ordered", "inflight", "possibly_placed"))
+_OTHER_STATES = const(("idle", "delivered", "cooldown"))
+
+
+def open_since(d):
+    """When an order may have gone out for this slot (the first attempt with an unknown
+    outcome, else when its order state began), or None when none can be out."""
+    first_unknown = d.get("ua")
+    if first_unknown is not None:
+        return first_unknown
+    if d.get("st") in _ORDER_STATES or d.get("eid"):
+        return d.get("since", 0)
+    return None
+
+
 def repair_slot(d, c, t):
     """Check one slot's persisted state (d, changed in place) after a boot; return why
     it was repaired, or None when it was sound. A damaged slot that may have an order
     out becomes possibly_placed (it waits for the refill), never idle."""
-    from drsagent import agent, estimator, slot
+    from drsagent import estimator, slot
 
     bad = []
-    for k in slot.NUMBER_KEYS + estimator.NUMBER_KEYS + agent.NUMBER_KEYS:
+    for k in _NUMBER_KEYS + estimator.NUMBER_KEYS:
         v = d.get(k, 0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             bad.append(k)
             del d[k]
-    for k in slot.TEXT_KEYS:
+    for k in _TEXT_KEYS:
         v = d.get(k)
         if v is not None and not (isinstance(v, str) and v):
             bad.append(k)
             d[k] = None
     st = slot.order_state(d)
-    known = st in slot.STATES
+    known = st in _ORDER_STATES or st in _OTHER_STATES
     if known and not bad:
         return None
     if not known:
         bad.append("unknown state %r" % (st,))
-    out_since = slot.open_since(d)
+    out_since = open_since(d)
     if out_since is not None:
         slot.possibly_placed(d, c, t, min(out_since or t, t))
     elif not known:

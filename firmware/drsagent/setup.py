@@ -272,7 +272,7 @@ def _lwa(c, request):
 def _hold_lost_answers(c):
     """New credentials may be a new Amazon registration, whose ORDER_INPROGRESS does
     not cover an order placed under the old one: a slot whose replenish answer was
-    lost (slot.open_since, while ordering) may have ordered, so it becomes possibly
+    lost (boot.open_since, while ordering) may have ordered, so it becomes possibly
     placed (it waits for the refill, slot.possibly_placed) instead of retrying."""
     from drsagent import slot
 
