@@ -4,7 +4,7 @@
 # Config validation (config.py) is loaded and dropped inside it, before the network
 # stack is imported, so the two never sit in the heap together.
 from drsagent import log
-from drsagent.compat import collect, const
+from drsagent.compat import collect, const, run_once
 from drsagent.errors import ConfigError
 
 
@@ -46,7 +46,7 @@ def make_drs(config, secrets, store, clock):
     ep = config["endpoints"]
     cadata = None
     if ep["drs"].startswith("https:") or ep["lwa"].startswith("https:"):
-        cadata = store.load_ca(config)  # ConfigError when named but missing/empty
+        cadata = run_once("config", "load_ca", store, config)  # ConfigError: missing/empty
     timeout = config["http_timeout_s"]
     tokens = TokenManager(
         ep["lwa"], secrets, store.save_secrets, clock, timeout=timeout, cadata=cadata
@@ -165,7 +165,7 @@ def boot(a):
     store = a.store
     clock = a.clock
     try:
-        store.remove_stale_tmp()  # leftovers of a write cut by a power loss
+        run_once("config", "remove_stale_tmp", store)  # leftovers of writes cut by a power loss
     except Exception:
         pass
     state = a.state = store.load_state()

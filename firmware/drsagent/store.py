@@ -13,7 +13,8 @@ class FlashStore:
 
     Only what the loop needs stays in the heap: reading, the atomic write and the
     saves. The boot-time calls are the functions of the same name in config.py,
-    imported for the call and unloaded again after it (compat.run_once)."""
+    imported for the call and unloaded again after it (compat.run_once); boot.py calls
+    the ones only it needs (load_ca, remove_stale_tmp) there directly."""
 
     def __init__(self, root=""):
         self.root = root
@@ -29,14 +30,6 @@ class FlashStore:
     def load_state(self):
         """state.json, else state.bak, else a fresh state; never raises for corruption."""
         return run_once("config", "load_state", self)
-
-    def load_ca(self, config):
-        """The CA bundle named by config["ca_file"] as bytes, or None."""
-        return run_once("config", "load_ca", self, config)
-
-    def remove_stale_tmp(self):
-        """Delete leftovers of writes cut by a power loss; the names removed."""
-        return run_once("config", "remove_stale_tmp", self)
 
     def board_options(self):
         """The "board" object of config.json with its defaults (board services)."""

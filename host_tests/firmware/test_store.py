@@ -3,7 +3,7 @@ import json
 import os
 
 import pytest
-from drsagent import errors, store
+from drsagent import config, errors, store
 from drsagent.config import validate_config, validate_secrets
 from drsagent.store import FlashStore
 from script_server import needs_micropython
@@ -138,7 +138,11 @@ def test_remove_stale_tmp(tmp_path):
     fs = FlashStore(str(tmp_path))
     for n in ("state.json.tmp", "state.bak.tmp", "secrets.json.tmp", "keep.txt", "notes.tmp"):
         (tmp_path / n).write_text("x")
-    assert sorted(fs.remove_stale_tmp()) == ["secrets.json.tmp", "state.bak.tmp", "state.json.tmp"]
+    assert sorted(config.remove_stale_tmp(fs)) == [
+        "secrets.json.tmp",
+        "state.bak.tmp",
+        "state.json.tmp",
+    ]
     assert sorted(os.listdir(tmp_path)) == ["keep.txt", "notes.tmp"]
 
 
@@ -260,7 +264,7 @@ def test_power_cut_at_every_step_of_save_state(tmp_path, monkeypatch, captured_l
         assert cut
         # reboot
         boot = FlashStore(str(tmp_path))
-        boot.remove_stale_tmp()
+        config.remove_stale_tmp(boot)
         got = boot.load_state()
         assert got in (OLD, NEW), f"state lost with power cut at step {k}: {got}"
         seen.add(json.dumps(got, sort_keys=True))
@@ -522,13 +526,13 @@ def test_load_ca(tmp_path, tls_material):
     fs = FlashStore(str(tmp_path))
     cfg = validate_config(CONFIG)
     with pytest.raises(errors.ConfigError, match="ca_file: file 'amazon_roots.pem' not found"):
-        fs.load_ca(cfg)
+        config.load_ca(fs, cfg)
     (tmp_path / "amazon_roots.pem").write_bytes(b"")
     with pytest.raises(errors.ConfigError, match="holds no certificate"):
-        fs.load_ca(cfg)
+        config.load_ca(fs, cfg)
     (tmp_path / "amazon_roots.pem").write_bytes(tls_material["bundle_pem"])
-    assert fs.load_ca(cfg) == tls_material["bundle_pem"]
-    assert fs.load_ca({"ca_file": None}) is None
+    assert config.load_ca(fs, cfg) == tls_material["bundle_pem"]
+    assert config.load_ca(fs, {"ca_file": None}) is None
 
 
 # -- the same on MicroPython ------------------------------------------------------------------
@@ -546,12 +550,13 @@ def test_store_on_micropython(mpy, tmp_path):
         f"""
         import json, os
         from drsagent import log
+        from drsagent.compat import run_once
         from drsagent.store import FlashStore
         lines = []
         log.set_log_sink(lines.append)
         fs = FlashStore()
         r = {{}}
-        r["removed"] = fs.remove_stale_tmp()
+        r["removed"] = run_once("config", "remove_stale_tmp", fs)
         r["fresh"] = fs.load_state()
         fs.save_state({json.dumps(OLD)})
         fs.save_state({json.dumps(NEW)})
