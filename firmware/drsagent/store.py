@@ -13,8 +13,9 @@ class FlashStore:
 
     Only what the loop needs stays in the heap: reading, the atomic write and the
     saves. The boot-time calls are the functions of the same name in config.py,
-    imported for the call and unloaded again after it (compat.run_once); boot.py calls
-    the ones only it needs (load_ca, remove_stale_tmp) there directly."""
+    imported for the call and unloaded again after it (compat.run_once); boot.py and
+    board.py call the ones only they need (load_ca, remove_stale_tmp, board_options)
+    there directly."""
 
     def __init__(self, root=""):
         self.root = root
@@ -30,10 +31,6 @@ class FlashStore:
     def load_state(self):
         """state.json, else state.bak, else a fresh state; never raises for corruption."""
         return run_once("config", "load_state", self)
-
-    def board_options(self):
-        """The "board" object of config.json with its defaults (board services)."""
-        return run_once("config", "board_options", self)
 
     def path(self, name):
         r = self.root
