@@ -164,7 +164,7 @@ class FakeAmazon:
     def slot_status(self, slot_id, remaining, original, expected_replenish, last_use):
         self._pre("slot_status", slot_id, remaining, original, expected_replenish, last_use)
 
-    def device_status(self, last_active, serial=None):
+    def device_status(self, last_active, serial):
         self._pre("device_status", last_active, serial)
 
 

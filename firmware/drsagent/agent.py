@@ -142,7 +142,7 @@ class Agent:
         drs = self.drs
         collect()
         try:
-            drs.device_status(t, serial=self.config["device"].get("serial"))
+            drs.device_status(t, self.config["device"]["serial"])
         except Exception as e:
             self.report_failures += 1
             self.report_not_before = t + backoff.delay(self.report_failures, 900, _DAY)

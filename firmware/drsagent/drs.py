@@ -66,11 +66,10 @@ class DrsClient:
         }
         self._call("slotStatus", "POST", "/" + http.quote(slot), b, False)
 
-    def device_status(self, last_active, serial=None):
+    def device_status(self, last_active, serial):
         """Daily heartbeat: the device's most recent activity (epoch seconds)."""
         b = {"mostRecentlyActiveDate": iso(last_active)}
-        p = "" if serial is None else "/" + http.quote(serial)
-        self._call("deviceStatus", "POST", p, b, False)
+        self._call("deviceStatus", "POST", "/" + http.quote(serial), b, False)
 
     # Back-office calls the agent loop never makes (subscriptionInfo, deregistration,
     # cancelling test orders) are functions of drsadmin.py taking the client, called
