@@ -168,7 +168,7 @@ def boot(a):
         run_once("config", "remove_stale_tmp", store)  # leftovers of writes cut by a power loss
     except Exception:
         pass
-    state = a.state = store.load_state()
+    state = a.state = run_once("config", "load_state", store)  # never fails
     state["boots"] = state.get("boots", 0) + 1
     a.emit("boot", t=clock.now(), boots=state["boots"])
     try:
@@ -212,8 +212,8 @@ def reload(a):
     """Agent.reload: (re)read config and secrets; True when the agent can run."""
     store = a.store
     try:
-        config = compact(store.load_config())
-        secrets = compact(store.load_secrets())
+        config = compact(run_once("config", "load_config", store))
+        secrets = compact(run_once("config", "load_secrets", store))
         sensors = [(a.make_sensor or make_sensor)(c) for c in config["slots"]]
         drs = (a.make_drs or make_drs)(config, secrets, store, a.clock)
     except ConfigError as e:

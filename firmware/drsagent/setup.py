@@ -277,7 +277,10 @@ def _hold_lost_answers(c):
     from drsagent import slot
 
     agent = c.agent
-    state = agent.state if agent is not None and agent.state else c.store.load_state()
+    if agent is not None and agent.state:
+        state = agent.state
+    else:
+        state = run_once("config", "load_state", c.store)
     t = c.clock.now() if c.clock.is_set() else 0
     held = 0
     slots = None  # the validated slot configs: read and validated once, if a slot needs them
@@ -342,8 +345,8 @@ def _status(c, request):
 
 def _check(c, request):
     """Can this device reach DRS with what is on flash? (subscriptionInfo)"""
-    config = c.store.load_config()
-    secrets = c.store.load_secrets()
+    config = run_once("config", "load_config", c.store)
+    secrets = run_once("config", "load_secrets", c.store)
     if not c.clock.is_set():
         try:
             from drsagent.hal import ntp
