@@ -115,12 +115,13 @@ _NUMBER_KEYS = const(("since", "at", "n", "h", "pe", "rf", "ua", "rp"))
 _TEXT_KEYS = const(("eid", "os"))
 _ORDER_STATES = const(("ordering", "ordered", "inflight", "possibly_placed"))
 _OTHER_STATES = const(("idle", "delivered", "cooldown"))
+_K_UNKNOWN_SINCE = const("ua")  # a const: a two-letter literal would be one more interned name
 
 
 def open_since(d):
     """When an order may have gone out for this slot (the first attempt with an unknown
     outcome, else when its order state began), or None when none can be out."""
-    first_unknown = d.get("ua")
+    first_unknown = d.get(_K_UNKNOWN_SINCE)
     if first_unknown is not None:
         return first_unknown
     if d.get("st") in _ORDER_STATES or d.get("eid"):
