@@ -282,7 +282,7 @@ def _hold_lost_answers(c):
     else:
         state = run_once("config", "load_state", c.store)
     t = c.clock.now() if c.clock.is_set() else 0
-    held = 0
+    held = False
     slots = None  # the validated slot configs: read and validated once, if a slot needs them
     for sid, d in (state.get("slots") or {}).items():
         since = d.get("ua") if slot.order_state(d) == "ordering" else None
@@ -290,12 +290,11 @@ def _hold_lost_answers(c):
             continue
         if slots is None:
             slots = _validated(_current_config(c))["slots"]
-        configs = [s for s in slots if s["id"] == sid]
-        if not configs:
-            continue  # no longer configured: the agent drops it at the reload
-        slot.possibly_placed(d, configs[0], max(t, since), since)
-        log.warn("console: slot %s: an order may be out: waiting for its refill" % sid)
-        held += 1
+        for s in slots:  # none: no longer configured, the agent drops it at the reload
+            if s["id"] == sid:
+                slot.possibly_placed(d, s, max(t, since), since)
+                log.warn("console: slot %s: an order may be out: waiting for its refill" % sid)
+                held = True
     if held:
         if agent is not None and agent.state is state:
             agent.save()
