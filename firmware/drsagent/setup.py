@@ -29,9 +29,9 @@ _RPC_STATE = const(0x02)
 _RPC_INFO = const(0x03)
 _RPC_SCAN = const(0x04)
 
-_CONFIG = "config.json"
-_SECRETS = "secrets.json"
-_FACTORY_FILES = ("config.json", "secrets.json", "state.json", "state.bak")
+_CONFIG = const("config.json")
+_SECRETS = const("secrets.json")
+_FACTORY_FILES = const(("config.json", "secrets.json", "state.json", "state.bak"))
 
 
 class SetupError(Exception):
