@@ -122,19 +122,20 @@ def _improv_wifi(c, wifi, payload):
     # ssid length, ssid, password length, password: the lengths must add up exactly.
     n = payload[0] if payload else 0
     m = payload[n + 1] if len(payload) > n + 1 else -1
-    why = None
+    why = None  # whole messages: a reason of up to 10 characters would be an interned name
     if not n or m < 0 or len(payload) != n + m + 2:
-        why = "malformed"
+        why = "Improv Wi-Fi settings: malformed"
     elif n > _SSID_MAX or m > _PASSWORD_MAX:
-        why = "SSID over %d or password over %d bytes" % (_SSID_MAX, _PASSWORD_MAX)
+        why = "Improv Wi-Fi settings: SSID over %d or password over %d bytes"
+        why = why % (_SSID_MAX, _PASSWORD_MAX)
     else:
         try:
             ssid = payload[1 : n + 1].decode()
             password = payload[n + 2 :].decode()
         except UnicodeError:
-            why = "not UTF-8"
+            why = "Improv Wi-Fi settings: not UTF-8"
     if why:
-        c.refuse(improv.IMPROV, "Improv Wi-Fi settings: " + why)
+        c.refuse(improv.IMPROV, why)
         return
     if wifi is None:
         _error(c, _ERROR_UNKNOWN_RPC)
