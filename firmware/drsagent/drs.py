@@ -3,19 +3,29 @@
 # retry loops here (the agent schedules retries on its own clock), except one:
 # a rejected access token is refreshed and the call repeated once.
 from drsagent import errors, http, log
-from drsagent.compat import const
 from drsagent.timefmt import iso
 
 # Each endpoint's exact (x-amzn-type-version, x-amzn-accept-type) pair (DRS docs,
-# contracts.md section 2), less the namespace that starts every one (_NS): fixed
-# strings, looked up per request. The back-office endpoints' pairs live in
-# drsadmin.py: each pair kept here costs the loop's heap.
-_NS = const("com.amazon.dash.replenishment.Drs")
+# contracts.md section 2): fixed strings, looked up per request, never built. The
+# back-office endpoints' pairs live in drsadmin.py: each pair kept here costs the
+# loop's heap about 380 bytes.
 VERSION_HEADERS = {
-    "replenish": ("ReplenishInput@1.0", "ReplenishResult@1.0"),
-    "getOrderInfo": ("OrderInfoInput@1.0", "OrderInfoResult@1.0"),
-    "slotStatus": ("SlotStatusInput@1.0", "SlotStatusResult@1.0"),
-    "deviceStatus": ("DeviceStatusInput@1.0", "DeviceStatusResult@1.0"),
+    "replenish": (
+        "com.amazon.dash.replenishment.DrsReplenishInput@1.0",
+        "com.amazon.dash.replenishment.DrsReplenishResult@1.0",
+    ),
+    "getOrderInfo": (
+        "com.amazon.dash.replenishment.DrsOrderInfoInput@1.0",
+        "com.amazon.dash.replenishment.DrsOrderInfoResult@1.0",
+    ),
+    "slotStatus": (
+        "com.amazon.dash.replenishment.DrsSlotStatusInput@1.0",
+        "com.amazon.dash.replenishment.DrsSlotStatusResult@1.0",
+    ),
+    "deviceStatus": (
+        "com.amazon.dash.replenishment.DrsDeviceStatusInput@1.0",
+        "com.amazon.dash.replenishment.DrsDeviceStatusResult@1.0",
+    ),
 }
 
 
@@ -95,8 +105,8 @@ class DrsClient:
             bearer = "Bearer " + self.token(op)
             headers = {
                 "Authorization": bearer,
-                "x-amzn-type-version": _NS + type_version,
-                "x-amzn-accept-type": _NS + accept_type,
+                "x-amzn-type-version": type_version,
+                "x-amzn-accept-type": accept_type,
             }
             status, response_headers, response_body = http.request(
                 method,

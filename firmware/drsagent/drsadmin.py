@@ -2,11 +2,20 @@
 # loaded on use and unloaded again, so the device keeps their code out of its heap.
 from drsagent import drs, errors, http
 
-# The version header pairs of these endpoints, less the namespace (see drs.VERSION_HEADERS).
+# The version header pairs of these endpoints (see drs.VERSION_HEADERS).
 VERSION_HEADERS = {
-    "subscriptionInfo": ("SubscriptionInfoInput@1.0", "SubscriptionInfoResult@2.0"),
-    "registration": ("DeregisterInput@2.0", "DeregisterResult@1.0"),
-    "testOrders": ("CancelTestOrdersInput@1.0", "CancelTestOrdersResult@1.0"),
+    "subscriptionInfo": (
+        "com.amazon.dash.replenishment.DrsSubscriptionInfoInput@1.0",
+        "com.amazon.dash.replenishment.DrsSubscriptionInfoResult@2.0",
+    ),
+    "registration": (
+        "com.amazon.dash.replenishment.DrsDeregisterInput@2.0",
+        "com.amazon.dash.replenishment.DrsDeregisterResult@1.0",
+    ),
+    "testOrders": (
+        "com.amazon.dash.replenishment.DrsCancelTestOrdersInput@1.0",
+        "com.amazon.dash.replenishment.DrsCancelTestOrdersResult@1.0",
+    ),
 }
 
 

@@ -48,10 +48,8 @@ def assert_versions(req, type_version, accept_type):
 
 
 def test_version_pairs_match_the_contract():
-    """The loop's endpoints in drs, the back-office ones in drsadmin (loaded on use),
-    each pair without the namespace every one starts with."""
-    pairs = drs.VERSION_HEADERS | drsadmin.VERSION_HEADERS
-    assert {op: (NS + "Drs" + a, NS + "Drs" + b) for op, (a, b) in pairs.items()} == {
+    """The loop's endpoints in drs, the back-office ones in drsadmin (loaded on use)."""
+    assert drs.VERSION_HEADERS | drsadmin.VERSION_HEADERS == {
         "replenish": (NS + "DrsReplenishInput@1.0", NS + "DrsReplenishResult@1.0"),
         "getOrderInfo": (NS + "DrsOrderInfoInput@1.0", NS + "DrsOrderInfoResult@1.0"),
         "slotStatus": (NS + "DrsSlotStatusInput@1.0", NS + "DrsSlotStatusResult@1.0"),
