@@ -161,42 +161,44 @@ class FakeAmazon:
             ],
         )
 
-    def slot_status(
-        self, slot_id, remaining, original, expected_replenish=None, last_use=None, on_hand=None
-    ):
+    def slot_status(self, slot_id, remaining, original, expected_replenish, last_use):
         self._pre("slot_status", slot_id, remaining, original, expected_replenish, last_use)
 
-    def device_status(self, last_active, serial=None):
+    def device_status(self, last_active, serial):
         self._pre("device_status", last_active, serial)
 
 
+# A secrets.json that passes config.validate_secrets (the agent's DRS client is a fake).
+SECRETS = {"lwa": {"client_id": "c", "client_secret": "s", "refresh_token": "r"}}
+
+
 class FakeStore:
-    """FlashStore double: JSON round trips like the real files; records every save."""
+    """FlashStore double: config.json, secrets.json and state.json are JSON round trips
+    of config, secrets and state (None: no such file; an exception: raised when the
+    file is read), loaded and checked by config.py as on the device; records every save.
+    """
 
     def __init__(self, config=None, secrets=None, state=None):
         self.config = config
-        self.secrets = secrets if secrets is not None else {"lwa": {"client_id": "c"}}
+        self.secrets = secrets if secrets is not None else SECRETS
         self.state = state
         self.saved = []
-        self.root = ""
+        self.root = "fake-store-has-no-directory"  # no leftovers of cut writes to list
 
-    def load_config(self):
-        if isinstance(self.config, Exception):
-            raise self.config
-        return config_schema.validate_config(json.loads(json.dumps(self.config)))
+    def path(self, name):
+        return self.root + "/" + name
 
-    def load_secrets(self):
-        if isinstance(self.secrets, Exception):
-            raise self.secrets
-        return json.loads(json.dumps(self.secrets))
+    def read_json(self, name):
+        files = {"config.json": self.config, "secrets.json": self.secrets, "state.json": self.state}
+        value = files.get(name)
+        if isinstance(value, Exception):
+            raise value
+        if value is None:
+            raise OSError(2, "no such file", name)
+        return json.loads(json.dumps(value))
 
     def save_secrets(self, d):
         self.secrets = copy.deepcopy(d)
-
-    def load_state(self):
-        if self.state is None:
-            return {"v": 1, "boots": 0, "last_device_status": 0, "slots": {}}
-        return json.loads(json.dumps(self.state))
 
     def save_state(self, state):
         self.state = json.loads(json.dumps(state))

@@ -12,9 +12,9 @@ from drsagent.slot import emit_failure, order_state, report_due, since
 
 _DAY = const(86400)
 _SAVE_EVERY = const(21600)  # estimator-only changes reach flash at most every 6 h (wear)
-_K_REPORT_PENDING = const("rp")  # state.json: a slotStatus worth sending is pending
+# state.json: a slotStatus worth sending is pending (a number: boot.py checks it)
+_K_REPORT_PENDING = const("rp")
 _EXPECTING = const(("ordered", "delivered", "inflight"))  # order states awaiting a refill
-NUMBER_KEYS = (_K_REPORT_PENDING,)  # checked after a boot (boot.repair_slot)
 _CLEAN = const(0)  # nothing to save
 _ESTIMATE_CHANGED = const(1)  # estimator changes: saved within _SAVE_EVERY
 _SAVE_NOW = const(2)  # order or report state changed: saved at the end of this step
@@ -142,7 +142,7 @@ class Agent:
         drs = self.drs
         collect()
         try:
-            drs.device_status(t, serial=self.config["device"].get("serial"))
+            drs.device_status(t, self.config["device"]["serial"])
         except Exception as e:
             self.report_failures += 1
             self.report_not_before = t + backoff.delay(self.report_failures, 900, _DAY)

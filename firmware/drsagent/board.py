@@ -9,7 +9,7 @@
 import time
 
 from drsagent import log
-from drsagent.compat import const
+from drsagent.compat import const, run_once
 
 _MIN_DEEP_SLEEP_S = const(60)  # shorter pauses stay awake: a boot costs more than it saves
 _CLOCK_RETRY_S = const(60)  # clock not set (no NTP yet): nothing can be ordered, retry soon
@@ -51,7 +51,7 @@ class Board:
     def start(store, clock, machine=None):
         """The services for this boot; after a deep-sleep wake the schedule is resumed
         (and a wake before the next pass is due goes back to sleep)."""
-        options = store.board_options()
+        options = run_once("config", "board_options", store)  # config.json's board object
         try:
             board = Board(store, clock, options, machine)
         except Exception as e:  # a bad LED pin must not stop the boot (a crash loop)

@@ -4,7 +4,7 @@
 # Config validation (config.py) is loaded and dropped inside it, before the network
 # stack is imported, so the two never sit in the heap together.
 from drsagent import log
-from drsagent.compat import collect, const
+from drsagent.compat import collect, const, run_once
 from drsagent.errors import ConfigError
 
 
@@ -46,7 +46,7 @@ def make_drs(config, secrets, store, clock):
     ep = config["endpoints"]
     cadata = None
     if ep["drs"].startswith("https:") or ep["lwa"].startswith("https:"):
-        cadata = store.load_ca(config)  # ConfigError when named but missing/empty
+        cadata = run_once("config", "load_ca", store, config)  # ConfigError: missing/empty
     timeout = config["http_timeout_s"]
     tokens = TokenManager(
         ep["lwa"], secrets, store.save_secrets, clock, timeout=timeout, cadata=cadata
@@ -108,30 +108,51 @@ def restore_filter(saved, level):
     return saved
 
 
+# What the order machine (slot.py) keeps in a slot's dict (contracts.md): the keys that
+# hold numbers (with the agent's "rp"), those that hold a string or null, the states in
+# which an order may be out and the other states.
+_NUMBER_KEYS = const(("since", "at", "n", "h", "pe", "rf", "ua", "rp"))
+_TEXT_KEYS = const(("eid", "os"))
+_ORDER_STATES = const(("ordering", "ordered", "inflight", "possibly_placed"))
+_OTHER_STATES = const(("idle", "delivered", "cooldown"))
+_K_UNKNOWN_SINCE = const("ua")  # a const: a two-letter literal would be one more interned name
+
+
+def open_since(d):
+    """When an order may have gone out for this slot (the first attempt with an unknown
+    outcome, else when its order state began), or None when none can be out."""
+    first_unknown = d.get(_K_UNKNOWN_SINCE)
+    if first_unknown is not None:
+        return first_unknown
+    if d.get("st") in _ORDER_STATES or d.get("eid"):
+        return d.get("since", 0)
+    return None
+
+
 def repair_slot(d, c, t):
     """Check one slot's persisted state (d, changed in place) after a boot; return why
     it was repaired, or None when it was sound. A damaged slot that may have an order
     out becomes possibly_placed (it waits for the refill), never idle."""
-    from drsagent import agent, estimator, slot
+    from drsagent import estimator, slot
 
     bad = []
-    for k in slot.NUMBER_KEYS + estimator.NUMBER_KEYS + agent.NUMBER_KEYS:
+    for k in _NUMBER_KEYS + estimator.NUMBER_KEYS:
         v = d.get(k, 0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             bad.append(k)
             del d[k]
-    for k in slot.TEXT_KEYS:
+    for k in _TEXT_KEYS:
         v = d.get(k)
         if v is not None and not (isinstance(v, str) and v):
             bad.append(k)
             d[k] = None
     st = slot.order_state(d)
-    known = st in slot.STATES
+    known = st in _ORDER_STATES or st in _OTHER_STATES
     if known and not bad:
         return None
     if not known:
         bad.append("unknown state %r" % (st,))
-    out_since = slot.open_since(d)
+    out_since = open_since(d)
     if out_since is not None:
         slot.possibly_placed(d, c, t, min(out_since or t, t))
     elif not known:
@@ -145,10 +166,10 @@ def boot(a):
     store = a.store
     clock = a.clock
     try:
-        store.remove_stale_tmp()  # leftovers of a write cut by a power loss
+        run_once("config", "remove_stale_tmp", store)  # leftovers of writes cut by a power loss
     except Exception:
         pass
-    state = a.state = store.load_state()
+    state = a.state = run_once("config", "load_state", store)  # never fails
     state["boots"] = state.get("boots", 0) + 1
     a.emit("boot", t=clock.now(), boots=state["boots"])
     try:
@@ -192,8 +213,8 @@ def reload(a):
     """Agent.reload: (re)read config and secrets; True when the agent can run."""
     store = a.store
     try:
-        config = compact(store.load_config())
-        secrets = compact(store.load_secrets())
+        config = compact(run_once("config", "load_config", store))
+        secrets = compact(run_once("config", "load_secrets", store))
         sensors = [(a.make_sensor or make_sensor)(c) for c in config["slots"]]
         drs = (a.make_drs or make_drs)(config, secrets, store, a.clock)
     except ConfigError as e:

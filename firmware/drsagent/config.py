@@ -64,8 +64,10 @@ def _bad(f, path, text, v=None):
 
 
 def _check(f, d, text, path=""):
-    """Check d, found at path in file f, against text ("key.path kind, ..."); fill in
-    the defaults the text gives."""
+    """Check d, a JSON object found at path in file f, against text ("key.path kind,
+    ..."); fill in the defaults the text gives."""
+    if not isinstance(d, dict):
+        _bad(f, path[:-1] or "(top level)", "a JSON object", d)
     if not text:
         return
     for item in text.split(", "):
@@ -122,8 +124,6 @@ an integer >= 0""".split("\n")[i]  # by kind, in the order of _KINDS
 def validate_config(d):
     """Return d (config.json) when valid; ConfigError naming key and expectation."""
     f = "config.json"
-    if not isinstance(d, dict):
-        _bad(f, "(top level)", "a JSON object", d)
     _check(f, d, _CONFIG_KEYS)
     _check(f, d, _BOARD_KEYS)
     ep = d["endpoints"]
@@ -136,13 +136,11 @@ def validate_config(d):
                 _bad(f, "endpoints.%s" % k, "an https:// URL (http:// needs allow_plain_http)", v)
             if v.split("/")[2].split(":")[0] not in ("127.0.0.1", "localhost"):
                 _bad(f, "endpoints.%s" % k, "a loopback host for plain http", v)
-    if (ep["drs"].startswith("https:") or ep["lwa"].startswith("https:")) and not d.get("ca_file"):
-        _bad(f, "ca_file", "a non-empty string")
+        elif not d.get("ca_file"):  # https: verified against the CA bundle it names
+            _bad(f, "ca_file", "a non-empty string")
     seen = []
     for i, s in enumerate(d["slots"]):
         p = "slots[%d]." % i
-        if not isinstance(s, dict):
-            _bad(f, p[:-1], "a JSON object", s)
         _check(f, s, _SLOT_KEYS, p)
         if s.get("max_lead_time_days") is None:  # its default: 2.5 x lead_time_days
             s["max_lead_time_days"] = s["lead_time_days"] * 2.5
@@ -193,8 +191,6 @@ def board_options(store):
 def validate_secrets(d):
     """Return d (secrets.json) when valid; ConfigError naming the key (never the value)."""
     f = "secrets.json"
-    if not isinstance(d, dict):
-        _bad(f, "(top level)", "a JSON object", d)
     spec = "lwa o, lwa.client_id s, lwa.client_secret s, lwa.refresh_token s, wifi o?"
     if d.get("wifi") is not None:
         spec += ", wifi.ssid s, wifi.password S?"
@@ -265,31 +261,33 @@ def load_ca(store, config):
 def load_state(store):
     """state.json, else state.bak, else a fresh default; never raises for corruption."""
     for name in ("state.json", "state.bak"):
+        why = None  # what went wrong, as a message about the file
         try:
             s = store.read_json(name)
         except OSError:
-            if name == "state.json":
-                try:
-                    os.stat(store.path("state.bak"))
-                    log.warn("store: state.json missing")
-                except OSError:
-                    pass
-            continue
+            if name == "state.bak":
+                continue
+            try:  # told only when the backup is there to take over
+                os.stat(store.path("state.bak"))
+            except OSError:
+                continue
+            why = "store: %s missing"
         except MemoryError:
             raise
         except ValueError:
-            log.warn("store: %s is corrupt" % name)
-            continue
+            why = "store: %s is corrupt"
         except Exception:  # anything odd on flash must not brick boot
-            log.warn("store: %s unreadable" % name)
-            continue
-        if not (
-            isinstance(s, dict)
-            and s.get("v") == 1
-            and isinstance(s.get("slots", {}), dict)
-            and isinstance(s.get("boots", 0), int)
-        ):
-            log.warn("store: %s has an unexpected shape" % name)
+            why = "store: %s unreadable"
+        else:
+            if not (
+                isinstance(s, dict)
+                and s.get("v") == 1
+                and isinstance(s.get("slots", {}), dict)
+                and isinstance(s.get("boots", 0), int)
+            ):
+                why = "store: %s has an unexpected shape"
+        if why:
+            log.warn(why % name)
             continue
         s.setdefault("boots", 0)
         s.setdefault("last_device_status", 0)

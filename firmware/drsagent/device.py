@@ -3,7 +3,7 @@
 # forever. Nothing here may raise out of the loop: a crash would reboot into the same
 # crash (a crash loop).
 from drsagent import log
-from drsagent.compat import collect, const
+from drsagent.compat import collect, const, run_once
 
 _RESYNC_S = const(86400)  # NTP again once a day: the ESP32 RTC drifts seconds per day
 _ERROR_WAIT_S = const(60)  # with a config error, re-check the files every minute
@@ -18,7 +18,7 @@ def _network(store, clock, last_sync, status=None):
     except ImportError:  # no `network` module (the unix port: the host has networking)
         return last_sync
     try:
-        secrets = store.load_secrets()
+        secrets = run_once("config", "load_secrets", store)
     except Exception:  # the agent reports the config error; without Wi-Fi we just wait
         return last_sync
     if not wifi.connect(secrets, status=status):

@@ -64,26 +64,22 @@ class DrsClient:
                 raise errors.BadResponse("getOrderInfo")
         return d
 
-    def slot_status(
-        self, slot, remaining, original, expected_replenish=None, last_use=None, on_hand=None
-    ):
-        """Report a slot's level (quantities in units, dates as epoch seconds)."""
+    def slot_status(self, slot, remaining, original, expected_replenish, last_use):
+        """Report a slot's level (quantities in units, dates as epoch seconds). DRS wants
+        every field; the quantity on hand is what remains."""
         b = {
             "remainingQuantityInUnit": remaining,
             "originalQuantityInUnit": original,
-            "totalQuantityOnHand": remaining if on_hand is None else on_hand,
+            "totalQuantityOnHand": remaining,
+            "expectedReplenishmentDate": iso(expected_replenish),
+            "lastUseDate": iso(last_use),
         }
-        if expected_replenish is not None:
-            b["expectedReplenishmentDate"] = iso(expected_replenish)
-        if last_use is not None:
-            b["lastUseDate"] = iso(last_use)
         self._call("slotStatus", "POST", "/" + http.quote(slot), b, False)
 
-    def device_status(self, last_active, serial=None):
+    def device_status(self, last_active, serial):
         """Daily heartbeat: the device's most recent activity (epoch seconds)."""
         b = {"mostRecentlyActiveDate": iso(last_active)}
-        p = "" if serial is None else "/" + http.quote(serial)
-        self._call("deviceStatus", "POST", p, b, False)
+        self._call("deviceStatus", "POST", "/" + http.quote(serial), b, False)
 
     # Back-office calls the agent loop never makes (subscriptionInfo, deregistration,
     # cancelling test orders) are functions of drsadmin.py taking the client, called

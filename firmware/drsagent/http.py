@@ -142,7 +142,7 @@ def request(method, url, headers=None, body=None, timeout=10, max_body=8192, cad
         s += b"\r\n"
     if js:  # callers sending a dict never set Content-Type themselves
         s += b"Content-Type: application/json\r\n"
-    if body is not None or method in ("POST", "PUT", "PATCH"):
+    if body is not None or method == "POST":  # a POST without a body says so
         s += b"Content-Length: %d\r\n" % len(body or b"")
     s += b"Connection: close\r\nUser-Agent: drsagent/1\r\n\r\n"
     headers = url = None

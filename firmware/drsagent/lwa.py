@@ -11,14 +11,14 @@ _FORM_TYPE = const("application/x-www-form-urlencoded;charset=UTF-8")
 class TokenManager:
     def __init__(self, url, secrets, save_secrets, clock, timeout=10, cadata=None):
         # secrets: the whole secrets.json dict (secrets["lwa"] is updated in place
-        # and the whole dict handed to save_secrets), or just its "lwa" part.
+        # and the whole dict handed to save_secrets).
         self.url = url
         self.secrets = secrets
         self.save_secrets = save_secrets
         self.clock = clock
         self.timeout = timeout
         self.cadata = cadata
-        self.lwa = secrets["lwa"] if "lwa" in secrets else secrets
+        self.lwa = secrets["lwa"]
         self.access_token = None
         self.expires_at = 0
         self.refresh_token_unsaved = False  # a new refresh token is not on flash yet

@@ -29,9 +29,9 @@ _RPC_STATE = const(0x02)
 _RPC_INFO = const(0x03)
 _RPC_SCAN = const(0x04)
 
-_CONFIG = "config.json"
-_SECRETS = "secrets.json"
-_FACTORY_FILES = ("config.json", "secrets.json", "state.json", "state.bak")
+_CONFIG = const("config.json")
+_SECRETS = const("secrets.json")
+_FACTORY_FILES = const(("config.json", "secrets.json", "state.json", "state.bak"))
 
 
 class SetupError(Exception):
@@ -122,18 +122,20 @@ def _improv_wifi(c, wifi, payload):
     # ssid length, ssid, password length, password: the lengths must add up exactly.
     n = payload[0] if payload else 0
     m = payload[n + 1] if len(payload) > n + 1 else -1
+    why = None  # whole messages: a reason of up to 10 characters would be an interned name
     if not n or m < 0 or len(payload) != n + m + 2:
-        c.refuse(improv.IMPROV, "Improv Wi-Fi settings: malformed")
-        return
-    if n > _SSID_MAX or m > _PASSWORD_MAX:
+        why = "Improv Wi-Fi settings: malformed"
+    elif n > _SSID_MAX or m > _PASSWORD_MAX:
         why = "Improv Wi-Fi settings: SSID over %d or password over %d bytes"
-        c.refuse(improv.IMPROV, why % (_SSID_MAX, _PASSWORD_MAX))
-        return
-    try:
-        ssid = payload[1 : n + 1].decode()
-        password = payload[n + 2 :].decode()
-    except UnicodeError:
-        c.refuse(improv.IMPROV, "Improv Wi-Fi settings: not UTF-8")
+        why = why % (_SSID_MAX, _PASSWORD_MAX)
+    else:
+        try:
+            ssid = payload[1 : n + 1].decode()
+            password = payload[n + 2 :].decode()
+        except UnicodeError:
+            why = "Improv Wi-Fi settings: not UTF-8"
+    if why:
+        c.refuse(improv.IMPROV, why)
         return
     if wifi is None:
         _error(c, _ERROR_UNKNOWN_RPC)
@@ -271,14 +273,17 @@ def _lwa(c, request):
 def _hold_lost_answers(c):
     """New credentials may be a new Amazon registration, whose ORDER_INPROGRESS does
     not cover an order placed under the old one: a slot whose replenish answer was
-    lost (slot.open_since, while ordering) may have ordered, so it becomes possibly
+    lost (boot.open_since, while ordering) may have ordered, so it becomes possibly
     placed (it waits for the refill, slot.possibly_placed) instead of retrying."""
     from drsagent import slot
 
     agent = c.agent
-    state = agent.state if agent is not None and agent.state else c.store.load_state()
+    if agent is not None and agent.state:
+        state = agent.state
+    else:
+        state = run_once("config", "load_state", c.store)
     t = c.clock.now() if c.clock.is_set() else 0
-    held = 0
+    held = False
     slots = None  # the validated slot configs: read and validated once, if a slot needs them
     for sid, d in (state.get("slots") or {}).items():
         since = d.get("ua") if slot.order_state(d) == "ordering" else None
@@ -286,12 +291,11 @@ def _hold_lost_answers(c):
             continue
         if slots is None:
             slots = _validated(_current_config(c))["slots"]
-        configs = [s for s in slots if s["id"] == sid]
-        if not configs:
-            continue  # no longer configured: the agent drops it at the reload
-        slot.possibly_placed(d, configs[0], max(t, since), since)
-        log.warn("console: slot %s: an order may be out: waiting for its refill" % sid)
-        held += 1
+        for s in slots:  # none: no longer configured, the agent drops it at the reload
+            if s["id"] == sid:
+                slot.possibly_placed(d, s, max(t, since), since)
+                log.warn("console: slot %s: an order may be out: waiting for its refill" % sid)
+                held = True
     if held:
         if agent is not None and agent.state is state:
             agent.save()
@@ -341,8 +345,8 @@ def _status(c, request):
 
 def _check(c, request):
     """Can this device reach DRS with what is on flash? (subscriptionInfo)"""
-    config = c.store.load_config()
-    secrets = c.store.load_secrets()
+    config = run_once("config", "load_config", c.store)
+    secrets = run_once("config", "load_secrets", c.store)
     if not c.clock.is_set():
         try:
             from drsagent.hal import ntp

@@ -19,7 +19,8 @@
 # but they do not settle what an earlier unknown attempt did.
 #
 # The machine works on the slot's persisted dict (state.json) under the short keys
-# below (a file format: docs/contracts.md). It has narrow collaborators, never the
+# below (a file format: docs/contracts.md; boot.py checks them after a boot, with the
+# kind of value each holds and the states). It has narrow collaborators, never the
 # agent: the DRS client, a save callable (the whole state is on flash when it
 # returns), an event sink and its own settings. One machine serves every slot.
 from drsagent import backoff, errors, log, timefmt
@@ -43,22 +44,6 @@ _INFLIGHT_MAX = const(1814400)  # 21 days: an order we cannot track has surely a
 _LOST = const(9)  # "Unknown" (DRS: an error occurred with the order) for ~4 days of polls
 _HOLD_BASE = const(21600)  # permanent errors: 6-12 h first (jittered), doubling ...
 _HOLD_CAP = const(604800)  # ... up to a week: no retry storm, but no silent give-up either
-# The states in which an order may be out (a damaged one is repaired to possibly_placed,
-# boot.repair_slot), and every state there is.
-_ORDER_STATES = const(("ordering", "ordered", "inflight", "possibly_placed"))
-# The keys above that hold numbers, and those that hold a string or null (checked
-# after a boot: boot.repair_slot)
-NUMBER_KEYS = (
-    _K_SINCE,
-    _K_NEXT_AT,
-    _K_ATTEMPTS,
-    _K_HOLD_UNTIL,
-    _K_PERMANENT_ERRORS,
-    _K_REFILLED,
-    _K_UNKNOWN_SINCE,
-)
-TEXT_KEYS = (_K_EVENT_ID, _K_ORDER_STATUS)
-STATES = ("idle", "delivered", "cooldown") + _ORDER_STATES
 
 # When the device talks to Amazon (docs/contracts.md, "Request schedule"). Every pass
 # that calls DRS needs an LwA access token first, and a token lives one hour: a pass a
@@ -141,17 +126,6 @@ def retry_window(c):
     return int(c["earliest_delivery_h"] * _HOUR)
 
 
-def open_since(d):
-    """When an order may have gone out for this slot (the first attempt with an unknown
-    outcome, else when its order state began), or None when none can be out."""
-    first_unknown = d.get(_K_UNKNOWN_SINCE)
-    if first_unknown is not None:
-        return first_unknown
-    if d.get(_K_STATE) in _ORDER_STATES or d.get(_K_EVENT_ID):
-        return d.get(_K_SINCE, 0)
-    return None
-
-
 def possibly_placed(d, c, t, since):
     """Enter possibly_placed: an order may be out since `since`; wait for its refill."""
     _go(d, "possibly_placed", t, since + refill_wait(c))
@@ -197,11 +171,7 @@ class OrderMachine:
                 status=d.get(_K_ORDER_STATUS),
             )
         waiting = st == "inflight" or st == "possibly_placed" or st == "delivered"
-        if (
-            lost
-            or (st == "cooldown" and t >= d.get(_K_NEXT_AT, 0))
-            or (waiting and t >= d.get(_K_NEXT_AT, 0))
-        ):
+        if lost or ((waiting or st == "cooldown") and t >= d.get(_K_NEXT_AT, 0)):
             if waiting:  # no refill came: order again if still low
                 self.emit("refill_overdue", t=t, slot=sid)
             _go(d, "idle", t)
@@ -350,14 +320,11 @@ class OrderMachine:
         except Exception as e:
             if isinstance(e, errors.DrsError) and not e.transient:
                 self._hold(d, t)  # tracking: poll again much later
-                emit_failure(self.emit, "getOrderInfo", e, t, sid)
-                self.save()
-                return
-            n = d.get(_K_ATTEMPTS, 0) + 1  # transient (or unmapped): back off, hourly to daily
-            d[_K_ATTEMPTS] = n
-            d[_K_NEXT_AT] = t + backoff.delay(n, _HOUR, _DAY)
+            else:  # transient (or unmapped): back off, hourly to daily
+                n = d[_K_ATTEMPTS] = d.get(_K_ATTEMPTS, 0) + 1
+                d[_K_NEXT_AT] = t + backoff.delay(n, _HOUR, _DAY)
             emit_failure(self.emit, "getOrderInfo", e, t, sid)
-            self.save()  # hourly to daily: the backoff survives a reboot (no poll at once)
+            self.save()  # the next poll time survives a reboot (no poll at once)
             return
         status = "Unknown"
         expected = None

@@ -4,43 +4,18 @@
 import json
 import os
 
-from drsagent.compat import run_once
-
 
 class FlashStore:
     """config.json, secrets.json and state.json (+ state.bak) under `root`
     ("" = the current directory: the flash root on the device and the unix port).
 
     Only what the loop needs stays in the heap: reading, the atomic write and the
-    saves. The boot-time calls are the functions of the same name in config.py,
-    imported for the call and unloaded again after it (compat.run_once)."""
+    saves. Loading and checking the files (load_config, load_secrets, load_state,
+    load_ca, remove_stale_tmp, board_options) are functions of config.py taking the
+    store, called through compat.run_once: imported for the call, unloaded after it."""
 
     def __init__(self, root=""):
         self.root = root
-
-    def load_config(self):
-        """Validated config.json with its defaults filled in; ConfigError if not."""
-        return run_once("config", "load_config", self)
-
-    def load_secrets(self):
-        """Validated secrets.json; ConfigError naming keys, never values."""
-        return run_once("config", "load_secrets", self)
-
-    def load_state(self):
-        """state.json, else state.bak, else a fresh state; never raises for corruption."""
-        return run_once("config", "load_state", self)
-
-    def load_ca(self, config):
-        """The CA bundle named by config["ca_file"] as bytes, or None."""
-        return run_once("config", "load_ca", self, config)
-
-    def remove_stale_tmp(self):
-        """Delete leftovers of writes cut by a power loss; the names removed."""
-        return run_once("config", "remove_stale_tmp", self)
-
-    def board_options(self):
-        """The "board" object of config.json with its defaults (board services)."""
-        return run_once("config", "board_options", self)
 
     def path(self, name):
         r = self.root

@@ -108,9 +108,12 @@ def check_ntp_sets_the_clock_before_the_agent_runs():
     network.connected = True
     ntptime = FakeNtptime(failures=3, on_set=lambda: clock.set(T0))
 
-    class Store:
-        def load_secrets(self):
-            return SECRETS
+    class Store:  # secrets.json, read and checked by config.load_secrets
+        def read_json(self, name):
+            return {
+                "wifi": SECRETS["wifi"],
+                "lwa": {"client_id": "c", "client_secret": "s", "refresh_token": "r"},
+            }
 
     with installed_modules(network=network, ntptime=ntptime):
         with Patch(ntp, time=FakeTicks()):

@@ -10,7 +10,7 @@ from drsagent.boot import make_sensor
 from drsagent.hal import sim
 from script_server import FIRMWARE, needs_micropython
 
-from host_tests.fakes import config, slot_cfg
+from host_tests.fakes import SECRETS, config, slot_cfg
 
 
 def test_make_sensor_sim_reads_injected_raw():
@@ -272,7 +272,7 @@ def test_device_network_without_wifi_is_a_no_op(monkeypatch):
     monkeypatch.setitem(sys.modules, "network", None)  # import network -> ImportError
 
     class NoStore:
-        def load_secrets(self):
+        def read_json(self, name):
             raise AssertionError("no secrets needed on a port without Wi-Fi")
 
     assert device._network(NoStore(), None, 7) == 7
@@ -298,9 +298,9 @@ def test_device_network_connects_and_syncs_through_the_hal(monkeypatch):
     ntptime = types.SimpleNamespace(host="pool.ntp.org", settime=lambda: seen.append("ntp"))
     monkeypatch.setitem(sys.modules, "ntptime", ntptime)
 
-    class Store:
-        def load_secrets(self):
-            return {"wifi": {"ssid": "home", "password": "pw"}}
+    class Store:  # secrets.json, read and checked by config.load_secrets
+        def read_json(self, name):
+            return {"wifi": {"ssid": "home", "password": "pw"}, **SECRETS}
 
     clock = sim.SimClock()
     clock.set(1767225600)

@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 
 import pytest
 from drsagent import backoff, errors, slot
@@ -510,6 +512,18 @@ def test_persisted_slot_dict_is_small():
     lead_time = {"lh", "lp", "le"}  # leadtime.py's keys
     assert set(rig.d) <= {"st", "eid", "since", "at", "n", "os", "h", "pe", "rf"} | lead_time
     assert len(json.dumps(rig.d)) < 160
+
+
+def test_boot_knows_every_key_and_state_of_the_machine():
+    """The after-boot check (boot.repair_slot) lists the machine's keys by the kind of
+    value they hold, and its states: a key or state added here must be added there."""
+    from drsagent import agent, boot
+
+    keys = {v for k, v in vars(slot).items() if k.startswith("_K_")} | {agent._K_REPORT_PENDING}
+    assert keys == {"st", *boot._NUMBER_KEYS, *boot._TEXT_KEYS}
+    source = Path(slot.__file__).read_text()
+    states = set(re.findall(r'_go\(d, "(\w+)"', source) + re.findall(r'_STATE\] = "(\w+)"', source))
+    assert states == {*boot._ORDER_STATES, *boot._OTHER_STATES}
 
 
 # -- power loss at every save of a whole order cycle --------------------------

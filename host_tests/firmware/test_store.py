@@ -3,7 +3,7 @@ import json
 import os
 
 import pytest
-from drsagent import errors, store
+from drsagent import config, errors, store
 from drsagent.config import validate_config, validate_secrets
 from drsagent.store import FlashStore
 from script_server import needs_micropython
@@ -88,7 +88,7 @@ def test_load_state_prefers_state_json(tmp_path, captured_log):
     fs = FlashStore(str(tmp_path))
     fs.write_json("state.json", NEW)
     fs.write_json("state.bak", OLD)
-    assert fs.load_state() == NEW
+    assert config.load_state(fs) == NEW
     assert "I store: state loaded from state.json" in captured_log
 
 
@@ -100,7 +100,7 @@ def test_corrupt_state_falls_back_to_bak(tmp_path, captured_log, damage):
     fs = FlashStore(str(tmp_path))
     fs.write_json("state.bak", OLD)
     (tmp_path / "state.json").write_bytes(damage.encode("latin-1"))
-    assert fs.load_state() == OLD
+    assert config.load_state(fs) == OLD
     assert any(line.startswith("W store: state.json") for line in captured_log)
     assert "I store: state loaded from state.bak" in captured_log
 
@@ -108,25 +108,25 @@ def test_corrupt_state_falls_back_to_bak(tmp_path, captured_log, damage):
 def test_missing_state_json_uses_bak(tmp_path, captured_log):
     fs = FlashStore(str(tmp_path))
     fs.write_json("state.bak", OLD)
-    assert fs.load_state() == OLD
+    assert config.load_state(fs) == OLD
     assert "W store: state.json missing" in captured_log
 
 
 def test_nothing_usable_gives_fresh_default(tmp_path, captured_log):
     fs = FlashStore(str(tmp_path))
-    assert fs.load_state() == {"v": 1, "boots": 0, "last_device_status": 0, "slots": {}}
+    assert config.load_state(fs) == {"v": 1, "boots": 0, "last_device_status": 0, "slots": {}}
     assert captured_log[-1] == "I store: no saved state, starting fresh"
     (tmp_path / "state.json").write_text("garbage")
     (tmp_path / "state.bak").write_text("more garbage")
-    assert fs.load_state() == {"v": 1, "boots": 0, "last_device_status": 0, "slots": {}}
+    assert config.load_state(fs) == {"v": 1, "boots": 0, "last_device_status": 0, "slots": {}}
     # a fresh default is a new object each time (callers mutate it)
-    assert fs.load_state() is not fs.load_state()
+    assert config.load_state(fs) is not config.load_state(fs)
 
 
 def test_loaded_state_gets_missing_keys(tmp_path):
     fs = FlashStore(str(tmp_path))
     fs.write_json("state.json", {"v": 1, "slots": {"a": {"st": "idle"}}})
-    assert fs.load_state() == {
+    assert config.load_state(fs) == {
         "v": 1,
         "boots": 0,
         "last_device_status": 0,
@@ -138,7 +138,11 @@ def test_remove_stale_tmp(tmp_path):
     fs = FlashStore(str(tmp_path))
     for n in ("state.json.tmp", "state.bak.tmp", "secrets.json.tmp", "keep.txt", "notes.tmp"):
         (tmp_path / n).write_text("x")
-    assert sorted(fs.remove_stale_tmp()) == ["secrets.json.tmp", "state.bak.tmp", "state.json.tmp"]
+    assert sorted(config.remove_stale_tmp(fs)) == [
+        "secrets.json.tmp",
+        "state.bak.tmp",
+        "state.json.tmp",
+    ]
     assert sorted(os.listdir(tmp_path)) == ["keep.txt", "notes.tmp"]
 
 
@@ -260,8 +264,8 @@ def test_power_cut_at_every_step_of_save_state(tmp_path, monkeypatch, captured_l
         assert cut
         # reboot
         boot = FlashStore(str(tmp_path))
-        boot.remove_stale_tmp()
-        got = boot.load_state()
+        config.remove_stale_tmp(boot)
+        got = config.load_state(boot)
         assert got in (OLD, NEW), f"state lost with power cut at step {k}: {got}"
         seen.add(json.dumps(got, sort_keys=True))
         assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
@@ -283,7 +287,7 @@ def test_power_cut_at_every_step_of_save_secrets(tmp_path, monkeypatch):
     for k in range(1, total + 1):
         prepare()
         _run_with_cut(monkeypatch, k, lambda: fs.save_secrets(new))
-        got = FlashStore(str(tmp_path)).load_secrets()
+        got = config.load_secrets(FlashStore(str(tmp_path)))
         assert got in (SECRETS, new), f"secrets lost with power cut at step {k}"
         outcomes.append(got == new)
     # a cut at step k stops before step k completes: until the final rename has
@@ -291,7 +295,7 @@ def test_power_cut_at_every_step_of_save_secrets(tmp_path, monkeypatch):
     assert outcomes == [False] * total
     prepare()
     fs.save_secrets(new)
-    assert FlashStore(str(tmp_path)).load_secrets() == new
+    assert config.load_secrets(FlashStore(str(tmp_path))) == new
 
 
 def test_power_cut_harness_catches_an_unsafe_writer(tmp_path, monkeypatch):
@@ -310,7 +314,7 @@ def test_power_cut_harness_catches_an_unsafe_writer(tmp_path, monkeypatch):
         fs.write_json("secrets.json", SECRETS)
         _run_with_cut(monkeypatch, k, lambda: fs.save_secrets(new))
         try:
-            FlashStore(str(tmp_path)).load_secrets()
+            config.load_secrets(FlashStore(str(tmp_path)))
         except errors.ConfigError:
             lost += 1
     assert lost > 0
@@ -324,7 +328,7 @@ def test_load_config_fills_in_the_schema_defaults(tmp_path):
     # code that uses a key reads it plainly. What the file says is kept as it is.
     fs = FlashStore(str(tmp_path))
     fs.write_json("config.json", CONFIG)
-    loaded = fs.load_config()
+    loaded = config.load_config(fs)
     assert (loaded["loop_interval_s"], loaded["http_timeout_s"]) == (3600, 10)
     assert (loaded["test_orders"], loaded["report_hour_utc"]) == (False, 3)
     black, cyan = loaded["slots"]
@@ -337,10 +341,10 @@ def test_load_config_fills_in_the_schema_defaults(tmp_path):
 def test_load_config_missing_or_corrupt(tmp_path):
     fs = FlashStore(str(tmp_path))
     with pytest.raises(errors.ConfigError, match=r"^config\.json: missing$"):
-        fs.load_config()
+        config.load_config(fs)
     (tmp_path / "config.json").write_text("{")
     with pytest.raises(errors.ConfigError, match=r"^config\.json: not valid JSON$"):
-        fs.load_config()
+        config.load_config(fs)
 
 
 def _cfg(**changes):
@@ -513,22 +517,22 @@ def test_secrets_validation_never_shows_values(mutate, message):
 def test_secrets_roundtrip(tmp_path):
     fs = FlashStore(str(tmp_path))
     fs.save_secrets(SECRETS)
-    assert fs.load_secrets() == SECRETS
+    assert config.load_secrets(fs) == SECRETS
     with pytest.raises(errors.ConfigError, match="secrets.json: missing"):
-        FlashStore(str(tmp_path / "nowhere")).load_secrets()
+        config.load_secrets(FlashStore(str(tmp_path / "nowhere")))
 
 
 def test_load_ca(tmp_path, tls_material):
     fs = FlashStore(str(tmp_path))
     cfg = validate_config(CONFIG)
     with pytest.raises(errors.ConfigError, match="ca_file: file 'amazon_roots.pem' not found"):
-        fs.load_ca(cfg)
+        config.load_ca(fs, cfg)
     (tmp_path / "amazon_roots.pem").write_bytes(b"")
     with pytest.raises(errors.ConfigError, match="holds no certificate"):
-        fs.load_ca(cfg)
+        config.load_ca(fs, cfg)
     (tmp_path / "amazon_roots.pem").write_bytes(tls_material["bundle_pem"])
-    assert fs.load_ca(cfg) == tls_material["bundle_pem"]
-    assert fs.load_ca({"ca_file": None}) is None
+    assert config.load_ca(fs, cfg) == tls_material["bundle_pem"]
+    assert config.load_ca(fs, {"ca_file": None}) is None
 
 
 # -- the same on MicroPython ------------------------------------------------------------------
@@ -546,27 +550,28 @@ def test_store_on_micropython(mpy, tmp_path):
         f"""
         import json, os
         from drsagent import log
+        from drsagent.compat import run_once
         from drsagent.store import FlashStore
         lines = []
         log.set_log_sink(lines.append)
         fs = FlashStore()
         r = {{}}
-        r["removed"] = fs.remove_stale_tmp()
-        r["fresh"] = fs.load_state()
+        r["removed"] = run_once("config", "remove_stale_tmp", fs)
+        r["fresh"] = run_once("config", "load_state", fs)
         fs.save_state({json.dumps(OLD)})
         fs.save_state({json.dumps(NEW)})
         r["files"] = sorted(os.listdir("."))
-        r["loaded"] = fs.load_state()
+        r["loaded"] = run_once("config", "load_state", fs)
         with open("state.json", "w") as f:
             f.write("{{garbage")
-        r["bak"] = fs.load_state()
-        cfg = fs.load_config()
+        r["bak"] = run_once("config", "load_state", fs)
+        cfg = run_once("config", "load_config", fs)
         r["slot1"] = cfg["slots"][1]
-        r["secrets_ok"] = fs.load_secrets()["lwa"]["client_id"]
+        r["secrets_ok"] = run_once("config", "load_secrets", fs)["lwa"]["client_id"]
         with open("config.json", "w") as f:
             f.write(json.dumps({{"device": {{}}, "endpoints": {{}}, "slots": []}}))
         try:
-            fs.load_config()
+            run_once("config", "load_config", fs)
         except Exception as e:
             r["cfg_err"] = [type(e).__name__, str(e)]
         r["log"] = lines

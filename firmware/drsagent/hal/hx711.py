@@ -1,8 +1,6 @@
 # HX711 24-bit load-cell ADC, bit-banged: channel A, gain 128 (25 SCK pulses per sample).
-import time
-
 from drsagent.compat import const
-from drsagent.hal.sampling import ticks_diff, ticks_ms
+from drsagent.hal.sampling import sleep_us, ticks_diff, ticks_ms
 
 _PULSES = const(25)  # 24 data bits + 1 pulse selecting channel A / gain 128 next time
 _READY_MS = const(500)  # at 10 SPS a sample is ready within 100 ms; 500 ms means no chip
@@ -23,10 +21,7 @@ class HX711:
         # SCK high for > 60 us puts the chip to sleep (saves ~1.5 mA between readings).
         self.sck.value(0)
         self.sck.value(1)
-        try:
-            time.sleep_us(80)
-        except AttributeError:  # CPython host tests
-            time.sleep(0.0001)
+        sleep_us(80)
 
     def power_up(self):
         self.sck.value(0)

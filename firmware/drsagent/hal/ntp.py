@@ -2,17 +2,15 @@
 import time
 
 
-def sync(retries=3, host=None, pause_s=2):
-    """Return True once ntptime.settime() succeeded, False after `retries` failures."""
+def sync():
+    """Return True once ntptime.settime() succeeded, False after three failures."""
     import ntptime  # board module: only imported on a board
 
-    if host:
-        ntptime.host = host
-    for i in range(retries):
+    for i in range(3):
         try:
             ntptime.settime()
             return True
-        except Exception:  # OSError/timeout: DNS or UDP lost; try again
-            if i + 1 < retries:
-                time.sleep(pause_s)
+        except Exception:  # OSError/timeout: DNS or UDP lost; try again 2 s later
+            if i < 2:
+                time.sleep(2)
     return False

@@ -1,7 +1,7 @@
-# What the sensor drivers share: tick arithmetic for their timeouts and the median of
-# their samples. Its own module so that only a board with such a sensor loads it.
+# What the sensor drivers share: tick arithmetic for their timeouts, short waits and the
+# median of their samples. Its own module so that only a board with such a sensor loads it.
 try:  # the drivers' timeouts: ticks wrap on a board, so always compare with ticks_diff
-    from time import ticks_diff, ticks_ms
+    from time import sleep_us, ticks_diff, ticks_ms
 except ImportError:  # CPython (host tests)
     import time
 
@@ -10,6 +10,9 @@ except ImportError:  # CPython (host tests)
 
     def ticks_diff(a, b):
         return a - b
+
+    def sleep_us(us):
+        time.sleep(us / 1000000)
 
 
 def median(values):

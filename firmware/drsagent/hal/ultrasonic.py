@@ -2,10 +2,8 @@
 # stays high for the sound's round trip. The raw reading is the distance in mm to the
 # surface below the sensor (a fuller container reads less: sensor.empty > full).
 # HC-SR04 modules need 5 V; their ECHO must go through a divider to 3.3 V (docs/hardware.md).
-import time
-
 from drsagent.compat import const
-from drsagent.hal.sampling import median
+from drsagent.hal.sampling import median, sleep_us
 
 _TRIGGER_US = const(10)  # datasheet: at least 10 us high
 _ECHO_TIMEOUT_US = const(30000)  # > the 23.3 ms round trip of the 4 m maximum range
@@ -19,15 +17,8 @@ _MAX_MM = const(4000)
 SENSOR_KEYS = "trig i, echo i, samples c=5"
 
 
-def _sleep_us(us):
-    try:
-        time.sleep_us(us)
-    except AttributeError:  # CPython (host tests)
-        time.sleep(us / 1000000)
-
-
 def _sleep_ms(ms):
-    _sleep_us(ms * 1000)
+    sleep_us(ms * 1000)
 
 
 class Ultrasonic:
@@ -48,7 +39,7 @@ class Ultrasonic:
         """One ping: distance in mm, or None (no echo, or out of the module's range)."""
         trigger = self.trigger
         trigger.value(1)
-        _sleep_us(_TRIGGER_US)
+        sleep_us(_TRIGGER_US)
         trigger.value(0)
         width = self.pulse_us(self.echo, 1, _ECHO_TIMEOUT_US)
         if width < 0:  # -1: the echo never started, -2: it never ended (unplugged)
