@@ -229,6 +229,14 @@ def _slots(c, request):
     log.info("console: %d slot(s) saved" % len(slots))
 
 
+def _slot_index(config, slot_id):
+    """Where the slot slot_id is in config["slots"]; SetupError if it is not there."""
+    for i, s in enumerate(config.get("slots") or ()):
+        if isinstance(s, dict) and s.get("id") == slot_id:
+            return i
+    raise SetupError("no slot %r" % (slot_id,))
+
+
 def _calibrate(c, request):
     """Store a slot's empty or full reading: read now, or a given value."""
     point = request.get("point")
@@ -236,12 +244,7 @@ def _calibrate(c, request):
         raise SetupError("point must be 'empty' or 'full'")
     config = _current_config(c)
     slot_id = request.get("slot")
-    index = -1
-    for i, s in enumerate(config.get("slots") or ()):
-        if isinstance(s, dict) and s.get("id") == slot_id:
-            index = i
-    if index < 0:
-        raise SetupError("no slot %r" % (slot_id,))
+    index = _slot_index(config, slot_id)
     raw = request.get("value")
     if raw is None:  # the driver needs its settings with their defaults: a valid copy
         slot = _validated(config)["slots"][index]
@@ -253,6 +256,20 @@ def _calibrate(c, request):
     _write_config(c, config)
     log.info("console: slot %s %s = %s" % (slot_id, point, raw))
     return {"raw": raw}
+
+
+def _refill(c, request):
+    """A dose-counter slot was refilled: its count starts again at 0 (the only way for a
+    counter without a refill switch; every other sensor sees the refill itself)."""
+    slot_id = request.get("slot")
+    config = _current_config(c)
+    sensor = config["slots"][_slot_index(config, slot_id)].get("sensor")
+    if not isinstance(sensor, dict) or sensor.get("driver") != "counter":
+        raise SetupError("slot %r has no dose counter: its sensor sees the refill" % slot_id)
+    from drsagent.hal import counter
+
+    counter.refill(slot_id, c.store)
+    log.info("console: slot %s refilled: dose count 0" % slot_id)
 
 
 def _lwa(c, request):
@@ -379,6 +396,7 @@ _COMMANDS = {
     "config": _config,
     "slots": _slots,
     "calibrate": _calibrate,
+    "refill": _refill,
     "lwa": _lwa,
     "status": _status,
     "check": _check,

@@ -119,6 +119,23 @@ def test_calibration_reads_the_sensor_and_refuses_empty_equal_full(
         console.request("calibrate", slot="toner", point="empty")
 
 
+def test_refill_zeroes_a_dose_counter_and_refuses_other_slots(
+    board: VirtualBoard, console: SetupConsole
+) -> None:
+    counter = {"driver": "counter", "pin": 32, "empty": 200, "full": 0, "stuck_readings": 0}
+    slots = [*device_config("http://127.0.0.1:9")["slots"], {"id": "tabs", "sensor": counter}]
+    console.request("config", config=device_config("http://127.0.0.1:9", slots))
+    counts = board.flash / "counter.json"
+    counts.write_text('{"tabs": 137}')  # doses counted since the last refill
+    console.request("refill", slot="tabs")
+    assert json.loads(counts.read_text()) == {"tabs": 0}
+    with pytest.raises(ProvisionError, match="'toner' has no dose counter"):
+        console.request("refill", slot="toner")  # a load cell sees the refill itself
+    with pytest.raises(ProvisionError, match="no slot 'ink'"):
+        console.request("refill", slot="ink")
+    assert json.loads(counts.read_text()) == {"tabs": 0}
+
+
 def test_status_never_returns_a_secret(board: VirtualBoard, console: SetupConsole) -> None:
     _configured(console, board)
     secret = "amzn1.oa2-cs.v1." + "f" * 40
