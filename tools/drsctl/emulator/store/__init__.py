@@ -44,7 +44,7 @@ from .records import (
     setting_ok,
 )
 from .retention import RetentionTx
-from .schema import SCHEMA, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_VERSION
+from .schema import SCHEMA, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_VERSION
 from .settings import SettingsTx
 
 __all__ = [
@@ -88,7 +88,7 @@ class Store:
                     f"{self.path}: emulator schema version {version}, expected {SCHEMA_VERSION}"
                 )
             first = SCHEMA + f"INSERT INTO clock (id, now) VALUES (1, {round(time.time())});"
-            scripts = (first, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)[version:]
+            scripts = (first, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5)[version:]
             try:
                 self._conn.executescript(
                     "BEGIN IMMEDIATE;"
