@@ -1,6 +1,7 @@
 """Malformed or unexpected requests get a 4xx JSON answer; surprises a 500 without traceback."""
 
 import socket
+import uuid
 
 import httpx
 import pytest
@@ -37,6 +38,15 @@ def test_wrong_method_on_lwa_is_405_in_lwa_shape(http) -> None:
         "error_description": "Method Not Allowed",
     }
     assert response.headers["x-amzn-RequestId"]
+
+
+def test_request_ids_are_distinct_random_uuids(http, device) -> None:
+    answers = [device.replenish(), device.replenish(), http.get("/auth/o2/token")]
+    sent = [answer.headers["x-amzn-RequestId"] for answer in answers]
+    parsed = [uuid.UUID(text) for text in sent]
+    assert [str(u) for u in parsed] == sent
+    assert {(u.version, u.variant) for u in parsed} == {(4, uuid.RFC_4122)}
+    assert len(set(sent)) == len(sent)
 
 
 def test_trailing_slash_is_an_unknown_path_not_a_redirect(http, device) -> None:

@@ -7,14 +7,18 @@ orders due, keyset NextTokens, retention. Speed itself is measured in ``make ben
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from drsctl.emulator import orders
 from drsctl.emulator.server import EmulatorThread
+from drsctl.emulator.store import Client, Customer, Report, Store
+from drsctl.emulator.store import Device as DeviceRecord
 
 from host_tests.emulator.conftest import Device
 
@@ -84,15 +88,88 @@ def _plan(emulator: EmulatorThread, sql: str, *args: Any) -> str:
         "AND authorize_due_at <= ?",
         "UPDATE orders SET status = 'Shipped' WHERE status IN ('Unshipped', 'PartiallyShipped') "
         "AND delivered_at IS NULL AND canceled_at IS NULL AND expected_delivery <= ?",
-        # the simulator's look for news, the retention purge
+        # the simulator's look for news
         "SELECT * FROM orders WHERE updated_at >= ? ORDER BY updated_at, order_id",
-        "DELETE FROM requests WHERE t < ?",
     ],
 )
 def test_hot_queries_search_an_index(emulator: EmulatorThread, sql: str) -> None:
     args = [1] * sql.count("?")
     plan = _plan(emulator, sql, *args)
     assert "USING" in plan and "SCAN orders" not in plan and "SCAN requests" not in plan, plan
+
+
+def _wal_frames(db_path: Path, request: Callable[[], httpx.Response]) -> int:
+    """Pages ``request`` wrote to the WAL: its frames, from an emptied WAL file."""
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    wal = Path(f"{db_path}-wal")
+    assert wal.stat().st_size == 0
+    assert request().status_code == 200
+    header, frame_header = 32, 24
+    return (wal.stat().st_size - header) // (frame_header + page)
+
+
+def test_a_device_request_writes_only_the_pages_of_its_rows(
+    emulator: EmulatorThread, device: Device
+) -> None:
+    status = {"mostRecentlyActiveDate": "2030-01-01T00:00:00Z"}
+    assert device.replenish().status_code == 200
+    # the log entry's page; no index of the request log
+    assert _wal_frames(emulator.db_path, device.replenish) == 1
+    # and the report's page and that of its (device, kind, slot) index entry
+    report = lambda: device.call("deviceStatus", "/deviceStatus", json=status)  # noqa: E731
+    assert _wal_frames(emulator.db_path, report) == 3
+
+
+def _purge_steps(path: Path, kept: int) -> tuple[int, list[tuple[Any, ...]]]:
+    """SQLite VM steps of a purge of 20 log entries and reports behind ``kept`` newer ones.
+
+    Returns the steps and the reports left (device, kind, slot, received_at).
+    """
+    store = Store(path)
+    steps = [0]
+    try:
+        with store.tx() as tx:
+            t0 = tx.now()
+            tx.insert_customer(Customer("C", "Ann", "ann@example.com", t0))
+            tx.insert_client(Client("cl", "h", "https://example.com", t0))
+            tx.insert_device(DeviceRecord("D", "C", "cl", "S", "m", "s1", False, t0), [])
+
+            def add(t: int, kind: str, slot_id: str | None) -> None:
+                tx.log_request(t, "POST", "/x", kind, 200, "D")
+                tx.insert_report(Report("D", kind, slot_id, "{}", t))
+
+            for _ in range(10):
+                add(t0, "deviceStatus", None)
+                add(t0, "slotStatus", "a")
+            add(t0, "slotStatus", "b")  # old, but the latest of slot b: kept
+            for _ in range(kept):
+                add(t0 + DAY, "deviceStatus", None)
+            add(t0 + DAY, "slotStatus", "a")
+
+            def step() -> int:
+                steps[0] += 1
+                return 0
+
+            store._conn.set_progress_handler(step, 1)
+            assert tx.purge_before(t0 + 1) == 21 + 20  # the log entries and reports at t0
+            store._conn.set_progress_handler(None, 1)
+            left = store._conn.execute(
+                "SELECT device_id, kind, slot_id, received_at - ? FROM reports "
+                "WHERE received_at < ? OR kind = 'slotStatus' ORDER BY id",
+                (t0, t0 + DAY),
+            ).fetchall()
+    finally:
+        store.close()
+    return steps[0], [tuple(row) for row in left]
+
+
+def test_the_retention_purge_reads_only_what_it_deletes(tmp_path: Path) -> None:
+    few, left = _purge_steps(tmp_path / "few.sqlite3", 10)
+    many, left_many = _purge_steps(tmp_path / "many.sqlite3", 2000)
+    assert left == left_many == [("D", "slotStatus", "b", 0), ("D", "slotStatus", "a", DAY)]
+    assert many <= few * 1.2, (few, many)
 
 
 def _place(provision: Callable[..., Device], serials: list[str]) -> list[Device]:

@@ -5,7 +5,7 @@ neither the database nor the request log ever holds one in clear text.
 """
 
 import hashlib
-import os
+import random
 import secrets
 import string
 import uuid
@@ -120,13 +120,17 @@ def mws_auth_token() -> str:
     return f"amzn.mws.{uuid.uuid4()}"
 
 
+_REQUEST_IDS = random.Random()
+"""The source of request ids, seeded from the OS once: an id must be unique, not secret,
+and every request draws one (``os.urandom`` would be a system call each)."""
+
+
 def request_id() -> str:
     """Return a request id for ``x-amzn-RequestId`` / MWS ``RequestId``: a random UUID.
 
-    As ``str(uuid.uuid4())``, formatted straight from the random bytes (every request
-    draws one).
+    As ``str(uuid.uuid4())``, formatted straight from 128 random bits.
     """
-    h = os.urandom(16).hex()
+    h = f"{_REQUEST_IDS.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
