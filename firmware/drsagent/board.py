@@ -4,8 +4,8 @@
 # unix port has no WDT, no LED and no deep sleep), so the same loop runs everywhere.
 #
 # Options: the "board" object of config.json with the defaults of config.py's table,
-# read on their own at start (store.board_options): a broken file means the defaults,
-# and the agent reports it.
+# read on their own at start (config.board_options, through run_once): a broken file
+# means the defaults, and the agent reports it.
 import time
 
 from drsagent import log

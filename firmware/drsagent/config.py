@@ -1,5 +1,5 @@
-# Boot-time file handling, imported for the call and unloaded again (FlashStore looks
-# the calls up here): validation of config.json and secrets.json (contracts.md
+# Boot-time file handling, imported for the call and unloaded again (callers reach it
+# through compat.run_once("config", ...)): validation of config.json and secrets.json (contracts.md
 # section 1), state recovery, the CA bundle, leftovers of cut writes.
 #
 # Errors name the file, the key path and what was expected so a device maker can fix
@@ -191,10 +191,9 @@ def board_options(store):
 def validate_secrets(d):
     """Return d (secrets.json) when valid; ConfigError naming the key (never the value)."""
     f = "secrets.json"
-    spec = "lwa o, lwa.client_id s, lwa.client_secret s, lwa.refresh_token s, wifi o?"
-    if d.get("wifi") is not None:
-        spec += ", wifi.ssid s, wifi.password S?"
-    _check(f, d, spec)
+    _check(f, d, "lwa o, lwa.client_id s, lwa.client_secret s, lwa.refresh_token s, wifi o?")
+    if d.get("wifi") is not None:  # d is a JSON object once checked
+        _check(f, d, "wifi.ssid s, wifi.password S?")
     return d
 
 

@@ -31,7 +31,10 @@ _RPC_SCAN = const(0x04)
 
 _CONFIG = const("config.json")
 _SECRETS = const("secrets.json")
-_FACTORY_FILES = const(("config.json", "secrets.json", "state.json", "state.bak"))
+# everything the device wrote: a counter's doses or a sleep schedule would outlive a reset
+_FACTORY_FILES = const(
+    ("config.json", "secrets.json", "state.json", "state.bak", "counter.json", "schedule.json")
+)
 
 
 class SetupError(Exception):

@@ -161,6 +161,8 @@ def test_lwa_credentials_missing_a_key_are_refused(
 
 def test_factory_reset(board: VirtualBoard, console: SetupConsole) -> None:
     _configured(console, board)
+    (board.flash / "counter.json").write_text('{"tabs": 137}')  # a dose count of the old setup
     console.request("factory_reset")
     assert not (board.flash / "config.json").exists()
+    assert not (board.flash / "counter.json").exists()
     assert console.request("status")["mode"] == "setup"

@@ -514,6 +514,22 @@ def test_secrets_validation_never_shows_values(mutate, message):
         assert secret not in text
 
 
+@pytest.mark.parametrize("top", [[], None, "x", 3])
+def test_a_file_that_is_not_a_json_object_is_named(top):
+    for validate, name in ((validate_config, "config.json"), (validate_secrets, "secrets.json")):
+        with pytest.raises(errors.ConfigError) as ei:
+            validate(top)
+        text = str(ei.value)  # null reads as "missing, expected a JSON object"
+        assert text.startswith(f"{name}: (top level): ")
+        assert "expected a JSON object" in text
+    c = _cfg()
+    c["slots"][1] = 5
+    with pytest.raises(
+        errors.ConfigError, match=r"^config.json: slots\[1\]: expected a JSON object"
+    ):
+        validate_config(c)
+
+
 def test_secrets_roundtrip(tmp_path):
     fs = FlashStore(str(tmp_path))
     fs.save_secrets(SECRETS)
