@@ -11,14 +11,18 @@
 # lead time: estimator.planning_rate).
 #
 # order_ceiling guards only against an obvious mistake: above it an order needs a
-# settled history (a week of whole days), so a first wild estimate cannot order a
-# nearly full slot, while a forecast built on real data is never blocked by it.
+# settled history (a week of whole days) or, before that, a steady fall (every whole
+# day so far used enough to ask for it), so a first wild estimate cannot order a nearly
+# full slot, while a forecast built on real data is never blocked by it: a slot that
+# lasts 10 days and boots at 80 % orders on its second day, not once it is half empty.
 #
 # Whether the slot can be kept stocked at all is capacity.py's question.
 from drsagent import estimator
 from drsagent.compat import const
 
 _K_LEADS = const("lh")  # lead times seen, hours (leadtime.py records them)
+_K_HISTORY = const("uh")  # use per day, 1/_UNIT (estimator.py's)
+_UNIT = const(10000)
 _SETTLED_DAYS = const(7)
 _TRUSTED = const(8)  # deliveries seen before the data alone decides the lead time
 _HOURS_PER_DAY = const(24)
@@ -62,5 +66,10 @@ def decide(state, config):
     if rate <= 0 or level > rate * days + 0.02:
         return None
     if level > config["order_ceiling"] and estimator.known_days(state) < _SETTLED_DAYS:
-        return None
+        # Not settled yet: above the ceiling only when every whole day so far (two at
+        # least) used enough to ask for the order by itself: a steady fall since boot
+        # proves the use, one day (a dose, a partial first day) or a first rate does not.
+        history = state.get(_K_HISTORY) or ()
+        if len(history) < 2 or min(history) / _UNIT * days + 0.02 < level:
+            return None
     return "forecast"
