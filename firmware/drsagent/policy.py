@@ -11,10 +11,11 @@
 # lead time: estimator.planning_rate).
 #
 # order_ceiling guards only against an obvious mistake: above it an order needs a
-# settled history (a week of whole days) or, before that, a steady fall (every whole
-# day so far used enough to ask for it), so a first wild estimate cannot order a nearly
-# full slot, while a forecast built on real data is never blocked by it: a slot that
-# lasts 10 days and boots at 80 % orders on its second day, not once it is half empty.
+# settled history (a week of whole days) or, before that, every whole day so far
+# having used enough to ask for it, so a first wild estimate (a rate from a few hours)
+# cannot order a nearly full slot, while a forecast built on real data is never blocked
+# by it: a slot that lasts 10 days and boots at 80 % orders after its first day, not
+# once it is half empty.
 #
 # Whether the slot can be kept stocked at all is capacity.py's question.
 from drsagent import estimator
@@ -66,10 +67,12 @@ def decide(state, config):
     if rate <= 0 or level > rate * days + 0.02:
         return None
     if level > config["order_ceiling"] and estimator.known_days(state) < _SETTLED_DAYS:
-        # Not settled yet: above the ceiling only when every whole day so far (two at
-        # least) used enough to ask for the order by itself: a steady fall since boot
-        # proves the use, one day (a dose, a partial first day) or a first rate does not.
-        history = state.get(_K_HISTORY) or ()
-        if len(history) < 2 or min(history) / _UNIT * days + 0.02 < level:
+        # Not settled yet: above the ceiling only when every whole day so far used
+        # enough to ask for the order by itself (a fall measured over whole days, not a
+        # first short-term rate). A slot that lasts 10 days and boots at 80 % cannot
+        # wait for a second day when the delivery may take 7: a large first dose may
+        # order one container early, which is the lesser harm.
+        history = state.get(_K_HISTORY)
+        if not history or min(history) / _UNIT * days + 0.02 < level:
             return None
     return "forecast"
