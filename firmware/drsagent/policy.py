@@ -60,19 +60,19 @@ def decide(state, config):
     days = lead_days(state, config)
     if not state.get(_K_LEADS):  # no delivery seen yet
         days += config["margin_days"]
-    rate = estimator.planning_rate(state, days)
-    if rate <= 0:  # no whole day seen yet: the short-term rate, or the maker's guess
-        rate = estimator.daily_rate(state) or config["daily_use"]
+    if level > config["order_ceiling"] and estimator.known_days(state) < _SETTLED_DAYS:
+        # Not settled yet: above the ceiling, plan with the smallest whole day so far
+        # (a fall measured over whole days, not a first short-term rate; never above
+        # the planning rate). A slot that lasts 10 days and boots at 80 % cannot wait
+        # for a second day when the delivery may take 7: a large first dose may order
+        # one container early, which is the lesser harm.
+        history = state.get(_K_HISTORY)
+        rate = min(history) / _UNIT if history else 0
+    else:
+        rate = estimator.planning_rate(state, days)
+        if rate <= 0:  # no whole day seen yet: the short-term rate, or the maker's guess
+            rate = estimator.daily_rate(state) or config["daily_use"]
     # plus 0.02: the smoothed level's own error (noise, lag): never plan to zero
     if rate <= 0 or level > rate * days + 0.02:
         return None
-    if level > config["order_ceiling"] and estimator.known_days(state) < _SETTLED_DAYS:
-        # Not settled yet: above the ceiling only when every whole day so far used
-        # enough to ask for the order by itself (a fall measured over whole days, not a
-        # first short-term rate). A slot that lasts 10 days and boots at 80 % cannot
-        # wait for a second day when the delivery may take 7: a large first dose may
-        # order one container early, which is the lesser harm.
-        history = state.get(_K_HISTORY)
-        if not history or min(history) / _UNIT * days + 0.02 < level:
-            return None
     return "forecast"
