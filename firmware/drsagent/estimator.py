@@ -10,9 +10,11 @@
 # days it really covers, and sensor noise averages out (a day's value is signed: a dip
 # that recovers next day cancels). The planning rate is a high one: the largest mean
 # over any run of as many days as the lead time (the bad stretches the slot has really
-# seen, doses included); a step up in use enters it day by day. An absence (more than
-# 3 days in a row without use) stops adding days, so the habit from before it is still
-# known when use resumes; so does a day that ends empty (its use is unknown): usage.py.
+# seen, doses included); a step up in use enters it day by day, and once two days in a
+# row both used more than any day before, it is planned with at once. An absence (more
+# than 3 days in a row without use) stops adding days, so the habit from before it is
+# still known when use resumes; so does a day that ends empty (its use is unknown):
+# usage.py.
 # Amounts are ints in 1/_UNIT of a container: small ints cost no heap on the device,
 # and no float reaches flash.
 from drsagent.compat import const, run_once
@@ -178,7 +180,8 @@ def known_days(state):
 
 def planning_rate(state, delay):
     """Use per day to plan a wait of `delay` days with (fraction of a container): the
-    largest mean over any run of that many days in the history. 0 without history."""
+    largest mean over any run of that many days in the history, or after a step up in
+    use the new rate, whichever is higher. 0 without history."""
     history = state.get(_K_HISTORY) or ()
     n = len(history)
     if not n:
@@ -193,4 +196,17 @@ def planning_rate(state, delay):
         total += history[i] - history[i - width]
         if total > best:
             best = total
-    return best / width / _UNIT if best > 0 else 0.0
+    best /= width
+    # A step up: the last two days each used more than any day before them. Runs of
+    # `delay` days would take that many days to see the new habit (it is diluted in
+    # them until then): plan with the smaller of the two days at once. One large day
+    # (a dose) is not a step, and neither is the usual spread of days (a new high
+    # followed by an ordinary day).
+    if n > 2:
+        recent = history[-1] if history[-1] < history[-2] else history[-2]
+        for i in range(n - 2):
+            if history[i] >= recent:
+                break
+        else:
+            best = recent if recent > best else best
+    return best / _UNIT if best > 0 else 0.0

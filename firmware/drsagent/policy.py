@@ -11,14 +11,19 @@
 # lead time: estimator.planning_rate).
 #
 # order_ceiling guards only against an obvious mistake: above it an order needs a
-# settled history (a week of whole days), so a first wild estimate cannot order a
-# nearly full slot, while a forecast built on real data is never blocked by it.
+# settled history (a week of whole days) or, before that, every whole day so far
+# having used enough to ask for it, so a first wild estimate (a rate from a few hours)
+# cannot order a nearly full slot, while a forecast built on real data is never blocked
+# by it: a slot that lasts 10 days and boots at 80 % orders after its first day, not
+# once it is half empty.
 #
 # Whether the slot can be kept stocked at all is capacity.py's question.
 from drsagent import estimator
 from drsagent.compat import const
 
 _K_LEADS = const("lh")  # lead times seen, hours (leadtime.py records them)
+_K_HISTORY = const("uh")  # use per day, 1/_UNIT (estimator.py's)
+_UNIT = const(10000)
 _SETTLED_DAYS = const(7)
 _TRUSTED = const(8)  # deliveries seen before the data alone decides the lead time
 _HOURS_PER_DAY = const(24)
@@ -55,12 +60,19 @@ def decide(state, config):
     days = lead_days(state, config)
     if not state.get(_K_LEADS):  # no delivery seen yet
         days += config["margin_days"]
-    rate = estimator.planning_rate(state, days)
-    if rate <= 0:  # no whole day seen yet: the short-term rate, or the maker's guess
-        rate = estimator.daily_rate(state) or config["daily_use"]
+    if level > config["order_ceiling"] and estimator.known_days(state) < _SETTLED_DAYS:
+        # Not settled yet: above the ceiling, plan with the smallest whole day so far
+        # (a fall measured over whole days, not a first short-term rate; never above
+        # the planning rate). A slot that lasts 10 days and boots at 80 % cannot wait
+        # for a second day when the delivery may take 7: a large first dose may order
+        # one container early, which is the lesser harm.
+        history = state.get(_K_HISTORY)
+        rate = min(history) / _UNIT if history else 0
+    else:
+        rate = estimator.planning_rate(state, days)
+        if rate <= 0:  # no whole day seen yet: the short-term rate, or the maker's guess
+            rate = estimator.daily_rate(state) or config["daily_use"]
     # plus 0.02: the smoothed level's own error (noise, lag): never plan to zero
     if rate <= 0 or level > rate * days + 0.02:
-        return None
-    if level > config["order_ceiling"] and estimator.known_days(state) < _SETTLED_DAYS:
         return None
     return "forecast"

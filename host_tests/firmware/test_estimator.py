@@ -233,9 +233,26 @@ def test_a_step_up_is_planned_with_within_the_horizon():
     # (a day closes on the smoothed level of its last reading: a little of the last
     # evening's use, still in the smoothing, counts for the next day)
     assert estimator.planning_rate(slot.d, 3) == pytest.approx(0.09, abs=0.008)
-    assert estimator.planning_rate(slot.d, 7) < 0.08  # not yet a whole week of it
     slot.days([0.09] * 4)
     assert estimator.planning_rate(slot.d, 7) == pytest.approx(0.09, abs=0.005)
+
+
+def test_a_step_up_is_planned_with_after_two_days_not_a_week():
+    slot = Household().days([0.05, 0.04, 0.06, 0.05] * 7 + [0.1])
+    week = estimator.planning_rate(slot.d, 8)
+    assert week < 0.06  # one large day: a dose, maybe; it waits for the runs of days
+    slot.days([0.09])
+    # both days used more than any before: plan with the smaller, not a week's mean
+    # that still holds six days of the old habit (0.065)
+    assert estimator.planning_rate(slot.d, 8) == pytest.approx(0.09, abs=0.005)
+
+
+def test_a_new_high_then_an_ordinary_day_is_no_step():
+    history = [500, 400, 600, 500] * 6 + [700, 500]
+    worst_run = max(sum(history[i : i + 8]) for i in range(len(history) - 7)) / 8 / 10000
+    assert estimator.planning_rate({"uh": history}, 8) == worst_run
+    two_doses = [100] * 20 + [1500, 1600]  # two large days: planned with, whatever they are
+    assert estimator.planning_rate({"uh": two_doses}, 8) == 0.15
 
 
 def test_days_without_readings_share_their_use():

@@ -53,9 +53,22 @@ def test_the_ceiling_never_blocks_an_order_the_data_asks_for():
 
 
 def test_the_ceiling_still_guards_a_first_wild_estimate():
-    d = {"uh": [1500, 1500]}  # two days of history say 15 %/day
-    assert decide(at(d, 0.7), slot_cfg()) is None
-    assert decide(at(d, 0.45), slot_cfg()) == "forecast"
+    # a short-term rate (a few hours) of 15 %/day, no whole day yet
+    assert decide({"l": 0.7, "r": 0.15}, slot_cfg()) is None
+    assert decide({"l": 0.45, "r": 0.15}, slot_cfg()) == "forecast"
+    for history in ([1500, 100], [100, 1500, 900]):  # a dose among ordinary days
+        d = {"uh": history}
+        assert decide(at(d, 0.7), slot_cfg()) is None, history
+        assert decide(at(d, 0.45), slot_cfg()) == "forecast", history
+
+
+def test_a_fall_over_whole_days_passes_the_ceiling():
+    # every whole day so far used 9-15 %: the 8.5 days planned (no delivery seen yet)
+    # need at least 0.09 x 8.5 + 0.02 = 0.785
+    d = {"uh": [1500, 900]}
+    assert decide(at(d, 0.78), slot_cfg()) == "forecast"
+    assert decide(at(d, 0.8), slot_cfg()) is None  # more than even the slowest day needs
+    assert decide(at({"uh": [1200]}, 0.7), slot_cfg()) == "forecast"  # the first day
 
 
 def test_before_any_whole_day_the_short_term_rate_or_the_prior_decides():
@@ -90,9 +103,17 @@ def test_a_fresh_slot_orders_before_running_out():
     assert first is not None
     t_order, x_order = first
     # the forecast (max_lead_time_days + margin_days: 8.5 days) asks for it above the
-    # ceiling, but a history of a few days is not settled enough to pass it
-    assert settings["order_ceiling"] - 0.05 < x_order <= settings["order_ceiling"]
-    assert (t - t_order) / DAY >= 4.5
+    # ceiling; a history of a few days is not settled, but a whole day of that fall
+    # proves the use: it orders then, not once the slot is half empty
+    assert x_order > settings["order_ceiling"] + 0.2
+    assert (t_order - T0) / DAY < 2  # on the day after the first whole one
+    assert (t - t_order) / DAY >= 7  # about the slowest delivery the prior allows
+
+
+def test_a_slow_slot_waits_for_the_settled_history_above_the_ceiling():
+    d = {"uh": [300, 300, 300]}  # 3 %/day: 8.5 days of it need 0.275
+    assert decide(at(d, 0.55), slot_cfg()) is None
+    assert decide(at(d, 0.27), slot_cfg()) == "forecast"
 
 
 def test_decide_with_the_schema_defaults():
