@@ -109,9 +109,29 @@ def restore_filter(saved, level):
 
 
 # What the order machine (slot.py) keeps in a slot's dict (contracts.md): the keys that
-# hold numbers (with the agent's "rp"), those that hold a string or null, the states in
-# which an order may be out and the other states.
-_NUMBER_KEYS = const(("since", "at", "n", "h", "pe", "rf", "ua", "rp"))
+# hold numbers (with the agent's "rp" and the estimator's scalars), those that hold a
+# string or null, the states in which an order may be out and the other states.
+_NUMBER_KEYS = const(
+    (
+        "since",
+        "at",
+        "n",
+        "h",
+        "pe",
+        "rf",
+        "ua",
+        "rp",
+        "l",
+        "r",
+        "t",
+        "rl",
+        "rt",
+        "k",
+        "u",
+        "l0",
+        "t0",
+    )
+)
 _TEXT_KEYS = const(("eid", "os"))
 _ORDER_STATES = const(("ordering", "ordered", "inflight", "possibly_placed"))
 _OTHER_STATES = const(("idle", "delivered", "cooldown"))
@@ -133,10 +153,10 @@ def repair_slot(d, c, t):
     """Check one slot's persisted state (d, changed in place) after a boot; return why
     it was repaired, or None when it was sound. A damaged slot that may have an order
     out becomes possibly_placed (it waits for the refill), never idle."""
-    from drsagent import estimator, slot
+    from drsagent import slot
 
     bad = []
-    for k in _NUMBER_KEYS + estimator.NUMBER_KEYS:
+    for k in _NUMBER_KEYS:
         v = d.get(k, 0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             bad.append(k)

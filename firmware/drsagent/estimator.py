@@ -28,18 +28,7 @@ _K_WINDOWS = const("k")  # rate windows seen (capped at 99)
 _K_LAST_USE = const("u")  # the last time a window showed use
 _K_LEARN_LEVEL = const("l0")  # level where learning started (until the first rate)
 _K_LEARN_TIME = const("t0")  # time where learning started
-# The keys above, all numbers (checked after a boot: boot.repair_slot)
-NUMBER_KEYS = (
-    _K_LEVEL,
-    _K_RATE,
-    _K_TIME,
-    _K_WINDOW_LEVEL,
-    _K_WINDOW_TIME,
-    _K_WINDOWS,
-    _K_LAST_USE,
-    _K_LEARN_LEVEL,
-    _K_LEARN_TIME,
-)
+# The keys above hold numbers: boot.repair_slot checks them after a boot.
 _K_HISTORY = const("uh")  # use per day, oldest first, 1/_UNIT (usage.py fills it)
 _K_TODAY = const("ud")  # the day being summed, a list (usage.py starts it):
 _TODAY_DAY = const(0)  # its UTC day (epoch s // 86400)

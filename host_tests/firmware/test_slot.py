@@ -517,9 +517,11 @@ def test_persisted_slot_dict_is_small():
 def test_boot_knows_every_key_and_state_of_the_machine():
     """The after-boot check (boot.repair_slot) lists the machine's keys by the kind of
     value they hold, and its states: a key or state added here must be added there."""
-    from drsagent import agent, boot
+    from drsagent import agent, boot, estimator
 
     keys = {v for k, v in vars(slot).items() if k.startswith("_K_")} | {agent._K_REPORT_PENDING}
+    # the estimator's scalar keys too (its day history and today are lists, usage.py's)
+    keys |= {v for k, v in vars(estimator).items() if k.startswith("_K_")} - {"uh", "ud"}
     assert keys == {"st", *boot._NUMBER_KEYS, *boot._TEXT_KEYS}
     source = Path(slot.__file__).read_text()
     states = set(re.findall(r'_go\(d, "(\w+)"', source) + re.findall(r'_STATE\] = "(\w+)"', source))
