@@ -109,29 +109,10 @@ def restore_filter(saved, level):
 
 
 # What the order machine (slot.py) keeps in a slot's dict (contracts.md): the keys that
-# hold numbers (with the agent's "rp" and the estimator's scalars), those that hold a
-# string or null, the states in which an order may be out and the other states.
-_NUMBER_KEYS = const(
-    (
-        "since",
-        "at",
-        "n",
-        "h",
-        "pe",
-        "rf",
-        "ua",
-        "rp",
-        "l",
-        "r",
-        "t",
-        "rl",
-        "rt",
-        "k",
-        "u",
-        "l0",
-        "t0",
-    )
-)
+# hold numbers (with the agent's "rp"), those that hold a string or null, the states in
+# which an order may be out and the other states; and the estimator's number keys.
+_NUMBER_KEYS = const(("since", "at", "n", "h", "pe", "rf", "ua", "rp"))
+_ESTIMATOR_KEYS = const(("l", "r", "t", "rl", "rt", "k", "u", "l0", "t0"))
 _TEXT_KEYS = const(("eid", "os"))
 _ORDER_STATES = const(("ordering", "ordered", "inflight", "possibly_placed"))
 _OTHER_STATES = const(("idle", "delivered", "cooldown"))
@@ -156,7 +137,7 @@ def repair_slot(d, c, t):
     from drsagent import slot
 
     bad = []
-    for k in _NUMBER_KEYS:
+    for k in _NUMBER_KEYS + _ESTIMATOR_KEYS:
         v = d.get(k, 0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             bad.append(k)

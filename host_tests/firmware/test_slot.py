@@ -520,9 +520,10 @@ def test_boot_knows_every_key_and_state_of_the_machine():
     from drsagent import agent, boot, estimator
 
     keys = {v for k, v in vars(slot).items() if k.startswith("_K_")} | {agent._K_REPORT_PENDING}
-    # the estimator's scalar keys too (its day history and today are lists, usage.py's)
-    keys |= {v for k, v in vars(estimator).items() if k.startswith("_K_")} - {"uh", "ud"}
     assert keys == {"st", *boot._NUMBER_KEYS, *boot._TEXT_KEYS}
+    # the estimator's scalar keys too (its day history and today are lists, usage.py's)
+    scalars = {v for k, v in vars(estimator).items() if k.startswith("_K_")} - {"uh", "ud"}
+    assert scalars == set(boot._ESTIMATOR_KEYS)
     source = Path(slot.__file__).read_text()
     states = set(re.findall(r'_go\(d, "(\w+)"', source) + re.findall(r'_STATE\] = "(\w+)"', source))
     assert states == {*boot._ORDER_STATES, *boot._OTHER_STATES}
