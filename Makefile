@@ -11,7 +11,7 @@ PORT   ?= 8080
 # your machine leaves the committed figures alone; `make bench-commit` updates those.
 BENCH_OUT ?= bench/local/results.json
 
-.PHONY: help demo test lint bench bench-commit soak emulator deploy provision virtual-board clean
+.PHONY: help demo test lint bench bench-commit bench-frozen soak emulator deploy provision virtual-board clean
 
 help:
 	@echo "make demo          60-day, 2-slot simulation on real MicroPython against the fake Amazon"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint          ruff check + ruff format --check (no tests)"
 	@echo "make bench         measure heap, code size, requests and speed into $(BENCH_OUT)"
 	@echo "make bench-commit  the same, into the committed bench/results.json and bench/RESULTS.md"
+	@echo "make bench-frozen  the lowest heap with the agent frozen in (MICROPY_SRC=a MicroPython tree)"
 	@echo "make soak          fault and power-cut campaigns, a table in build/soak (ARGS=--long: a device-year each)"
 	@echo "make emulator      serve the fake Amazon on port $(PORT)"
 	@echo "make deploy PORT=/dev/ttyUSB0     copy the compiled agent to a board (what changed)"
@@ -50,6 +51,11 @@ bench: $(STAMP)
 
 bench-commit:
 	$(MAKE) bench BENCH_OUT=bench/results.json
+
+# The lowest heap with the agent frozen in: builds MicroPython's unix port from a source tree.
+bench-frozen: $(STAMP)
+	@test -n "$(MICROPY_SRC)" || { echo "usage: make bench-frozen MICROPY_SRC=path/to/micropython"; exit 2; }
+	$(BIN)/python -m drsctl.bench_frozen --src $(MICROPY_SRC) --update bench
 
 soak: $(STAMP)
 	$(BIN)/python -m host_tests.proof.soak $(ARGS)

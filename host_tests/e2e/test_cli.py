@@ -65,6 +65,44 @@ def test_simulate_rejects_bad_options_clearly(args: list[str], message: str) -> 
     assert "Traceback" not in done.stderr
 
 
+def _script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_simulate_runs_a_micropython_of_your_own_frozen_modules_first(tmp_path: Path) -> None:
+    from drsctl.firmware import micropython_binary
+
+    calls = tmp_path / "calls"
+    own = _script(
+        tmp_path / "micropython",
+        f'echo "$MICROPYPATH" >> {calls}\nexec {micropython_binary()} "$@"\n',
+    )
+    done = run("simulate", "--runtime", "micropython", "--micropython", str(own),
+               "--days", "12", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["orders_placed"] >= 1
+    paths = calls.read_text().splitlines()
+    assert paths and all(path.startswith(".frozen:") for path in paths if path)
+
+
+def test_simulate_refuses_a_micropython_that_is_not_one(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a program")
+    silent = _script(tmp_path / "silent", "exit 0\n")
+    for args, code, message in (
+        (["--micropython", str(silent)], 2, "--micropython: only with --runtime micropython"),
+        (["--runtime", "micropython", "--micropython", str(text)], 2, "not an executable file"),
+        (["--runtime", "micropython", "--micropython", str(silent)], 1,
+         "is not a MicroPython unix binary"),
+    ):  # fmt: skip
+        done = run("simulate", "--days", "1", *args)
+        assert done.returncode == code, done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -310,6 +348,14 @@ def test_make_help_lists_every_target() -> None:
     ).stdout
     for target in phony.group(1).split():
         assert f"make {target} " in shown or target == "help"
+
+
+def test_make_bench_frozen_without_a_source_tree_says_how_to_call_it() -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(["make", "-s", "bench-frozen", "MICROPY_SRC="], cwd=root,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout.strip() == "usage: make bench-frozen MICROPY_SRC=path/to/micropython"
 
 
 def test_mpy_files_are_checked_against_the_micropython_binary(tmp_path: Path) -> None:

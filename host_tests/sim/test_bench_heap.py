@@ -10,7 +10,13 @@ REFERENCE = {"crashes": 0, "duplicate_orders": 0, "stockout_days": 0, "orders": 
 def fake_run_sim(needed_k: int):
     """A run_sim that completes like the reference from needed_k KiB up."""
 
-    def run(runtime: str, days: float, heap: str | None = None, slots: int = 2) -> dict[str, Any]:
+    def run(
+        runtime: str,
+        days: float,
+        heap: str | None = None,
+        slots: int = 2,
+        binary: str | None = None,
+    ) -> dict[str, Any]:
         if heap is None or int(heap.rstrip("k")) >= needed_k:
             return dict(REFERENCE)
         return {**REFERENCE, "crashes": 1}

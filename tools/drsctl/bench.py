@@ -51,6 +51,8 @@ LOOP_MODULES = (
 # readability refactor, measured with LwA tokens of realistic length (54 KiB).
 HEAP_BOUND_KIB = 58
 
+# Written by make bench-frozen (drsctl.bench_frozen), which needs a MicroPython source tree.
+FROZEN = Path("bench/FROZEN.md")
 # Earlier figures of the lowest heap, by hand (the bench measures only today's code).
 NOTES = Path("bench/NOTES.md")
 """Hand-measured notes (figures a run does not measure), copied into RESULTS.md as they are."""
@@ -86,8 +88,17 @@ HEAP_HISTORY = (
 )
 
 
-def run_sim(runtime: str, days: float, heap: str | None = None, slots: int = 2) -> dict[str, Any]:
-    """One ``drsctl simulate --json`` run in a fresh process; its summary."""
+def run_sim(
+    runtime: str,
+    days: float,
+    heap: str | None = None,
+    slots: int = 2,
+    binary: str | None = None,
+) -> dict[str, Any]:
+    """One ``drsctl simulate --json`` run in a fresh process; its summary.
+
+    ``binary``: a MicroPython build of one's own (``--micropython``).
+    """
     cmd = [
         str(Path(sys.executable).with_name("drsctl")),
         "simulate",
@@ -101,6 +112,8 @@ def run_sim(runtime: str, days: float, heap: str | None = None, slots: int = 2) 
     ]
     if heap:
         cmd += ["--heap", heap]
+    if binary:
+        cmd += ["--micropython", binary]
     done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     try:
         return json.loads(done.stdout)
@@ -143,14 +156,19 @@ def completes(summary: dict[str, Any], reference: dict[str, Any]) -> bool:
 
 
 def lowest_heap(
-    days: float, reference: dict[str, Any], low_k: int = 16, high_k: int = 128, step_k: int = 2
+    days: float,
+    reference: dict[str, Any],
+    low_k: int = 16,
+    high_k: int = 128,
+    step_k: int = 2,
+    binary: str | None = None,
 ) -> int | None:
     """Bisect the smallest heap (KiB, multiple of ``step_k``) that completes."""
-    if not completes(run_sim("micropython", days, f"{high_k}k"), reference):
+    if not completes(run_sim("micropython", days, f"{high_k}k", binary=binary), reference):
         return None
     while high_k - low_k > step_k:
         mid = (low_k + high_k) // 2 // step_k * step_k
-        if completes(run_sim("micropython", days, f"{mid}k"), reference):
+        if completes(run_sim("micropython", days, f"{mid}k", binary=binary), reference):
             high_k = mid
         else:
             low_k = mid
@@ -204,8 +222,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"- {when}: {figure}" for when, figure in HEAP_HISTORY]
     if results.get("policy"):
         lines += ["", bench_policy.section(results["policy"])]
-    if NOTES.exists():
-        lines += ["", NOTES.read_text().strip()]
+    for section in (FROZEN, NOTES):
+        if section.exists():
+            lines += ["", section.read_text().strip()]
     lines += ["", f"Machine: {results['machine']}", ""]
     return "\n".join(lines)
 

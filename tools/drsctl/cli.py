@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import ssl
 import sys
@@ -105,6 +106,16 @@ def _check_options(runtime: str, heap: str | None, days: float, slots: int) -> N
         usage_error("--slots", "between 1 and 8")
 
 
+def _check_micropython(binary: Path, runtime: str, devices: int) -> None:
+    """--micropython: an executable file, for one device on the MicroPython runtime."""
+    if runtime != "micropython":
+        usage_error("--micropython", "only with --runtime micropython")
+    if devices != 1:
+        usage_error("--micropython", "only with one device (no --devices)")
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        usage_error("--micropython", f"{binary} is not an executable file")
+
+
 def _check_days(option: str, value: float | None) -> None:
     """A number of days: finite and not negative (None: not given)."""
     if value is not None and not (math.isfinite(value) and value >= 0):
@@ -199,6 +210,13 @@ def simulate(
     heap: Annotated[
         str | None, typer.Option(help="MicroPython heap, e.g. 64k (passed as -X heapsize).")
     ] = None,
+    micropython: Annotated[
+        Path | None,
+        typer.Option(
+            help="A MicroPython unix binary of your own instead of the pinned one, e.g. a "
+            "build with the agent frozen in (its frozen modules come first)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated household.")] = 1,
     delivery_days: Annotated[float, typer.Option(help="Days from order to delivery.")] = 2.0,
     trace: Annotated[
@@ -274,6 +292,8 @@ def simulate(
     Exits 1 when the firmware crashed, ordered twice, or spent the run in a
     configuration or credentials error (the reason is printed and in --json).
     """
+    if micropython is not None:
+        _check_micropython(micropython, runtime, devices)
     if devices != 1:
         fleet_options = {"--heap": heap, "--config": config, "--tls": tls or None,
                          "--ca-file": ca_file, "--story": story or None,
@@ -325,6 +345,7 @@ def simulate(
         trace=use,
         lead_time_hours=leads,
         heap=heap,
+        micropython=str(micropython.resolve()) if micropython else None,
         seed=seed,
         delivery_days=delivery_days,
         lead_time_days=lead_time_days,

@@ -40,7 +40,10 @@ def runtime_mpy_abi(binary: str) -> tuple[int, int, int]:
         text=True,
         timeout=30,
     )
-    value = int(done.stdout.strip())
+    try:
+        value = int(done.stdout.strip())
+    except ValueError:
+        raise FirmwareMismatch(f"{binary} is not a MicroPython unix binary") from None
     return value & 0xFF, (value >> 8) & 0x3, value >> 10
 
 
@@ -87,7 +90,9 @@ def parse_heap(size: str) -> int:
 class DeviceProcess:
     """The firmware of one device, running as a child process."""
 
-    def __init__(self, runtime: str, flash: Path, heap: str | None = None) -> None:
+    def __init__(
+        self, runtime: str, flash: Path, heap: str | None = None, binary: str | None = None
+    ) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         if heap and runtime != "micropython":
@@ -95,6 +100,7 @@ class DeviceProcess:
         self.runtime = runtime
         self.flash = flash
         self.heap = heap
+        self.binary = binary  # a MicroPython of one's own; None: the pinned one
         self.boots = 0
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
@@ -108,13 +114,17 @@ class DeviceProcess:
         env = dict(os.environ)
         script = str(firmware_dir() / "sim_main.py")
         if self.runtime == "micropython":
-            cmd = [micropython_binary()]
+            cmd = [self.binary or micropython_binary()]
             if self.heap:
                 parse_heap(self.heap)
                 cmd += ["-X", f"heapsize={self.heap}"]
             mpy_dir = compiled_firmware()
             check_mpy_matches(mpy_dir, cmd[0])
             env["MICROPYPATH"] = str(mpy_dir)  # .mpy, as on a board
+            if self.binary:
+                # A build of one's own may have the agent frozen in, as a board image
+                # has: its frozen modules come before the .mpy tree.
+                env["MICROPYPATH"] = ".frozen:" + env["MICROPYPATH"]
             return cmd + [script], env
         env["PYTHONPATH"] = str(firmware_dir())
         return [sys.executable, "-u", script], env

@@ -42,6 +42,8 @@ class SimOptions:
     days: float = 60.0
     slots: int = 2
     heap: str | None = None
+    # A MicroPython unix binary of one's own (e.g. the agent frozen in); None: the pinned one.
+    micropython: str | None = None
     seed: int = 1
     tick_s: int = 3600
     start: int = DEFAULT_START
@@ -217,7 +219,7 @@ class Simulation:
         write_flash(self.flash, config, secrets)
         existing = control.requests()
         self._first_request_id = existing[-1]["id"] if existing else 0
-        self.device = DeviceProcess(opts.runtime, self.flash, opts.heap)
+        self.device = DeviceProcess(opts.runtime, self.flash, opts.heap, opts.micropython)
 
     def install(self) -> None:
         """Switch the device on and let it take its first reading at the start time.
