@@ -53,9 +53,12 @@ bench-commit:
 	$(MAKE) bench BENCH_OUT=bench/results.json
 
 # The lowest heap with the agent frozen in: builds MicroPython's unix port from a source tree.
-bench-frozen: $(STAMP)
+# Writes FROZEN.md beside BENCH_OUT (bench/local/; BENCH_OUT=bench/results.json: the committed one).
+bench-frozen:
 	@test -n "$(MICROPY_SRC)" || { echo "usage: make bench-frozen MICROPY_SRC=path/to/micropython"; exit 2; }
-	$(BIN)/python -m drsctl.bench_frozen --src $(MICROPY_SRC) --update bench
+	@$(MAKE) -s $(STAMP)
+	@mkdir -p $(dir $(BENCH_OUT))
+	$(BIN)/python -m drsctl.bench_frozen --src "$(MICROPY_SRC)" --update $(dir $(BENCH_OUT))
 
 soak: $(STAMP)
 	$(BIN)/python -m host_tests.proof.soak $(ARGS)

@@ -1,7 +1,8 @@
 """The one module of fakes for the tests: each stands in for the layer below the code
 under test: the clock, the DRS client (behaving like Amazon: one open order per slot,
 ORDER_INPROGRESS while it is out), the flash store (its config passes the firmware's
-own validator, which fills in the defaults), a power cut; and config builders.
+own validator, which fills in the defaults), a power cut; and config builders. For the
+benchmarks: one simulation run (what ``drsctl.bench.run_sim`` returns).
 """
 
 import copy
@@ -235,3 +236,15 @@ def config(*slots, **kw):
     }
     cfg.update(kw)
     return cfg
+
+
+def fake_run_sim(needed_k, reference):
+    """A ``drsctl.bench.run_sim``: a run that behaves like ``reference`` from
+    ``needed_k(binary)`` KiB of heap up (and with the default heap), else crashes."""
+
+    def run(runtime, days, heap=None, slots=2, binary=None):
+        if heap is None or int(heap.rstrip("k")) >= needed_k(binary):
+            return dict(reference)
+        return {**reference, "crashes": 1, "failure": "MemoryError"}
+
+    return run

@@ -185,8 +185,11 @@ def heap_only(days: float) -> int:
     return 0
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """The committed, human-readable form of the results."""
+def markdown(results: dict[str, Any], frozen: Path = FROZEN) -> str:
+    """The committed, human-readable form of the results.
+
+    ``frozen``: the section of ``make bench-frozen`` to copy in (if it exists).
+    """
     sim = results["simulation_60d_micropython"]
     lines = [
         "# Benchmark results",
@@ -222,7 +225,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"- {when}: {figure}" for when, figure in HEAP_HISTORY]
     if results.get("policy"):
         lines += ["", bench_policy.section(results["policy"])]
-    for section in (FROZEN, NOTES):
+    for section in (frozen, NOTES):
         if section.exists():
             lines += ["", section.read_text().strip()]
     lines += ["", f"Machine: {results['machine']}", ""]
@@ -414,8 +417,11 @@ def main(argv: list[str] | None = None) -> int:
         results["speed"] = speed(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    args.out.with_name("RESULTS.md").write_text(markdown(results))
-    print(markdown(results))
+    # make bench-frozen's figures from the same folder, else the committed ones
+    frozen = args.out.with_name(FROZEN.name)
+    text = markdown(results, frozen if frozen.exists() else FROZEN)
+    args.out.with_name("RESULTS.md").write_text(text)
+    print(text)
     return 0
 
 

