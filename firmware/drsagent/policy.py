@@ -5,8 +5,9 @@
 # Order when the stock is expected to fall below a small reserve before a delivery
 # ordered now would be in the slot: level <= planning rate x lead time + reserve. The
 # lead time is the learned high one (lead_days below, from what leadtime.py recorded),
-# never below max_lead_time_days until enough deliveries are on record; while no
-# delivery has been seen yet, margin_days is added on top. The planning rate
+# max_lead_time_days until enough deliveries are on record, and never beyond it while
+# no delivery took longer; while no delivery has been seen yet, margin_days is added on
+# top. The planning rate
 # carries the use variability (the worst run of days in the history as long as the
 # lead time: estimator.planning_rate).
 #
@@ -33,18 +34,23 @@ def lead_days(state, config):
     """The lead time (days) to plan an order with, high, not the mean: the recent
     maximum plus a spread term, 3 (max - min) / n over the n deliveries on record (for
     lead times spread evenly, (max - min) / n is about how far the next may still
-    exceed the maximum; it shrinks as deliveries are learned). Until _TRUSTED
-    deliveries have been seen, max_lead_time_days (the longest plausible delivery) is a
-    floor: a few quick deliveries say little about the slow ones still to come."""
-    leads = state.get(_K_LEADS) or ()
+    exceed the maximum; it shrinks as deliveries are learned).
+
+    max_lead_time_days (the longest plausible delivery) bounds it while no delivery
+    took longer: it is the plan until _TRUSTED deliveries have been seen (a few quick
+    ones say little about the slow ones still to come), and the spread term never
+    plans past it (the prior already covers the slow deliveries; planning past it only
+    leaves stock at the refill). Once a delivery took longer, the prior was wrong and
+    the deliveries decide."""
+    prior = config["max_lead_time_days"]
+    leads = state.get(_K_LEADS)
+    if not leads:
+        return prior
     n = len(leads)
-    days = 0
-    if n:
-        top = max(leads)
-        days = (top + (top - min(leads)) * 3 / n) / _HOURS_PER_DAY
-    if n < _TRUSTED:
-        prior = config["max_lead_time_days"]
-        days = prior if prior > days else days
+    top = max(leads) / _HOURS_PER_DAY
+    days = top + (top - min(leads) / _HOURS_PER_DAY) * 3 / n
+    if top <= prior and (n < _TRUSTED or days > prior):
+        return prior
     return days
 
 

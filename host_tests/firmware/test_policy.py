@@ -6,7 +6,7 @@ import json
 
 from drsagent import config as config_schema
 from drsagent import estimator
-from drsagent.policy import decide
+from drsagent.policy import decide, lead_days
 
 from host_tests.fakes import DAY, HOUR, T0, config, slot_cfg
 from host_tests.firmware.learned_slots import learned
@@ -44,6 +44,20 @@ def test_the_learned_lead_time_is_used_not_the_configured_one():
     assert order_point(d) >= 0.05 * 7
     assert order_point(d) > 0.05 * (3 + 1) + 0.02  # beyond lead_time_days + margin_days
     assert order_point(learned(0.05, 1)) < 0.05 * 3  # and shorter ones too
+
+
+def test_the_longest_plausible_delivery_bounds_the_plan_until_one_took_longer():
+    settings = slot_cfg()  # max_lead_time_days: 2.5 x lead_time_days, 7.5 days
+    assert lead_days({}, settings) == 7.5
+    # 1, 7 and 3 days: widely spread, but all within the longest plausible delivery
+    assert lead_days({"lh": [24, 168, 72]}, settings) == 7.5
+    # eight on record, 1 to 7 days: max + spread (9.25 days) is not planned past the prior
+    assert lead_days({"lh": [24, 48, 72, 96, 120, 144, 168, 160]}, settings) == 7.5
+    # eight quick ones: the deliveries decide, well below the prior
+    assert lead_days({"lh": [48] * 7 + [72]}, settings) == (72 + 24 * 3 / 8) / 24
+    # one took 8 days: the prior was wrong, the deliveries and their spread decide
+    assert lead_days({"lh": [24, 192]}, settings) == (192 + 168 * 3 / 2) / 24
+    assert lead_days({"lh": [48] * 7 + [192]}, settings) == (192 + 144 * 3 / 8) / 24
 
 
 def test_the_ceiling_never_blocks_an_order_the_data_asks_for():

@@ -63,14 +63,15 @@ def test_all_targets_met():
 def test_update_rewrites_only_the_policy_section(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps({"speed": 3, "policy": {}}))
     before = "# Bench\n\nhand-edited line\n\n" + bench_policy.HEADING + "\n\nstale figures\n"
-    (tmp_path / "RESULTS.md").write_text(before + "\nMachine: x\n")
+    after = "\n## Hand-measured notes\n\nkept\n\nMachine: x\n"
+    (tmp_path / "RESULTS.md").write_text(before + after)
     results = {"a": trace(row())}
     bench_policy.update_committed(results, tmp_path)
     assert json.loads((tmp_path / "results.json").read_text()) == {"speed": 3, "policy": results}
     text = (tmp_path / "RESULTS.md").read_text()
     assert text.startswith("# Bench\n\nhand-edited line\n\n" + bench_policy.HEADING)
     assert "stale figures" not in text and "| a | zero-stockout bound | 0 |" in text
-    assert text.endswith("\nMachine: x\n")
+    assert text.endswith(after)
 
 
 def test_update_refuses_files_without_a_policy_section(tmp_path):

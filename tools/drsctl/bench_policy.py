@@ -177,7 +177,9 @@ def update_committed(results: dict[str, Any], bench_dir: Path) -> None:
     except (OSError, ValueError) as e:
         raise ValueError(f"{bench_dir}: cannot read the committed bench files: {e}") from None
     start = text.find(HEADING)
-    end = text.find("\nMachine: ", max(start, 0))
+    # the section ends at the next section (bench-frozen's, the notes) or the last line
+    ends = [text.find(mark, start + 1) for mark in ("\n## ", "\nMachine: ")] if start >= 0 else []
+    end = min((at for at in ends if at >= 0), default=-1)
     if start < 0 or end < 0:
         raise ValueError(f"{md_path}: no policy section to replace")
     committed["policy"] = results
