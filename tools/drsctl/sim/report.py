@@ -224,6 +224,11 @@ _ORDER_MARKS = (
 )
 
 
+def _count(n: int, noun: str) -> str:
+    """A count and its noun: 1 slot, 2 slots, 0 orders."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def plot(sim: Simulation, path: Path) -> Path:
     """Each slot's level over time with order, delivery and refill marks, as a PNG."""
     import matplotlib
@@ -266,8 +271,8 @@ def plot(sim: Simulation, path: Path) -> Path:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     axes[-1, 0].set_xlabel("day")
     fig.suptitle(
-        f"{len(sim.worlds)} slots, {sim.opts.days:g} days, runtime {sim.opts.runtime}: "
-        f"{len(orders)} orders"
+        f"{_count(len(sim.worlds), 'slot')}, {sim.opts.days:g} days, "
+        f"runtime {sim.opts.runtime}: {_count(len(orders), 'order')}"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
