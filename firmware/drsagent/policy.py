@@ -7,9 +7,8 @@
 # lead time is the learned high one (lead_days below, from what leadtime.py recorded),
 # max_lead_time_days until enough deliveries are on record, and never beyond it while
 # no delivery took longer; while no delivery has been seen yet, margin_days is added on
-# top. The planning rate
-# carries the use variability (the worst run of days in the history as long as the
-# lead time: estimator.planning_rate).
+# top. The planning rate carries the use variability (the worst run of days in the
+# history as long as the lead time: estimator.planning_rate).
 #
 # order_ceiling guards only against an obvious mistake: above it an order needs a
 # settled history (a week of whole days) or, before that, every whole day so far

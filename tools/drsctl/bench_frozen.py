@@ -27,7 +27,7 @@ from pathlib import Path
 from drsctl.bench import lowest_heap, run_sim
 from drsctl.board.boards import BOARDS_DIR, micropython_version
 from drsctl.firmware import micropython_binary
-from drsctl.sim.device import runtime_mpy_abi
+from drsctl.sim.device import FirmwareMismatch, runtime_mpy_abi
 
 FROZEN_FILE = "FROZEN.md"
 AGENT_MANIFEST = BOARDS_DIR / "agent_manifest.py"  # what every board image freezes
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         figures = measure(args.src.expanduser().resolve(), args.days)
-    except BuildError as exc:
+    except (BuildError, FirmwareMismatch, FileNotFoundError) as exc:  # the pinned binary too
         print(f"error: {exc}", file=sys.stderr)
         return 1
     text = markdown(figures)
